@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The translation core: one struct vdev per device node, holding the
+ * connection to its vfio-user server, the device/region/IRQ info cached at
+ * connect, the owner process and its DMA table. It turns VFIO ioctls and
+ * region reads/writes into vfio-user requests, and answers as the kernel's
+ * vfio-pci would. It knows nothing of CUSE: cuse/node.c calls it for each
+ * request, and tests/unit drives it directly with a fake host.
+ *
+ * All entry points are thread-safe; requests of one owner pipeline.
+ * Every return is >= 0 on success or -errno exactly as the kernel returns it.
+ */
+#ifndef VFIO_USER_CUSE_VDEV_H
+#define VFIO_USER_CUSE_VDEV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "host.h"
+#include "proto/log.h"
+
+struct vdev;
+struct vfile;
+struct vu_cancel;
+
+/* One request from a program: who made it and how to interrupt it. */
+struct vreq {
+	pid_t pid;                /* the process (thread group) */
+	pid_t tid;                /* the thread */
+	struct vu_cancel *cancel; /* fired when the program is signalled; may be NULL */
+};
+
+struct vdev_config {
+	const char *name;   /* node name, for log lines */
+	const char *server; /* vfio-user server address (see vu_client_connect) */
+	int timeout_ms;     /* per server request */
+	struct host host;
+	const struct vu_log *log;
+};
+
+/*
+ * Create a device and connect to its server (negotiate, cache info). If the
+ * server cannot be reached the error is returned (the daemon refuses to start
+ * a node for a server it never saw). After a later disconnect the device
+ * reconnects by itself, with backoff.
+ */
+int vdev_create(const struct vdev_config *cfg, struct vdev **out);
+void vdev_destroy(struct vdev *d);
+
+/* A program opened the node. -EBUSY if another process owns the device. */
+int vdev_open(struct vdev *d, const struct vreq *r, struct vfile **out);
+
+/* The program's fd was closed. The last close of the owner unmaps its DMA,
+ * disables its interrupts, closes every fd taken from it, resets the device
+ * if it can, and frees the ownership. */
+void vdev_release(struct vdev *d, struct vfile *f);
+
+/* A VFIO ioctl; arg is the pointer (or value) as the program passed it. */
+long vdev_ioctl(struct vdev *d, struct vfile *f, const struct vreq *r, unsigned int cmd,
+		uint64_t arg);
+
+/* Region I/O at the VFIO offset (region index << 40 | offset in region). */
+ssize_t vdev_read(struct vdev *d, struct vfile *f, const struct vreq *r, uint64_t off, void *buf,
+		  size_t len);
+ssize_t vdev_write(struct vdev *d, struct vfile *f, const struct vreq *r, uint64_t off,
+		   const void *buf, size_t len);
+
+#endif

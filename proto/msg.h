@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Message validation: the one place that decides whether bytes received from
+ * a peer form a well-formed vfio-user message. Everything that reads a
+ * payload field does so after these checks passed, so no field is read out
+ * of bounds and no count or offset is trusted unchecked.
+ */
+#ifndef VFIO_USER_PROTO_MSG_H
+#define VFIO_USER_PROTO_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "caps.h"
+#include "vfio-user.h"
+
+/* The largest message we accept: a data transfer of the largest size we allow
+ * plus its fixed part. Anything bigger is a protocol error. */
+#define VU_MSG_MAX_SIZE (sizeof(struct vfio_user_header) + 64 + VU_MAX_XFER_SIZE_LIMIT)
+
+/* The command's name, e.g. "DEVICE_GET_REGION_INFO", or "unknown". */
+const char *vu_command_name(uint16_t cmd);
+
+/*
+ * Check a header alone: known type bits, msg_size within [16, VU_MSG_MAX_SIZE].
+ * Returns 0 or -EPROTO with why filled in.
+ */
+int vu_header_check(const struct vfio_user_header *hdr, char *why, size_t whylen);
+
+/*
+ * Check a whole message: the header, then the payload (len = msg_size - 16
+ * bytes) against its command and direction (command or reply, from the
+ * flags): fixed size, argsz, counts vs size, data lengths vs count,
+ * capability chains, and nr_fds against what the command may carry.
+ * An error reply must have no payload. max_xfer bounds data transfers (0 =
+ * no bound beyond VU_MSG_MAX_SIZE). Returns 0, or -EPROTO with why filled in.
+ */
+int vu_msg_check(const struct vfio_user_header *hdr, const void *payload, size_t len,
+		 size_t nr_fds, uint32_t max_xfer, char *why, size_t whylen);
+
+/*
+ * Check a capability chain in a buffer of len bytes whose first capability is
+ * at offset first (0 = none), and which must not start inside the first
+ * fixed bytes: every header in range and aligned to 4, next offsets strictly
+ * increasing (so no loops), each capability's body inside the buffer, and
+ * known capabilities (sparse mmap, type, ...) the size their counts say.
+ * Returns 0, or -EPROTO with why filled in.
+ */
+int vu_cap_chain_check(const void *buf, size_t len, uint32_t first, size_t fixed, char *why,
+		       size_t whylen);
+
+#endif
