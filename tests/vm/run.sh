@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# Runs the end-to-end suite (or the demo) in a qemu VM with Debian's stock
+# kernel, which has CUSE. See docs/testing.md.
+set -euo pipefail
+
+usage() {
+	cat <<'EOF'
+usage: tests/vm/run.sh [--select NAME] [--demo | --smoke] [--build DIR] [--timeout SEC]
+
+Builds DIR (default: build/ in the source tree; configured if needed),
+installs it into DIR/vm/stage, packs that with Debian's kernel and busybox
+into an initramfs and boots it in qemu. Prints what the VM prints.
+
+  --select NAME   run only the end-to-end tests NAME selects (see run-suite.sh)
+  --demo          run examples/demo-steps.sh instead of the suite
+  --smoke         check the harness itself: modules load, /dev/cuse appears,
+                  the installed programs start
+  --build DIR     the CMake build directory to use
+  --timeout SEC   hard limit for the VM run (default 900; demo and smoke 180)
+
+Exit status: 0 when every test passed (or the demo succeeded); 1 on a failed
+test, a missing summary, a hang or a kernel panic; 2 on bad usage.
+Environment: VUC_VM_ACCEL=kvm|tcg overrides the accelerator choice.
+Files: DIR/vm/results.log (what the VM printed), DIR/vm/console.log (kernel).
+EOF
+}
+
+die() {
+	echo "vm: $*" >&2
+	exit 1
+}
+
+src=$(cd "$(dirname "$0")/../.." && pwd)
+here=$src/tests/vm
+build=$src/build
+mode='test'
+select=
+limit=
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--select)
+		[ $# -ge 2 ] || { usage >&2; exit 2; }
+		select=$2
+		shift
+		;;
+	--select=*) select=${1#--select=} ;;
+	--demo) mode=demo ;;
+	--smoke) mode=smoke ;;
+	--build)
+		[ $# -ge 2 ] || { usage >&2; exit 2; }
+		build=$2
+		shift
+		;;
+	--build=*) build=${1#--build=} ;;
+	--timeout)
+		[ $# -ge 2 ] || { usage >&2; exit 2; }
+		limit=$2
+		shift
+		;;
+	--timeout=*) limit=${1#--timeout=} ;;
+	-h | --help)
+		usage
+		exit 0
+		;;
+	*)
+		echo "vm: unknown argument '$1'" >&2
+		usage >&2
+		exit 2
+		;;
+	esac
+	shift
+done
+
+# The selection travels on the kernel command line: no spaces or quotes.
+case $select in
+*[!A-Za-z0-9_.,*-]*)
+	echo "vm: --select takes letters, digits and _ . , * - only" >&2
+	exit 2
+	;;
+esac
+case $limit in
+'') [ $mode = test ] && limit=900 || limit=180 ;;
+*[!0-9]* | 0)
+	echo "vm: --timeout takes a positive number of seconds" >&2
+	exit 2
+	;;
+esac
+
+for tool in qemu-system-x86_64 busybox cpio dpkg-deb apt-get cmake; do
+	command -v $tool >/dev/null || die "$tool not found; tests/run-all.sh installs what is needed"
+done
+
+mkdir -p "$build"
+build=$(cd "$build" && pwd)
+vm=$build/vm
+mkdir -p "$vm"
+
+if [ ! -f "$build/CMakeCache.txt" ]; then
+	cmake -S "$src" -B "$build" >/dev/null || die "cmake configure of $build failed"
+fi
+cmake --build "$build" -j "$(nproc)" >"$vm/build.log" 2>&1 || {
+	tail -n 40 "$vm/build.log"
+	die "build of $build failed (log: $vm/build.log)"
+}
+rm -rf "$vm/stage"
+mkdir -p "$vm/stage"
+cmake --install "$build" --prefix "$vm/stage" >/dev/null || die "cmake --install failed"
+
+kdir=$("$here/kernel.sh" "$vm/cache")
+"$here/image.sh" "$vm/stage" "$kdir" "$vm/initrd.cpio"
+
+# /dev/kvm on some hosts is a paravirtual KVM (kvm_pvm) that cannot run a stock
+# kernel; there, and wherever KVM is not usable, emulate with TCG.
+use_kvm() {
+	case ${VUC_VM_ACCEL:-} in
+	kvm) return 0 ;;
+	tcg) return 1 ;;
+	esac
+	[ ! -d /sys/module/kvm_pvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] &&
+		{ [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; }
+}
+if use_kvm; then
+	accel=(-enable-kvm -cpu host -smp 2)
+	accel_name=KVM
+else
+	# Under TCG a second vCPU costs more than it gives on a small host.
+	accel=(-accel tcg -smp 1)
+	accel_name=TCG
+fi
+
+append="console=ttyS0 quiet panic=-1 vuc.mode=$mode"
+[ -n "$select" ] && append="$append vuc.select=$select"
+
+results=$vm/results.log
+console=$vm/console.log
+: >"$results"
+: >"$console"
+echo "vm: booting $(basename "$kdir") under $accel_name (${mode}${select:+ $select}, limit ${limit}s)"
+
+start=$(date +%s)
+timeout -k 10 "$limit" qemu-system-x86_64 -nodefaults -nographic -no-reboot -m 1G "${accel[@]}" \
+	-kernel "$kdir/vmlinuz" -initrd "$vm/initrd.cpio" -append "$append" \
+	-serial "file:$console" -serial "file:$results" -monitor none \
+	>"$vm/qemu.log" 2>&1 &
+qemu=$!
+tail -n +1 -F --pid=$qemu "$results" 2>/dev/null | tr -d '\r'
+rc=0
+wait $qemu || rc=$?
+elapsed=$(($(date +%s) - start))
+echo "vm: boot to poweroff ${elapsed}s"
+
+problem=
+if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+	problem="the VM did not power off within ${limit}s (hang); killed"
+elif [ $rc -ne 0 ]; then
+	problem="qemu failed (status $rc): $(head -c 2000 "$vm/qemu.log")"
+elif grep -aq 'Kernel panic' "$console"; then
+	problem="kernel panic"
+fi
+if grep -aqE 'Kernel panic|BUG:|Oops' "$console"; then
+	echo "vm: the kernel reported a problem; its log ($console) ends with:"
+	tr -d '\r' <"$console" | grep -av '^\s*$' | tail -n 30 | sed 's/^/    /'
+	problem=${problem:-"kernel BUG or Oops"}
+fi
+
+# Repeat each failing test's output after the run, so it is easy to find.
+print_failures() {
+	tr -d '\r' <"$results" | awk '
+		/^not ok [0-9]+/ { show = 1; print; next }
+		/^ok [0-9]+/ || /^[0-9]+ passed, [0-9]+ failed$/ { show = 0; next }
+		show { print "    " $0 }'
+}
+
+status=0
+case $mode in
+demo)
+	line=$(tr -d '\r' <"$results" | sed -n 's/^vuc: demo exited with status \([0-9]*\)$/\1/p')
+	if [ -z "$line" ]; then
+		problem=${problem:-"the demo did not finish"}
+	elif [ "$line" != 0 ]; then
+		problem=${problem:-"the demo failed (status $line)"}
+	fi
+	;;
+*)
+	summary=$(tr -d '\r' <"$results" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1 || true)
+	notok=$(tr -d '\r' <"$results" | grep -c '^not ok [0-9]' || true)
+	if [ -z "$summary" ]; then
+		problem=${problem:-"no summary line (N passed, N failed) from the VM"}
+	else
+		passed=${summary%% passed*}
+		failed=${summary#*, }
+		failed=${failed%% failed}
+		if [ "$notok" -gt 0 ] || [ "$failed" -gt 0 ]; then
+			echo "vm: failing tests:"
+			print_failures
+			status=1
+		elif [ "$passed" -eq 0 ]; then
+			problem=${problem:-"no test ran${select:+ (nothing matches \"$select\")}"}
+		fi
+	fi
+	;;
+esac
+
+if [ -n "$problem" ]; then
+	echo "vm: FAILED: $problem"
+	echo "vm: logs: $results $console"
+	status=1
+fi
+if [ $mode != demo ]; then
+	if [ -n "${summary:-}" ]; then
+		[ -n "$problem" ] && [ "$failed" -eq 0 ] && summary="$passed passed, 1 failed"
+		echo "$summary"
+	else
+		echo "0 passed, 1 failed"
+	fi
+fi
+exit $status
