@@ -1,0 +1,53 @@
+# shellcheck shell=bash disable=SC2034 # the lists are used by the scripts that source this
+# Sourced by tests/run-all.sh and examples/demo.sh (bash): the Debian packages
+# the project needs and how it is built. One place, so the two commands agree.
+
+# What building and the native tests need (--no-install-recommends: gcc then
+# lacks libc6-dev and make, so they are named).
+VUC_BUILD_PACKAGES="cmake make gcc libc6-dev pkg-config libfuse3-dev libjson-c-dev libcmocka-dev"
+# The fuzz targets build with clang.
+VUC_FUZZ_PACKAGES="clang"
+# What the VM harness (tests/vm) needs to boot Debian's kernel with CUSE.
+VUC_VM_PACKAGES="qemu-system-x86 busybox-static cpio xz-utils zstd"
+
+vuc_missing_packages() {
+	local p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q ' installed$' || echo "$p"
+	done
+}
+
+# vuc_install_packages PKG...: apt-get update, then install what is missing.
+# Refreshing the lists also lets tests/vm find the current kernel package.
+vuc_install_packages() {
+	local missing
+	missing=$(vuc_missing_packages "$@" | tr '\n' ' ')
+	if [ "$(id -u)" -ne 0 ]; then
+		if [ -n "$missing" ]; then
+			echo "Missing packages: $missing; run as root to install them." >&2
+			return 1
+		fi
+		return 0
+	fi
+	echo "Updating apt lists${missing:+ and installing: $missing}"
+	DEBIAN_FRONTEND=noninteractive apt-get -qq update >/dev/null || return 1
+	[ -z "$missing" ] && return 0
+	# shellcheck disable=SC2086 # one word per package
+	DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends $missing \
+		>/dev/null || return 1
+}
+
+# vuc_build SRC DIR [CMAKE_ARG...]: configure and build, output to DIR/build.log
+# (its tail is shown on failure).
+vuc_build() {
+	local src=$1 dir=$2
+	shift 2
+	mkdir -p "$dir"
+	if cmake -S "$src" -B "$dir" "$@" >"$dir/build.log" 2>&1 &&
+		cmake --build "$dir" -j "$(nproc)" >>"$dir/build.log" 2>&1; then
+		return 0
+	fi
+	tail -n 40 "$dir/build.log" >&2
+	echo "Build in $dir failed; full log: $dir/build.log" >&2
+	return 1
+}
