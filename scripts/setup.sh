@@ -29,9 +29,13 @@ vuc_install_packages() {
 		fi
 		return 0
 	fi
-	echo "Updating apt lists${missing:+ and installing: $missing}"
-	DEBIAN_FRONTEND=noninteractive apt-get -qq update >/dev/null || return 1
+	if [ -z "${vuc_apt_updated:-}" ]; then
+		echo "Updating apt lists"
+		DEBIAN_FRONTEND=noninteractive apt-get -qq update >/dev/null || return 1
+		vuc_apt_updated=1
+	fi
 	[ -z "$missing" ] && return 0
+	echo "Installing: $missing"
 	# shellcheck disable=SC2086 # one word per package
 	DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends $missing \
 		>/dev/null || return 1
