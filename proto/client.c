@@ -1,0 +1,783 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The client connection: negotiation, the reader thread, and requests
+ * matched to their waiters by message id.
+ *
+ * Each call puts a waiter (on its own stack) on the connection's list,
+ * sends, and sleeps on the waiter's condition variable until the reader
+ * hands it the reply, the deadline passes, its cancel token fires, or the
+ * reader finds the connection gone and fails every waiter at once. Message
+ * ids in flight are marked in a bitmap; a call that gives up leaves its id
+ * marked, so a late reply is recognised, dropped, and frees the id, and the
+ * id is never reused while a reply to it may still come.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "client_log.h"
+#include "msg.h"
+#include "sock.h"
+
+#define DEFAULT_CLIENT_MAX_FDS 16u
+#define NR_IDS                 65536u
+
+struct vu_cancel {
+	atomic_bool fired;
+	pthread_mutex_t lock; /* guards the registration below */
+	pthread_mutex_t *wait_lock;
+	pthread_cond_t *wait_cond;
+};
+
+struct waiter {
+	struct waiter *next;
+	uint16_t id;
+	uint16_t cmd;
+	bool done;
+	int err;
+	struct vu_msg msg;
+	pthread_cond_t cond;
+};
+
+struct vu_client {
+	int fd;
+	int twin_fd; /* our end of the twin socket, or -1 */
+	bool is_unix;
+	int timeout_ms;
+	struct vu_client_opts opts;
+	struct vu_caps ours; /* what we proposed: our receive limits */
+	struct vu_caps caps; /* in force */
+
+	pthread_mutex_t send_lock; /* one message at a time on the socket */
+	pthread_mutex_t lock;      /* everything below */
+	struct waiter *waiters;
+	uint8_t ids[NR_IDS / 8];
+	uint16_t next_id;
+	bool connected;
+	bool closing;
+	pthread_t reader;
+};
+
+static bool id_busy(const struct vu_client *c, uint16_t id)
+{
+	return c->ids[id / 8] & (1u << (id % 8));
+}
+
+static void id_set(struct vu_client *c, uint16_t id, bool busy)
+{
+	if (busy)
+		c->ids[id / 8] |= (uint8_t)(1u << (id % 8));
+	else
+		c->ids[id / 8] &= (uint8_t) ~(1u << (id % 8));
+}
+
+static void unlink_waiter(struct vu_client *c, struct waiter *w)
+{
+	struct waiter **pp;
+
+	for (pp = &c->waiters; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			return;
+		}
+	}
+}
+
+static struct waiter *find_waiter(struct vu_client *c, uint16_t id)
+{
+	struct waiter *w;
+
+	for (w = c->waiters; w; w = w->next) {
+		if (w->id == id)
+			return w;
+	}
+	return NULL;
+}
+
+static void finish(struct vu_client *c, struct waiter *w, int err)
+{
+	unlink_waiter(c, w);
+	w->err = err;
+	w->done = true;
+	pthread_cond_signal(&w->cond);
+}
+
+/* The connection is gone: fail every waiter and tell the owner once. */
+static void lost(struct vu_client *c, int err)
+{
+	int werr = err == -EPROTO ? -EPROTO : -ENOTCONN;
+	bool closing;
+
+	pthread_mutex_lock(&c->lock);
+	if (!c->connected) {
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	c->connected = false;
+	closing = c->closing;
+	while (c->waiters)
+		finish(c, c->waiters, werr);
+	pthread_mutex_unlock(&c->lock);
+
+	/* Wake any sender blocked on a full socket. */
+	shutdown(c->fd, SHUT_RDWR);
+	if (c->twin_fd >= 0)
+		shutdown(c->twin_fd, SHUT_RDWR);
+	if (closing)
+		return;
+	vu_log(c->opts.log, VU_LOG_WARN, "vfio-user server connection lost: %s", strerror(-err));
+	if (c->opts.disconnected)
+		c->opts.disconnected(c->opts.arg, err);
+}
+
+static int send_locked(struct vu_client *c, int fd, struct vfio_user_header *hdr,
+                       const struct iovec *iov, int iovcnt, const int *fds, size_t nr_fds)
+{
+	int err;
+
+	pthread_mutex_lock(&c->send_lock);
+	err = vu_sock_send(fd, hdr, iov, iovcnt, fds, nr_fds);
+	pthread_mutex_unlock(&c->send_lock);
+	return err;
+}
+
+static int send_error(struct vu_client *c, int fd, const struct vfio_user_header *req, int err)
+{
+	struct vfio_user_header h = {
+	    .msg_id = req->msg_id,
+	    .cmd = req->cmd,
+	    .flags = VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR,
+	    .error_no = (uint32_t)-err,
+	};
+
+	if (req->flags & VFIO_USER_F_NO_REPLY)
+		return 0;
+	return send_locked(c, fd, &h, NULL, 0, NULL, 0);
+}
+
+/* Serve the server's DMA_READ / DMA_WRITE through the owner's callback. */
+static int serve_dma(struct vu_client *c, int fd, struct vu_msg *m)
+{
+	const struct vfio_user_dma_access *req = m->payload;
+	struct vfio_user_header h = {
+	    .msg_id = m->hdr.msg_id, .cmd = m->hdr.cmd, .flags = VFIO_USER_F_TYPE_REPLY};
+	struct vfio_user_dma_access ack = {.addr = req->addr, .count = req->count};
+	struct iovec iov[2] = {{.iov_base = &ack, .iov_len = sizeof(ack)}};
+	void *buf = NULL;
+	int err;
+
+	if (m->hdr.cmd == VFIO_USER_DMA_READ) {
+		buf = malloc(req->count ? req->count : 1);
+		if (!buf)
+			return send_error(c, fd, &m->hdr, -ENOMEM);
+		err = c->opts.dma(c->opts.arg, m->hdr.cmd, req->addr, buf, req->count);
+		iov[1] = (struct iovec){.iov_base = buf, .iov_len = req->count};
+	} else {
+		err =
+		    c->opts.dma(c->opts.arg, m->hdr.cmd, req->addr, (void *)req->data, req->count);
+	}
+	if (err)
+		err = send_error(c, fd, &m->hdr, err < 0 ? err : -EIO);
+	else if (!(m->hdr.flags & VFIO_USER_F_NO_REPLY))
+		err = send_locked(c, fd, &h, iov, buf ? 2 : 1, NULL, 0);
+	free(buf);
+	return err;
+}
+
+static int serve_request(struct vu_client *c, int fd, struct vu_msg *m)
+{
+	char why[160];
+	int err;
+
+	err = vu_msg_check(&m->hdr, m->payload, m->len, m->nr_fds, c->ours.max_data_xfer_size, why,
+	                   sizeof(why));
+	if (err) {
+		vu_log(c->opts.log, VU_LOG_ERR, "server sent a malformed %s request: %s",
+		       vu_command_name(m->hdr.cmd), why);
+		return send_error(c, fd, &m->hdr, -EINVAL);
+	}
+	if (m->hdr.cmd != VFIO_USER_DMA_READ && m->hdr.cmd != VFIO_USER_DMA_WRITE) {
+		vu_log(c->opts.log, VU_LOG_ERR, "server sent a %s request, which only clients send",
+		       vu_command_name(m->hdr.cmd));
+		return send_error(c, fd, &m->hdr, -EINVAL);
+	}
+	if (!c->opts.dma) {
+		vu_log(c->opts.log, VU_LOG_WARN, "server asked for %s but no DMA handler is set",
+		       vu_command_name(m->hdr.cmd));
+		return send_error(c, fd, &m->hdr, -EINVAL);
+	}
+	return serve_dma(c, fd, m);
+}
+
+/* Hand a reply to its waiter. A reply to an id we never used means the
+ * server has lost track of the conversation: that is fatal. */
+static int deliver(struct vu_client *c, struct vu_msg *m, int bad)
+{
+	uint16_t id = m->hdr.msg_id;
+	struct waiter *w;
+	char why[160] = "";
+
+	if (!bad)
+		bad = vu_msg_check(&m->hdr, m->payload, m->len, m->nr_fds,
+		                   c->ours.max_data_xfer_size, why, sizeof(why));
+	pthread_mutex_lock(&c->lock);
+	w = find_waiter(c, id);
+	if (!w) {
+		bool late = id_busy(c, id);
+
+		id_set(c, id, false);
+		pthread_mutex_unlock(&c->lock);
+		vu_msg_release(m);
+		if (late) {
+			vu_log(c->opts.log, VU_LOG_DEBUG,
+			       "dropping late reply to message %u (timed out or cancelled)", id);
+			return 0;
+		}
+		vu_log(c->opts.log, VU_LOG_ERR, "server replied to message %u, which we never sent",
+		       id);
+		return -EPROTO;
+	}
+	if (!bad && m->hdr.cmd != w->cmd) {
+		snprintf(why, sizeof(why), "reply is for %s", vu_command_name(m->hdr.cmd));
+		bad = -EPROTO;
+	}
+	id_set(c, id, false);
+	if (bad) {
+		vu_log(c->opts.log, VU_LOG_ERR, "malformed reply to %s (message %u): %s",
+		       vu_command_name(w->cmd), id, why);
+		vu_msg_release(m);
+		finish(c, w, -EPROTO);
+	} else {
+		w->msg = *m;
+		finish(c, w, 0);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return 0;
+}
+
+static int read_one(struct vu_client *c, int fd)
+{
+	struct vu_msg m;
+	char why[160] = "";
+	int err;
+
+	err = vu_sock_recv(fd, c->ours.max_msg_fds, c->timeout_ms, &m, why, sizeof(why));
+	if (err == -EBADMSG) {
+		vu_log(c->opts.log, VU_LOG_ERR, "bad %s message from server: %s",
+		       vu_command_name(m.hdr.cmd), why);
+		if ((m.hdr.flags & VFIO_USER_F_TYPE_MASK) == VFIO_USER_F_TYPE_REPLY)
+			return deliver(c, &m, -EPROTO);
+		return send_error(c, fd, &m.hdr, -EINVAL);
+	}
+	if (err) {
+		if (err != -ECONNRESET)
+			vu_log(c->opts.log, VU_LOG_ERR, "receive from server failed: %s",
+			       *why ? why : strerror(-err));
+		return err;
+	}
+	if ((m.hdr.flags & VFIO_USER_F_TYPE_MASK) == VFIO_USER_F_TYPE_REPLY)
+		return deliver(c, &m, 0);
+	err = serve_request(c, fd, &m);
+	vu_msg_release(&m);
+	return err;
+}
+
+static void *reader_main(void *arg)
+{
+	struct vu_client *c = arg;
+	struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN},
+	                      {.fd = c->twin_fd, .events = POLLIN}};
+	nfds_t n = c->twin_fd >= 0 ? 2 : 1;
+	int err = 0;
+
+	while (!err) {
+		if (poll(p, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			break;
+		}
+		for (nfds_t i = 0; i < n && !err; i++) {
+			if (p[i].revents)
+				err = read_one(c, p[i].fd);
+		}
+	}
+	lost(c, err);
+	return NULL;
+}
+
+static int version_send(struct vu_client *c)
+{
+	struct vfio_user_version v = {.major = c->ours.major, .minor = c->ours.minor};
+	struct vfio_user_header h = {.cmd = VFIO_USER_VERSION};
+	char *json = NULL;
+	int err;
+
+	err = vu_caps_encode(&c->ours, &json);
+	if (err)
+		return err;
+	err = vu_sock_send(c->fd, &h,
+	                   (struct iovec[]){{.iov_base = &v, .iov_len = sizeof(v)},
+	                                    {.iov_base = json, .iov_len = strlen(json) + 1}},
+	                   2, NULL, 0);
+	free(json);
+	return err;
+}
+
+/* In twin-socket mode the server passes its end of a socket pair with the
+ * VERSION reply, as libvfio-user does; it sends its DMA requests there. */
+static int take_twin(struct vu_client *c, struct vu_msg *m, char *why, size_t whylen)
+{
+	uint32_t i = c->caps.twin_fd_index;
+	struct stat st;
+
+	if (i >= m->nr_fds) {
+		snprintf(why, whylen, "twin socket at fd_index %u, but %zu fds came", i, m->nr_fds);
+		return -EPROTO;
+	}
+	if (fstat(m->fds[i], &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		snprintf(why, whylen, "twin socket fd is not a socket");
+		return -EPROTO;
+	}
+	c->twin_fd = m->fds[i];
+	m->fds[i] = -1;
+	return 0;
+}
+
+static int version_check(struct vu_client *c, struct vu_msg *m)
+{
+	const struct vfio_user_version *v = m->payload;
+	struct vu_caps theirs;
+	char why[200] = "";
+	int err;
+
+	if (m->hdr.cmd != VFIO_USER_VERSION ||
+	    (m->hdr.flags & VFIO_USER_F_TYPE_MASK) != VFIO_USER_F_TYPE_REPLY) {
+		snprintf(why, sizeof(why), "expected a VERSION reply, got %s",
+		         vu_command_name(m->hdr.cmd));
+		err = -EPROTO;
+		goto fail;
+	}
+	err = vu_msg_check(&m->hdr, m->payload, m->len, m->nr_fds, c->ours.max_data_xfer_size, why,
+	                   sizeof(why));
+	if (err)
+		goto fail;
+	if (m->hdr.flags & VFIO_USER_F_ERROR) {
+		err = m->hdr.error_no ? -(int)m->hdr.error_no : -EIO;
+		snprintf(why, sizeof(why), "server refused our version: %s", strerror(-err));
+		goto fail;
+	}
+	err = vu_caps_parse(v->data, m->len - sizeof(*v), &theirs, why, sizeof(why));
+	if (err)
+		goto fail;
+	theirs.major = v->major;
+	theirs.minor = v->minor;
+	err = vu_caps_agree(&c->ours, &theirs, &c->caps, why, sizeof(why));
+	if (!err && c->caps.twin_socket)
+		err = take_twin(c, m, why, sizeof(why));
+	if (err)
+		goto fail;
+	return 0;
+fail:
+	vu_log(c->opts.log, VU_LOG_ERR, "version negotiation failed: %s", why);
+	return err;
+}
+
+static int negotiate(struct vu_client *c)
+{
+	struct vu_msg m;
+	char why[160] = "";
+	int err;
+
+	err = version_send(c);
+	if (err) {
+		vu_log(c->opts.log, VU_LOG_ERR, "send VERSION: %s", strerror(-err));
+		return err;
+	}
+	err = vu_sock_wait(c->fd, c->timeout_ms);
+	if (err <= 0) {
+		err = err ? err : -ETIMEDOUT;
+		vu_log(c->opts.log, VU_LOG_ERR, "no VERSION reply: %s", strerror(-err));
+		return err;
+	}
+	err = vu_sock_recv(c->fd, c->ours.max_msg_fds, c->timeout_ms, &m, why, sizeof(why));
+	if (err) {
+		vu_log(c->opts.log, VU_LOG_ERR, "receive VERSION reply: %s",
+		       *why ? why : strerror(-err));
+		return err == -ECONNRESET ? -ENOTCONN : err;
+	}
+	err = version_check(c, &m);
+	vu_msg_release(&m);
+	return err;
+}
+
+static void set_send_timeout(int fd, int ms)
+{
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static void proposal(struct vu_client *c)
+{
+	vu_caps_default(&c->ours);
+	c->ours.max_msg_fds = c->opts.max_msg_fds ? c->opts.max_msg_fds : DEFAULT_CLIENT_MAX_FDS;
+	if (c->ours.max_msg_fds > VU_MAX_MSG_FDS_LIMIT)
+		c->ours.max_msg_fds = VU_MAX_MSG_FDS_LIMIT;
+	if (c->opts.max_data_xfer_size)
+		c->ours.max_data_xfer_size = c->opts.max_data_xfer_size;
+	if (c->ours.max_data_xfer_size > VU_MAX_XFER_SIZE_LIMIT)
+		c->ours.max_data_xfer_size = VU_MAX_XFER_SIZE_LIMIT;
+	c->ours.write_multiple = true;
+	c->ours.twin_socket = c->opts.twin_socket && c->is_unix;
+	c->ours.twin_fd_index = 0;
+}
+
+static void client_free(struct vu_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->twin_fd >= 0)
+		close(c->twin_fd);
+	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->send_lock);
+	free(c);
+}
+
+int vu_client_connect(const char *addr, const struct vu_client_opts *opts, struct vu_client **out)
+{
+	struct vu_client *c = calloc(1, sizeof(*c));
+	int err;
+
+	if (!c)
+		return -ENOMEM;
+	if (opts)
+		c->opts = *opts;
+	c->twin_fd = -1;
+	c->timeout_ms = c->opts.timeout_ms > 0 ? c->opts.timeout_ms : VU_DEFAULT_TIMEOUT_MS;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->send_lock, NULL);
+	c->fd = vu_sock_connect(addr, &c->is_unix, c->opts.log);
+	if (c->fd < 0) {
+		err = c->fd;
+		goto fail;
+	}
+	set_send_timeout(c->fd, c->timeout_ms);
+	proposal(c);
+	err = negotiate(c);
+	if (err)
+		goto fail;
+	if (c->twin_fd >= 0)
+		set_send_timeout(c->twin_fd, c->timeout_ms);
+	c->next_id = 1;
+	c->connected = true;
+	err = -pthread_create(&c->reader, NULL, reader_main, c);
+	if (err)
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	client_free(c);
+	return err;
+}
+
+void vu_client_close(struct vu_client *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lock);
+	c->closing = true;
+	pthread_mutex_unlock(&c->lock);
+	shutdown(c->fd, SHUT_RDWR);
+	if (c->twin_fd >= 0)
+		shutdown(c->twin_fd, SHUT_RDWR);
+	pthread_join(c->reader, NULL);
+	client_free(c);
+}
+
+const struct vu_caps *vu_client_caps(const struct vu_client *c)
+{
+	return &c->caps;
+}
+
+const struct vu_log *vu_client_log(const struct vu_client *c)
+{
+	return c->opts.log;
+}
+
+bool vu_client_can_pass_fds(const struct vu_client *c)
+{
+	return c->is_unix;
+}
+
+bool vu_client_connected(const struct vu_client *c)
+{
+	struct vu_client *mc = (struct vu_client *)c;
+	bool up;
+
+	pthread_mutex_lock(&mc->lock);
+	up = mc->connected;
+	pthread_mutex_unlock(&mc->lock);
+	return up;
+}
+
+struct vu_cancel *vu_cancel_new(void)
+{
+	struct vu_cancel *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	atomic_init(&t->fired, false);
+	pthread_mutex_init(&t->lock, NULL);
+	return t;
+}
+
+void vu_cancel_fire(struct vu_cancel *t)
+{
+	atomic_store(&t->fired, true);
+	pthread_mutex_lock(&t->lock);
+	if (t->wait_lock) {
+		pthread_mutex_lock(t->wait_lock);
+		pthread_cond_broadcast(t->wait_cond);
+		pthread_mutex_unlock(t->wait_lock);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+void vu_cancel_free(struct vu_cancel *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+static void cancel_register(struct vu_cancel *t, pthread_mutex_t *lock, pthread_cond_t *cond)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->wait_lock = lock;
+	t->wait_cond = cond;
+	pthread_mutex_unlock(&t->lock);
+}
+
+void vu_reply_free(struct vu_reply *r)
+{
+	struct vu_msg m;
+
+	if (!r)
+		return;
+	m = (struct vu_msg){.payload = r->payload, .fds = r->fds, .nr_fds = r->nr_fds};
+	vu_msg_release(&m);
+	r->payload = NULL;
+	r->fds = NULL;
+	r->nr_fds = 0;
+	r->len = 0;
+}
+
+static int check_call(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iovcnt,
+                      size_t nr_fds)
+{
+	uint64_t size = sizeof(struct vfio_user_header);
+
+	for (int i = 0; i < iovcnt; i++)
+		size += iov[i].iov_len;
+	if (size > VU_MSG_MAX_SIZE) {
+		vu_log(c->opts.log, VU_LOG_ERR, "%s request of %llu bytes is too large",
+		       vu_command_name(cmd), (unsigned long long)size);
+		return -EMSGSIZE;
+	}
+	if (nr_fds && !c->is_unix) {
+		vu_log(c->opts.log, VU_LOG_ERR,
+		       "%s needs to pass %zu fds, but eventfds/DMA fds cannot cross TCP",
+		       vu_command_name(cmd), nr_fds);
+		return -EOPNOTSUPP;
+	}
+	if (nr_fds > c->caps.max_msg_fds) {
+		vu_log(c->opts.log, VU_LOG_ERR, "%s with %zu fds, server accepts %u per message",
+		       vu_command_name(cmd), nr_fds, c->caps.max_msg_fds);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int reserve_id(struct vu_client *c, struct waiter *w)
+{
+	for (unsigned i = 0; i < NR_IDS; i++) {
+		uint16_t id = c->next_id++;
+
+		if (!id_busy(c, id)) {
+			id_set(c, id, true);
+			w->id = id;
+			w->next = c->waiters;
+			c->waiters = w;
+			return 0;
+		}
+	}
+	vu_log(c->opts.log, VU_LOG_ERR, "all message ids are awaiting replies");
+	return -EBUSY;
+}
+
+static struct timespec deadline_after(int ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	return ts;
+}
+
+/* Sleep until the reply, the deadline, the cancel token or the disconnect.
+ * Called with c->lock held. */
+static int wait_reply(struct vu_client *c, struct waiter *w, int timeout_ms,
+                      struct vu_cancel *cancel)
+{
+	struct timespec dl = deadline_after(timeout_ms);
+
+	while (!w->done) {
+		if (cancel && atomic_load(&cancel->fired)) {
+			unlink_waiter(c, w);
+			return -EINTR;
+		}
+		if (pthread_cond_timedwait(&w->cond, &c->lock, &dl) == ETIMEDOUT && !w->done) {
+			unlink_waiter(c, w);
+			vu_log(c->opts.log, VU_LOG_WARN, "%s (message %u): no reply in %d ms",
+			       vu_command_name(w->cmd), w->id, timeout_ms);
+			return -ETIMEDOUT;
+		}
+	}
+	return w->err;
+}
+
+static int reply_result(struct waiter *w, struct vu_reply *reply)
+{
+	struct vu_msg *m = &w->msg;
+
+	if (m->hdr.flags & VFIO_USER_F_ERROR) {
+		int err = m->hdr.error_no ? -(int)m->hdr.error_no : -EIO;
+
+		vu_msg_release(m);
+		return err;
+	}
+	if (!reply) {
+		vu_msg_release(m);
+		return 0;
+	}
+	*reply = (struct vu_reply){.hdr = m->hdr,
+	                           .payload = m->payload,
+	                           .len = m->len,
+	                           .fds = m->fds,
+	                           .nr_fds = m->nr_fds};
+	return 0;
+}
+
+static int start_call(struct vu_client *c, struct waiter *w, struct vu_cancel *cancel)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (!c->connected)
+		err = -ENOTCONN;
+	else if (cancel && atomic_load(&cancel->fired))
+		err = -EINTR;
+	else
+		err = reserve_id(c, w);
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
+int vu_callv(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iovcnt, const int *fds,
+             size_t nr_fds, const struct vu_call_opts *opts, struct vu_reply *reply)
+{
+	struct vu_cancel *cancel = opts ? opts->cancel : NULL;
+	int timeout = opts && opts->timeout_ms > 0 ? opts->timeout_ms : c->timeout_ms;
+	struct waiter w = {.cmd = cmd};
+	struct vfio_user_header h = {.cmd = cmd, .flags = VFIO_USER_F_TYPE_COMMAND};
+	pthread_condattr_t ca;
+	int err;
+
+	if (reply)
+		memset(reply, 0, sizeof(*reply));
+	err = check_call(c, cmd, iov, iovcnt, nr_fds);
+	if (err)
+		return err;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w.cond, &ca);
+	pthread_condattr_destroy(&ca);
+	err = start_call(c, &w, cancel);
+	if (err)
+		goto out;
+	h.msg_id = w.id;
+	cancel_register(cancel, &c->lock, &w.cond);
+	err = send_locked(c, c->fd, &h, iov, iovcnt, fds, nr_fds);
+	pthread_mutex_lock(&c->lock);
+	if (err && !w.done) {
+		/* Part of the message may be on the wire: the stream is lost. */
+		unlink_waiter(c, &w);
+		id_set(c, w.id, false);
+		vu_log(c->opts.log, VU_LOG_ERR, "send %s: %s", vu_command_name(cmd),
+		       strerror(-err));
+		shutdown(c->fd, SHUT_RDWR);
+		err = -ENOTCONN;
+	} else {
+		err = wait_reply(c, &w, timeout, cancel);
+	}
+	pthread_mutex_unlock(&c->lock);
+	cancel_register(cancel, NULL, NULL);
+	if (!err)
+		err = reply_result(&w, reply);
+out:
+	pthread_cond_destroy(&w.cond);
+	return err;
+}
+
+int vu_call(struct vu_client *c, uint16_t cmd, const void *req, size_t len, const int *fds,
+            size_t nr_fds, const struct vu_call_opts *opts, struct vu_reply *reply)
+{
+	struct iovec iov = {.iov_base = (void *)req, .iov_len = len};
+
+	return vu_callv(c, cmd, &iov, len ? 1 : 0, fds, nr_fds, opts, reply);
+}
+
+int vu_post(struct vu_client *c, uint16_t cmd, const void *req, size_t len)
+{
+	struct iovec iov = {.iov_base = (void *)req, .iov_len = len};
+	struct vfio_user_header h = {.cmd = cmd,
+	                             .flags = VFIO_USER_F_TYPE_COMMAND | VFIO_USER_F_NO_REPLY};
+	int err;
+
+	err = check_call(c, cmd, &iov, 1, 0);
+	if (err)
+		return err;
+	pthread_mutex_lock(&c->lock);
+	if (!c->connected)
+		err = -ENOTCONN;
+	h.msg_id = c->next_id++;
+	pthread_mutex_unlock(&c->lock);
+	if (err)
+		return err;
+	err = send_locked(c, c->fd, &h, &iov, len ? 1 : 0, NULL, 0);
+	if (err) {
+		vu_log(c->opts.log, VU_LOG_ERR, "send %s: %s", vu_command_name(cmd),
+		       strerror(-err));
+		shutdown(c->fd, SHUT_RDWR);
+		return -ENOTCONN;
+	}
+	return 0;
+}
