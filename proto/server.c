@@ -237,10 +237,11 @@ static int do_region_read(struct vu_server_conn *s, struct vu_msg *m, struct rep
 
 	if (!s->ops->region_read)
 		return -ENOTSUP;
-	err = reply_alloc(r, req, sizeof(*req) + req->count);
+	err = reply_alloc(r, NULL, sizeof(*req) + req->count);
 	if (err)
 		return err;
 	out = r->data;
+	memcpy(out, req, sizeof(*req));
 	return s->ops->region_read(s->dev, req->region, req->offset, out->data, req->count);
 }
 
