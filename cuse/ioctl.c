@@ -108,37 +108,35 @@ static long group_get_status(const struct ictx *x)
 }
 
 /* DMA_AVAIL then IOVA_RANGE, each 8-byte aligned, as type1 chains them. */
-struct iommu_caps {
-	struct vfio_iommu_type1_info_dma_avail avail;
-	uint32_t pad;
-	struct vfio_iommu_type1_info_cap_iova_range range;
-	struct vfio_iova_range ranges[1];
-};
-_Static_assert(sizeof(struct iommu_caps) == 48, "type1 info caps are 16 + 32 bytes");
+#define CAP_AVAIL_SIZE 16u
+#define CAP_RANGE_SIZE                                                                             \
+	(sizeof(struct vfio_iommu_type1_info_cap_iova_range) + sizeof(struct vfio_iova_range))
+#define IOMMU_CAPS_SIZE (CAP_AVAIL_SIZE + CAP_RANGE_SIZE)
 
-static void iommu_caps_fill(const struct ictx *x, struct iommu_caps *k)
+static void iommu_caps_fill(const struct ictx *x, uint8_t *buf)
 {
+	struct vfio_iommu_type1_info_dma_avail avail = {
+	    .header = {.id = VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL,
+	               .version = 1,
+	               .next = sizeof(struct vfio_iommu_type1_info) + CAP_AVAIL_SIZE}};
+	struct vfio_iommu_type1_info_cap_iova_range range = {
+	    .header = {.id = VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, .version = 1}, .nr_iovas = 1};
+	struct vfio_iova_range all = {.start = 0, .end = UINT64_MAX};
 	size_t used = dma_table_pieces(&x->d->dma);
 	uint32_t max = x->c->caps.max_dma_maps;
 
-	memset(k, 0, sizeof(*k));
-	k->avail.header.id = VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL;
-	k->avail.header.version = 1;
-	k->avail.header.next =
-	    sizeof(struct vfio_iommu_type1_info) + offsetof(struct iommu_caps, range);
-	k->avail.avail = used < max ? max - used : 0;
-	k->range.header.id = VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE;
-	k->range.header.version = 1;
-	k->range.nr_iovas = 1;
-	k->ranges[0].start = 0;
-	k->ranges[0].end = UINT64_MAX;
+	avail.avail = used < max ? max - used : 0;
+	memset(buf, 0, IOMMU_CAPS_SIZE);
+	memcpy(buf, &avail, sizeof(avail));
+	memcpy(buf + CAP_AVAIL_SIZE, &range, sizeof(range));
+	memcpy(buf + CAP_AVAIL_SIZE + sizeof(range), &all, sizeof(all));
 }
 
 static long iommu_get_info(const struct ictx *x)
 {
 	struct vfio_iommu_type1_info info;
 	size_t minsz = offsetofend(struct vfio_iommu_type1_info, iova_pgsizes);
-	struct iommu_caps caps;
+	uint8_t caps[IOMMU_CAPS_SIZE];
 	int ret;
 
 	if (!iommu_type(x))
@@ -152,11 +150,11 @@ static long iommu_get_info(const struct ictx *x)
 	info.flags = VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS;
 	info.iova_pgsizes = x->c->caps.pgsizes;
 	info.cap_offset = 0;
-	iommu_caps_fill(x, &caps);
+	iommu_caps_fill(x, caps);
 	if (info.argsz < sizeof(info) + sizeof(caps)) {
 		info.argsz = sizeof(info) + sizeof(caps);
 	} else {
-		ret = arg_write(x, sizeof(info), &caps, sizeof(caps));
+		ret = arg_write(x, sizeof(info), caps, sizeof(caps));
 		if (ret < 0)
 			return ret;
 		info.cap_offset = sizeof(info);
