@@ -31,14 +31,23 @@ vuc_install_packages() {
 	fi
 	if [ -z "${vuc_apt_updated:-}" ]; then
 		echo "Updating apt lists"
-		DEBIAN_FRONTEND=noninteractive apt-get -qq update >/dev/null || return 1
+		vuc_apt update || return 1
 		vuc_apt_updated=1
 	fi
 	[ -z "$missing" ] && return 0
 	echo "Installing: $missing"
 	# shellcheck disable=SC2086 # one word per package
-	DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends $missing \
-		>/dev/null || return 1
+	vuc_apt install -y --no-install-recommends $missing
+}
+
+# vuc_apt ARG...: apt-get, quiet unless it fails.
+vuc_apt() {
+	local log rc=0
+	log=$(mktemp)
+	DEBIAN_FRONTEND=noninteractive apt-get -q "$@" >"$log" 2>&1 || rc=$?
+	[ $rc -eq 0 ] || { cat "$log" >&2; echo "apt-get $1 failed" >&2; }
+	rm -f "$log"
+	return $rc
 }
 
 # vuc_build SRC DIR [CMAKE_ARG...]: configure and build, output to DIR/build.log
