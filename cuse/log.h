@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's logger: one line per event on stderr, with a UTC timestamp,
+ * the level and the device node it concerns. A struct dlog embeds the
+ * struct vu_log that the protocol layer and the translation core log through,
+ * so their lines carry the node's name too.
+ */
+#ifndef VFIO_USER_CUSE_LOG_H
+#define VFIO_USER_CUSE_LOG_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "proto/log.h"
+
+struct dlog {
+	struct vu_log vu; /* hand &vu to proto and the core */
+	const char *name; /* node name, or NULL for the daemon as a whole */
+	int fd;           /* where lines go (stderr) */
+};
+
+void dlog_init(struct dlog *l, const char *name, enum vu_log_level level, int fd);
+
+/* Format one line ("2026-01-01T12:00:00.123Z warn [NAME] text\n") into buf.
+ * Returns its length, truncated to fit len - 1 with the newline kept. */
+size_t dlog_format(char *buf, size_t len, const struct timespec *ts, enum vu_log_level lvl,
+                   const char *name, const char *text);
+
+#endif

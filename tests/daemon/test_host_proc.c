@@ -1,0 +1,480 @@
+// SPDX-License-Identifier: MIT
+/*
+ * host_proc against real processes: a forked child with memfd-backed shared
+ * memory, anonymous memory, an eventfd and a second thread; and children
+ * with a thread blocked inside pread/pwrite/preadv... (on a userfaultfd page,
+ * so it stays blocked) for the offset recovery.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "host_proc.h"
+
+#define PAGE        4096
+#define WAIT_MS     5000
+#define ANON_TEXT   "anonymous memory of the child"
+#define SHM_TEXT    "memfd memory of the child"
+#define NO_SUCH_PID 0x3ffffff0
+
+/* What the child tells the parent once it is set up. */
+struct child_info {
+	uint64_t shm, anon, hole;
+	int efd;
+	pid_t thread;
+};
+
+struct child {
+	pid_t pid;
+	int cmd, reply; /* pipes to and from it */
+	struct child_info info;
+};
+
+static const struct host host = {&host_proc_ops, NULL};
+
+/* Read exactly len bytes or fail the test; bounded. */
+static void read_all(int fd, void *buf, size_t len)
+{
+	struct pollfd pfd = {fd, POLLIN, 0};
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		assert_int_equal(poll(&pfd, 1, WAIT_MS), 1);
+		n = read(fd, (char *)buf + got, len - got);
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+}
+
+static void write_all(int fd, const void *buf, size_t len)
+{
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+}
+
+struct parked {
+	int tell, park; /* report our id on tell, then wait on park */
+};
+
+static void *child_thread(void *arg)
+{
+	const struct parked *p = arg;
+	pid_t tid = gettid();
+	char c;
+
+	if (write(p->tell, &tid, sizeof(tid)) != sizeof(tid))
+		_exit(2);
+	/* Parked in read() until the process exits. */
+	return read(p->park, &c, 1) < 0 ? NULL : arg;
+}
+
+/* The child: serve the parent's commands until it says 'q' or goes away. */
+static void child_main(int cmd, int reply)
+{
+	struct child_info info;
+	struct parked parked;
+	pthread_t th;
+	int park[2], tell[2];
+	char *shm, *anon, c;
+	uint64_t v;
+	int mfd;
+
+	mfd = memfd_create("vuc-test dma", MFD_CLOEXEC);
+	if (mfd < 0 || ftruncate(mfd, 2 * PAGE))
+		_exit(2);
+	shm = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	anon = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (shm == MAP_FAILED || anon == MAP_FAILED || munmap(anon + 2 * PAGE, PAGE))
+		_exit(2);
+	close(mfd);
+	strcpy(anon, ANON_TEXT);
+	strcpy(shm, SHM_TEXT);
+	info.shm = (uintptr_t)shm;
+	info.anon = (uintptr_t)anon;
+	info.hole = (uintptr_t)anon + 2 * PAGE;
+	info.efd = eventfd(0, EFD_NONBLOCK);
+	if (info.efd < 0 || pipe(park) || pipe(tell))
+		_exit(2);
+	parked.tell = tell[1];
+	parked.park = park[0];
+	if (pthread_create(&th, NULL, child_thread, &parked) ||
+	    read(tell[0], &info.thread, sizeof(info.thread)) != sizeof(info.thread))
+		_exit(2);
+	if (write(reply, &info, sizeof(info)) != sizeof(info))
+		_exit(2);
+	while (read(cmd, &c, 1) == 1) {
+		switch (c) {
+		case 'a':
+			if (write(reply, anon, 64) != 64)
+				_exit(2);
+			break;
+		case 's':
+			if (write(reply, shm + PAGE, 64) != 64)
+				_exit(2);
+			break;
+		case 'e':
+			if (read(info.efd, &v, sizeof(v)) != sizeof(v))
+				v = 0;
+			if (write(reply, &v, sizeof(v)) != sizeof(v))
+				_exit(2);
+			break;
+		case 'q':
+			_exit(0);
+		}
+	}
+	_exit(0);
+}
+
+static int setup(void **state)
+{
+	struct child *c = calloc(1, sizeof(*c));
+	int to[2], from[2];
+
+	if (!c || pipe2(to, O_CLOEXEC) || pipe2(from, O_CLOEXEC))
+		return -1;
+	c->pid = fork();
+	if (c->pid < 0)
+		return -1;
+	if (c->pid == 0) {
+		close(to[1]);
+		close(from[0]);
+		child_main(to[0], from[1]);
+	}
+	close(to[0]);
+	close(from[1]);
+	c->cmd = to[1];
+	c->reply = from[0];
+	read_all(c->reply, &c->info, sizeof(c->info));
+	*state = c;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct child *c = *state;
+	int status;
+
+	write_all(c->cmd, "q", 1);
+	close(c->cmd);
+	close(c->reply);
+	if (waitpid(c->pid, &status, 0) != c->pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -1;
+	free(c);
+	return 0;
+}
+
+static void ask(struct child *c, char cmd, void *buf, size_t len)
+{
+	write_all(c->cmd, &cmd, 1);
+	read_all(c->reply, buf, len);
+}
+
+static void test_mem_read_write(void **state)
+{
+	struct child *c = *state;
+	char buf[64] = {0}, back[64];
+
+	assert_int_equal(host.ops->mem_read(host.ctx, c->pid, c->info.anon, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, ANON_TEXT);
+
+	memset(buf, 0, sizeof(buf));
+	strcpy(buf, "written by the daemon");
+	assert_int_equal(host.ops->mem_write(host.ctx, c->pid, c->info.anon, buf, sizeof(buf)), 0);
+	ask(c, 'a', back, sizeof(back));
+	assert_memory_equal(back, buf, sizeof(buf));
+	assert_int_equal(host.ops->mem_read(host.ctx, c->pid, c->info.anon, buf, 0), 0);
+}
+
+static void test_mem_big(void **state)
+{
+	struct child *c = *state;
+	size_t len = 2 * PAGE;
+	char *out = malloc(len), *in = malloc(len);
+	size_t i;
+
+	assert_non_null(out);
+	assert_non_null(in);
+	for (i = 0; i < len; i++)
+		out[i] = (char)(i * 7 + 3);
+	assert_int_equal(host.ops->mem_write(host.ctx, c->pid, c->info.anon, out, len), 0);
+	assert_int_equal(host.ops->mem_read(host.ctx, c->pid, c->info.anon, in, len), 0);
+	assert_memory_equal(in, out, len);
+	free(out);
+	free(in);
+}
+
+static void test_mem_fault(void **state)
+{
+	struct child *c = *state;
+	char buf[64];
+
+	assert_int_equal(host.ops->mem_read(host.ctx, c->pid, 8, buf, sizeof(buf)), -EFAULT);
+	assert_int_equal(host.ops->mem_write(host.ctx, c->pid, 8, buf, sizeof(buf)), -EFAULT);
+	/* Partly mapped: the end runs into the hole. */
+	assert_int_equal(host.ops->mem_read(host.ctx, c->pid, c->info.hole - 16, buf, sizeof(buf)),
+	                 -EFAULT);
+	assert_int_equal(host.ops->mem_write(host.ctx, c->pid, c->info.hole - 16, buf, sizeof(buf)),
+	                 -EFAULT);
+	assert_int_equal(host.ops->mem_read(host.ctx, NO_SUCH_PID, c->info.anon, buf, 8), -EFAULT);
+}
+
+static void test_fd_get(void **state)
+{
+	struct child *c = *state;
+	uint64_t v = 5, got = 0;
+	int fd;
+
+	fd = host.ops->fd_get(host.ctx, c->pid, c->info.efd);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, &v, sizeof(v)), sizeof(v));
+	close(fd);
+	ask(c, 'e', &got, sizeof(got));
+	assert_int_equal(got, 5);
+
+	/* Through a thread id: pidfd_open refuses those, the Tgid does not. */
+	fd = host.ops->fd_get(host.ctx, c->info.thread, c->info.efd);
+	assert_true(fd >= 0);
+	v = 9;
+	assert_int_equal(write(fd, &v, sizeof(v)), sizeof(v));
+	close(fd);
+	ask(c, 'e', &got, sizeof(got));
+	assert_int_equal(got, 9);
+
+	assert_int_equal(host.ops->fd_get(host.ctx, c->pid, 999), -EBADF);
+	assert_int_equal(host.ops->fd_get(host.ctx, c->pid, -1), -EBADF);
+	assert_int_equal(host.ops->fd_get(host.ctx, NO_SUCH_PID, 0), -ESRCH);
+}
+
+static void test_tgid_of(void **state)
+{
+	struct child *c = *state;
+
+	assert_int_equal(host.ops->tgid_of(host.ctx, c->pid), c->pid);
+	assert_int_equal(host.ops->tgid_of(host.ctx, c->info.thread), c->pid);
+	assert_int_equal(host.ops->tgid_of(host.ctx, NO_SUCH_PID), -ESRCH);
+}
+
+static void test_mapping_memfd(void **state)
+{
+	struct child *c = *state;
+	struct host_mapping m;
+	char back[64], *p;
+
+	assert_int_equal(host.ops->mapping(host.ctx, c->pid, c->info.shm + PAGE + 5, &m), 0);
+	assert_int_equal(m.start, c->info.shm);
+	assert_int_equal(m.end, c->info.shm + 2 * PAGE);
+	assert_true(m.readable);
+	assert_true(m.writable);
+	assert_true(m.shared);
+	assert_int_equal(m.file_off, 0);
+	assert_true(m.fd >= 0);
+
+	/* The fd gives the very pages the child sees. */
+	p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, m.fd, (off_t)m.file_off);
+	assert_true(p != MAP_FAILED);
+	assert_string_equal(p, SHM_TEXT);
+	strcpy(p + PAGE, "shared through map_files");
+	ask(c, 's', back, sizeof(back));
+	assert_string_equal(back, "shared through map_files");
+	munmap(p, 2 * PAGE);
+	close(m.fd);
+}
+
+static void test_mapping_anon(void **state)
+{
+	struct child *c = *state;
+	struct host_mapping m;
+
+	assert_int_equal(host.ops->mapping(host.ctx, c->pid, c->info.anon + 10, &m), 0);
+	assert_true(m.start <= c->info.anon);
+	assert_true(m.end >= c->info.anon + 2 * PAGE);
+	assert_false(m.shared);
+	assert_int_equal(m.fd, -1);
+
+	assert_int_equal(host.ops->mapping(host.ctx, c->pid, c->info.hole, &m), -EFAULT);
+	assert_int_equal(host.ops->mapping(host.ctx, c->pid, 8, &m), -EFAULT);
+	assert_int_equal(host.ops->mapping(host.ctx, NO_SUCH_PID, c->info.anon, &m), -ESRCH);
+}
+
+static void test_offset_plain_read(void **state)
+{
+	struct child *c = *state;
+	char path[64], text[256];
+	uint64_t off;
+	int i;
+
+	/* The child's second thread sits in read() on a pipe. */
+	snprintf(path, sizeof(path), "/proc/%d/syscall", c->info.thread);
+	for (i = 0; i < WAIT_MS; i++) {
+		FILE *f = fopen(path, "r");
+
+		assert_non_null(f);
+		assert_non_null(fgets(text, sizeof(text), f));
+		fclose(f);
+		if (!strncmp(text, "0 ", 2))
+			break;
+		usleep(1000);
+	}
+	assert_int_equal(host.ops->syscall_offset(host.ctx, c->info.thread, &off), -ESPIPE);
+	assert_int_equal(host.ops->syscall_offset(host.ctx, NO_SUCH_PID, &off), -ESRCH);
+}
+
+/* A child whose second thread makes one file syscall on a buffer that
+ * userfaultfd keeps it waiting on. */
+struct blocked_call {
+	long nr;
+	uint64_t off;
+	char *page;
+	int fd, report;
+};
+
+static void *make_call(void *arg)
+{
+	struct blocked_call *b = arg;
+	struct iovec iov = {b->page, 100};
+	unsigned long lo = (unsigned long)b->off, hi = (unsigned long)(b->off >> 32);
+	pid_t tid = gettid();
+
+	if (write(b->report, &tid, sizeof(tid)) != sizeof(tid))
+		_exit(3);
+	switch (b->nr) {
+	case HP_NR_PREAD64:
+	case HP_NR_PWRITE64:
+		syscall(b->nr, b->fd, b->page, 100, (long)b->off);
+		break;
+	case HP_NR_PREADV:
+	case HP_NR_PWRITEV:
+		syscall(b->nr, b->fd, &iov, 1, lo, hi);
+		break;
+	default:
+		syscall(b->nr, b->fd, &iov, 1, lo, hi, 0);
+	}
+	return NULL;
+}
+
+static void blocked_child(long nr, uint64_t off, int report)
+{
+	struct uffdio_api api = {.api = UFFD_API};
+	struct uffdio_register reg;
+	struct blocked_call b = {nr, off, NULL, -1, report};
+	pthread_t th;
+	int uffd;
+
+	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+	b.fd = memfd_create("vuc-offset", MFD_CLOEXEC);
+	b.page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (uffd < 0 || b.fd < 0 || b.page == MAP_FAILED || ftruncate(b.fd, 1 << 20) ||
+	    ioctl(uffd, UFFDIO_API, &api))
+		_exit(3);
+	reg.range.start = (uintptr_t)b.page;
+	reg.range.len = PAGE;
+	reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg) || pthread_create(&th, NULL, make_call, &b))
+		_exit(3);
+	/* Nobody serves the fault: the thread waits until we are killed. */
+	pause();
+	_exit(0);
+}
+
+static bool uffd_works(void)
+{
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* Run nr in a child, wait until /proc shows the thread inside it, and
+ * return what syscall_offset says. */
+static int offset_of_blocked(long nr, uint64_t off, uint64_t *got)
+{
+	char path[64], text[256], want[16];
+	int report[2], status, ret, i;
+	pid_t pid, tid = 0;
+
+	assert_int_equal(pipe2(report, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		blocked_child(nr, off, report[1]);
+	close(report[1]);
+	read_all(report[0], &tid, sizeof(tid));
+	close(report[0]);
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)tid);
+	snprintf(want, sizeof(want), "%ld ", nr);
+	for (i = 0; i < WAIT_MS; i++) {
+		FILE *f = fopen(path, "r");
+
+		assert_non_null(f);
+		text[0] = '\0';
+		if (!fgets(text, sizeof(text), f))
+			text[0] = '\0';
+		fclose(f);
+		if (!strncmp(text, want, strlen(want)))
+			break;
+		usleep(1000);
+	}
+	assert_true(i < WAIT_MS);
+	ret = host.ops->syscall_offset(host.ctx, tid, got);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return ret;
+}
+
+static void test_offset_blocked(void **state)
+{
+	static const struct {
+		long nr;
+		uint64_t off;
+	} calls[] = {
+	    {HP_NR_PREAD64, 0x12345}, {HP_NR_PWRITE64, 0x2000}, {HP_NR_PREADV, 0x3456},
+	    {HP_NR_PWRITEV, 0x40000}, {HP_NR_PREADV2, 0x50001}, {HP_NR_PWRITEV2, 0x60002},
+	};
+	uint64_t got;
+	size_t i;
+
+	if (!uffd_works())
+		skip();
+	for (i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		got = 0;
+		assert_int_equal(offset_of_blocked(calls[i].nr, calls[i].off, &got), 0);
+		assert_int_equal(got, calls[i].off);
+	}
+	/* preadv2 at offset -1 reads at the file position. */
+	assert_int_equal(offset_of_blocked(HP_NR_PREADV2, UINT64_MAX, &got), -ESPIPE);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_mem_read_write), cmocka_unit_test(test_mem_big),
+	    cmocka_unit_test(test_mem_fault),      cmocka_unit_test(test_fd_get),
+	    cmocka_unit_test(test_tgid_of),        cmocka_unit_test(test_mapping_memfd),
+	    cmocka_unit_test(test_mapping_anon),   cmocka_unit_test(test_offset_plain_read),
+	    cmocka_unit_test(test_offset_blocked),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
