@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One device node, /dev/vfio-user/NAME: its own CUSE session on its own
+ * /dev/cuse fd, served by its own libfuse multi-threaded loop, so a slow
+ * request on one node never holds up another and the threads of the
+ * owning program pipeline their requests. Each request is handed to the
+ * translation core (vdev.h) with a cancel token that fires when the caller
+ * is signalled, so it gets EINTR at once. Every request is answered.
+ */
+#ifndef VFIO_USER_CUSE_NODE_H
+#define VFIO_USER_CUSE_NODE_H
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include "host.h"
+#include "proto/log.h"
+#include "vdev.h"
+
+/* Sent to a node's loop thread to make it notice that it must exit. The
+ * daemon blocks it everywhere else (see node_install_wake_handler). */
+#define NODE_WAKE_SIGNAL SIGUSR1
+
+#define NODE_DIR "/dev/vfio-user"
+
+struct node;
+
+struct node_config {
+	const char *name;         /* the node is NODE_DIR/<name> */
+	uid_t uid;                /* (uid_t)-1: keep root */
+	gid_t gid;                /* (gid_t)-1: keep root */
+	int mode;                 /* -1: keep 0600 */
+	int max_threads;          /* request threads of this node */
+	int idle_threads;         /* of which at most this many stay idle */
+	int ready_timeout_ms;     /* for the node to appear */
+	int stop_timeout_ms;      /* for running requests to end at stop */
+	struct host host;         /* to know who is calling (tid -> pid, offsets) */
+	const struct vu_log *log; /* the node's log */
+	int ended_fd;             /* eventfd bumped when the session ends by itself; -1: none */
+};
+
+/* Install the (empty) handler of NODE_WAKE_SIGNAL. Call once, before any
+ * node starts, with NODE_WAKE_SIGNAL blocked in the calling thread. */
+int node_install_wake_handler(void);
+
+/*
+ * Create the node for device d: open /dev/cuse, start the session and its
+ * loop, wait (bounded) for the node to appear and give it its owner, group
+ * and mode. Returns 0 with *out set, or -errno with the reason logged.
+ */
+int node_start(const struct node_config *cfg, struct vdev *d, struct node **out);
+
+/*
+ * Stop the node: answer every running request (the callers get
+ * ECONNABORTED), end the session (the node disappears; later calls on open
+ * fds get ENOTCONN from the kernel), release what programs left open (the
+ * core unmaps their DMA and frees the device), free n. The vdev stays the
+ * caller's. Returns 0, or -ETIMEDOUT if requests were still running after
+ * stop_timeout_ms (then the node is left as it is, for the process to exit).
+ */
+int node_stop(struct node *n);
+
+#endif
