@@ -483,6 +483,10 @@ static long device_feature(const struct ictx *x)
 	if (ret == 0)
 		ret = vdev_errno(x->d,
 		                 vu_device_feature(x->c->c, &o, buf, sizeof(h) + data, &out_len));
+	/* A server without DEVICE_FEATURE has no features: ENOTTY, as the
+	 * kernel answers for a feature the device lacks. */
+	if (ret == -EOPNOTSUPP)
+		ret = -ENOTTY;
 	if (ret == 0 && data && (h.flags & VFIO_DEVICE_FEATURE_GET) && out_len > sizeof(h))
 		ret = arg_write(x, sizeof(h), buf->data,
 		                out_len - sizeof(h) < data ? out_len - sizeof(h) : data);

@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fake_host.h"
+
+void fake_host_init(struct fake_host *h)
+{
+	memset(h, 0, sizeof(*h));
+	for (size_t i = 0; i < FAKE_MAX; i++)
+		h->fds[i] = -1;
+}
+
+void fake_host_fini(struct fake_host *h)
+{
+	for (size_t i = 0; i < h->nr_maps; i++) {
+		if (h->maps[i].fd >= 0)
+			close(h->maps[i].fd);
+	}
+	h->nr_maps = 0;
+}
+
+void fake_host_add_mem(struct fake_host *h, void *p, size_t len)
+{
+	h->mem[h->nr_mem].start = (uintptr_t)p;
+	h->mem[h->nr_mem].len = len;
+	h->nr_mem++;
+}
+
+void fake_host_add_map(struct fake_host *h, void *p, size_t len, bool readable, bool writable,
+                       int fd, uint64_t file_off)
+{
+	h->maps[h->nr_maps++] = (struct host_mapping){.start = (uintptr_t)p,
+	                                              .end = (uintptr_t)p + len,
+	                                              .readable = readable,
+	                                              .writable = writable,
+	                                              .shared = fd >= 0,
+	                                              .fd = fd,
+	                                              .file_off = file_off};
+}
+
+static void *mem_at(struct fake_host *h, uint64_t addr, size_t len)
+{
+	for (size_t i = 0; i < h->nr_mem; i++) {
+		if (addr >= h->mem[i].start && len <= h->mem[i].len &&
+		    addr - h->mem[i].start <= h->mem[i].len - len)
+			return (void *)(uintptr_t)addr;
+	}
+	return NULL;
+}
+
+static int fake_mem_read(void *ctx, pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct fake_host *h = ctx;
+	void *p = mem_at(h, addr, len);
+
+	__atomic_add_fetch(&h->mem_calls, 1, __ATOMIC_RELAXED);
+	if (!p)
+		return -EFAULT;
+	memcpy(buf, p, len);
+	return 0;
+}
+
+static int fake_mem_write(void *ctx, pid_t pid, uint64_t addr, const void *buf, size_t len)
+{
+	struct fake_host *h = ctx;
+	void *p = mem_at(h, addr, len);
+
+	__atomic_add_fetch(&h->mem_calls, 1, __ATOMIC_RELAXED);
+	if (!p)
+		return -EFAULT;
+	memcpy(p, buf, len);
+	return 0;
+}
+
+static int fake_fd_get(void *ctx, pid_t pid, int fd)
+{
+	struct fake_host *h = ctx;
+	int n;
+
+	if (fd < 0 || fd >= FAKE_MAX || h->fds[fd] < 0)
+		return -EBADF;
+	n = dup(h->fds[fd]);
+	return n < 0 ? -errno : n;
+}
+
+static int fake_mapping(void *ctx, pid_t pid, uint64_t addr, struct host_mapping *m)
+{
+	struct fake_host *h = ctx;
+
+	for (size_t i = 0; i < h->nr_maps; i++) {
+		if (addr >= h->maps[i].start && addr < h->maps[i].end) {
+			*m = h->maps[i];
+			if (m->fd >= 0) {
+				m->fd = dup(m->fd);
+				if (m->fd < 0)
+					return -errno;
+			}
+			return 0;
+		}
+	}
+	return -EFAULT;
+}
+
+static int fake_syscall_offset(void *ctx, pid_t tid, uint64_t *off)
+{
+	return -ENOSYS;
+}
+
+static pid_t fake_tgid_of(void *ctx, pid_t tid)
+{
+	return tid;
+}
+
+static const struct host_ops fake_ops = {
+    .mem_read = fake_mem_read,
+    .mem_write = fake_mem_write,
+    .fd_get = fake_fd_get,
+    .mapping = fake_mapping,
+    .syscall_offset = fake_syscall_offset,
+    .tgid_of = fake_tgid_of,
+};
+
+struct host fake_host_ops(struct fake_host *h)
+{
+	return (struct host){.ops = &fake_ops, .ctx = h};
+}
