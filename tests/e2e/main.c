@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vuc-e2e: the end-to-end cases, one per run, as run-suite.sh calls them:
+ *   vuc-e2e CASE [NODE [ARG]]
+ * Exit 0 when the case passed, 1 when it failed, 2 on bad usage.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "e2e.h"
+
+struct entry {
+	const char *name;
+	e2e_fn fn;
+	int needs_node; /* runs on the node run-suite.sh started */
+	const char *what;
+};
+
+static const struct entry cases[] = {
+    {"node", case_node, 1, "node is a char device with the mode asked (ARG: octal)"},
+    {"container", case_container, 1, "API version, extensions, SET_IOMMU, IOMMU info"},
+    {"device_info", case_device_info, 1, "device, region and IRQ info match the device"},
+    {"config", case_config, 1, "config space header and capability walk"},
+    {"bar0", case_bar0, 1, "BAR0 registers with pread/pwrite"},
+    {"bar0_vec", case_bar0_vec, 1, "BAR0 registers with preadv/pwritev(2)"},
+    {"bar2_sizes", case_bar2_sizes, 1, "BAR2 bulk transfers of 1 byte to 64 KiB"},
+    {"out_of_range", case_out_of_range, 1, "offsets outside regions fail with EINVAL"},
+    {"dma_memfd", case_dma_memfd, 1, "DMA both ways with memfd-backed memory"},
+    {"dma_anon", case_dma_anon, 1, "DMA both ways with anonymous memory"},
+    {"dma_span", case_dma_span, 1, "one DMA mapping over two memory mappings"},
+    {"dma_cross_maps", case_dma_cross_maps, 1, "one transfer across two DMA mappings"},
+    {"dma_unmap", case_dma_unmap, 1, "unmapped memory is out of the device's reach"},
+    {"msix", case_msix, 1, "MSI-X vectors signal their eventfds"},
+    {"intx", case_intx, 1, "INTx fires, automasks, unmask re-arms"},
+    {"irq_deassign", case_irq_deassign, 1, "SET_IRQS with -1 de-assigns one vector"},
+    {"irq_disable", case_irq_disable, 1, "SET_IRQS count 0 disables the index"},
+    {"reset", case_reset, 1, "VFIO_DEVICE_RESET clears the registers"},
+    {"enotty", case_enotty, 1, "unknown ioctls fail with ENOTTY"},
+    {"argsz", case_argsz, 1, "bad argsz and bad SET_IRQS fail with EINVAL/EBADF"},
+    {"mmap", case_mmap, 1, "mmap fails with ENODEV"},
+    {"ebusy", case_ebusy, 1, "a second process gets EBUSY"},
+    {"release", case_release, 1, "owner's exit leaves no DMA maps or eventfds"},
+    {"eintr", case_eintr, 0, "a signal ends a request to a slow server with EINTR"},
+    {"timeout", case_timeout, 0, "daemon --timeout shorter than the server: ETIMEDOUT"},
+    {"server_kill", case_server_kill, 0, "server killed: pending and later requests EIO"},
+    {"server_restart", case_server_restart, 0, "server restarted: the next open works"},
+    {"sigterm", case_sigterm, 0, "daemon SIGTERM: exit 0, node gone"},
+    {"nodes64", case_nodes64, 0, "64 nodes in one daemon"},
+};
+
+#define NCASES (sizeof(cases) / sizeof(cases[0]))
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: vuc-e2e CASE [NODE [ARG]]\n       vuc-e2e --list\ncases:\n");
+	for (size_t i = 0; i < NCASES; i++)
+		fprintf(out, "  %-15s %s%s\n", cases[i].name, cases[i].what,
+		        cases[i].needs_node ? " (NODE)" : "");
+}
+
+int main(int argc, char **argv)
+{
+	struct e2e t = {0};
+	int ret;
+
+	if (argc == 2 && !strcmp(argv[1], "--list")) {
+		for (size_t i = 0; i < NCASES; i++)
+			printf("%s %s\n", cases[i].name, cases[i].needs_node ? "node" : "own");
+		return 0;
+	}
+	if (argc == 2 && !strcmp(argv[1], "--help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; argc >= 2 && i < NCASES; i++) {
+		if (strcmp(argv[1], cases[i].name))
+			continue;
+		if (cases[i].needs_node != (argc >= 3)) {
+			usage(stderr);
+			return 2;
+		}
+		t.node = argc >= 3 ? argv[2] : NULL;
+		t.arg = argc >= 4 ? argv[3] : NULL;
+		if (procs_init(&t.procs)) {
+			perror("vuc-e2e: mkdtemp");
+			return 1;
+		}
+		ret = cases[i].fn(&t);
+		procs_fini(&t.procs);
+		return ret ? 1 : 0;
+	}
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,244 @@
+#!/bin/sh
+# End-to-end suite, run inside the VM (busybox sh) by tests/vm's /init:
+#   run-suite.sh [SELECT]
+# SELECT is a comma-separated list of patterns; a test runs when its name
+# contains one of them (empty: all). Prints TAP-like lines "ok N - name" /
+# "not ok N - name" (with the failing test's output indented below it), the
+# benchmark's figures as '# ' lines, and a last line "N passed, N failed".
+#
+# Shared fixture for the node tests: two example servers and one daemon,
+#   e2e-a: default server,
+#   e2e-b: server with --max-xfer=4096 --max-fds=2 (transfers split, fds batched).
+# The life-cycle tests (eintr, timeout, server_kill...) start their own.
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+E2E="$HERE/vuc-e2e"
+BENCH="$HERE/vuc-e2e-bench"
+SELECT=${1:-}
+WORK=/tmp/vuc-e2e-suite
+NODE_A=/dev/vfio-user/e2e-a
+NODE_B=/dev/vfio-user/e2e-b
+CASE_TIMEOUT=90
+LIFE_TIMEOUT=240
+
+n=0
+passed=0
+failed=0
+fixture=""  # "", "up" or "broken"
+daemon_pid=""
+server_pids=""
+
+log() {
+	echo "# $*"
+}
+
+selected() {
+	[ -z "$SELECT" ] && return 0
+	old_ifs=$IFS
+	IFS=,
+	for pat in $SELECT; do
+		case "$1" in
+		*"$pat"*)
+			IFS=$old_ifs
+			return 0
+			;;
+		esac
+	done
+	IFS=$old_ifs
+	return 1
+}
+
+# report NAME RC OUTPUT_FILE
+report() {
+	n=$((n + 1))
+	if [ "$2" -eq 0 ]; then
+		passed=$((passed + 1))
+		echo "ok $n - $1"
+		return
+	fi
+	failed=$((failed + 1))
+	case $2 in
+	124 | 137 | 143) echo "not ok $n - $1 (timed out)" ;;
+	*) echo "not ok $n - $1 (exit $2)" ;;
+	esac
+	sed 's/^/    /' "$3"
+	if [ "$fixture" = up ]; then
+		echo "    --- daemon log, last lines:"
+		tail -n 15 "$WORK/daemon.log" | sed 's/^/    /'
+	fi
+}
+
+# wait_path TEST PATH: wait up to 30 s for test(1) TEST (-S, -c) on PATH.
+wait_path() {
+	i=0
+	while ! [ "$1" "$2" ]; do
+		i=$((i + 1))
+		[ $i -gt 300 ] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+# stop_pid PID SIG: signal, then wait up to 10 s; prints the exit status.
+stop_pid() {
+	kill "-$2" "$1" 2>/dev/null
+	i=0
+	while [ -e "/proc/$1" ]; do
+		state=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)
+		[ "$state" = Z ] && break
+		i=$((i + 1))
+		if [ $i -gt 100 ]; then
+			kill -KILL "$1" 2>/dev/null
+			wait "$1" 2>/dev/null
+			echo timeout
+			return 1
+		fi
+		sleep 0.1
+	done
+	wait "$1"
+	echo $?
+}
+
+start_fixture() {
+	[ -n "$fixture" ] && return 0
+	fixture=broken
+	rm -rf "$WORK"
+	mkdir -p "$WORK"
+	vfio-user-example-server --socket-path="$WORK/a.sock" >"$WORK/server-a.log" 2>&1 &
+	server_pids="$!"
+	vfio-user-example-server --socket-path="$WORK/b.sock" --max-xfer=4096 --max-fds=2 \
+		>"$WORK/server-b.log" 2>&1 &
+	server_pids="$server_pids $!"
+	if ! wait_path -S "$WORK/a.sock" || ! wait_path -S "$WORK/b.sock"; then
+		log "fixture: the example servers did not start:"
+		cat "$WORK"/server-*.log
+		return 1
+	fi
+	vfio-user-cuse --mode=0666 "e2e-a=$WORK/a.sock" "e2e-b=$WORK/b.sock" \
+		>"$WORK/daemon.log" 2>&1 &
+	daemon_pid=$!
+	if ! wait_path -c "$NODE_A" || ! wait_path -c "$NODE_B"; then
+		log "fixture: the nodes did not appear; daemon log:"
+		cat "$WORK/daemon.log"
+		return 1
+	fi
+	fixture=up
+	log "fixture: $NODE_A and $NODE_B served by vfio-user-cuse (pid $daemon_pid)"
+	return 0
+}
+
+# node_case NAME CASE NODE [ARG]
+node_case() {
+	selected "$1" || return 0
+	if ! start_fixture; then
+		echo "fixture did not start" >"$WORK/out"
+		report "$1" 1 "$WORK/out"
+		return
+	fi
+	name=$1
+	shift
+	timeout "$CASE_TIMEOUT" "$E2E" "$@" >"$WORK/out" 2>&1
+	report "$name" $? "$WORK/out"
+}
+
+life_case() {
+	selected "$1" || return 0
+	mkdir -p "$WORK"
+	timeout "$LIFE_TIMEOUT" "$E2E" "$1" >"$WORK/out" 2>&1
+	report "$1" $? "$WORK/out"
+}
+
+# program NAME EXPECT CMD...: the command exits 0 and its output has EXPECT.
+program() {
+	selected "$1" || return 0
+	name=$1
+	expect=$2
+	shift 2
+	if ! start_fixture; then
+		echo "fixture did not start" >"$WORK/out"
+		report "$name" 1 "$WORK/out"
+		return
+	fi
+	timeout "$CASE_TIMEOUT" "$@" >"$WORK/out" 2>&1
+	rc=$?
+	if [ $rc -eq 0 ] && ! grep -q "$expect" "$WORK/out"; then
+		echo "(exit 0, but the output lacks \"$expect\")" >>"$WORK/out"
+		rc=1
+	fi
+	report "$name" $rc "$WORK/out"
+}
+
+stop_fixture() {
+	[ -n "$daemon_pid" ] || return 0
+	status=$(stop_pid "$daemon_pid" TERM)
+	for pid in $server_pids; do
+		stop_pid "$pid" TERM >/dev/null
+	done
+	selected fixture_shutdown || return 0
+	{
+		echo "daemon exit status after SIGTERM: $status"
+		[ -e "$NODE_A" ] && echo "$NODE_A still exists"
+	} >"$WORK/out"
+	rc=1
+	[ "$status" = 0 ] && ! [ -e "$NODE_A" ] && rc=0
+	fixture=""
+	report fixture_shutdown $rc "$WORK/out"
+}
+
+mkdir -p "$WORK"
+log "vfio-user-cuse end-to-end suite${SELECT:+ (select: $SELECT)}"
+for tool in vfio-user-cuse vfio-user-example-server vfio-lspci vfio-dma-demo; do
+	command -v "$tool" >/dev/null || log "warning: $tool is not in PATH ($PATH)"
+done
+
+node_case node node "$NODE_A" 0666
+node_case container container "$NODE_A"
+node_case device_info device_info "$NODE_A"
+node_case config config "$NODE_A"
+node_case bar0 bar0 "$NODE_A"
+node_case bar0_vec bar0_vec "$NODE_A"
+node_case bar0_vec@small bar0_vec "$NODE_B"
+node_case bar2_sizes bar2_sizes "$NODE_A"
+node_case bar2_sizes@small bar2_sizes "$NODE_B"
+node_case out_of_range out_of_range "$NODE_A"
+node_case dma_memfd dma_memfd "$NODE_A"
+node_case dma_memfd@small dma_memfd "$NODE_B"
+node_case dma_anon dma_anon "$NODE_A"
+node_case dma_anon@small dma_anon "$NODE_B"
+node_case dma_span dma_span "$NODE_A"
+node_case dma_cross_maps dma_cross_maps "$NODE_A"
+node_case dma_unmap dma_unmap "$NODE_A"
+node_case msix msix "$NODE_A"
+node_case msix@small msix "$NODE_B"
+node_case intx intx "$NODE_A"
+node_case irq_deassign irq_deassign "$NODE_A"
+node_case irq_deassign@small irq_deassign "$NODE_B"
+node_case irq_disable irq_disable "$NODE_A"
+node_case reset reset "$NODE_A"
+node_case enotty enotty "$NODE_A"
+node_case argsz argsz "$NODE_A"
+node_case mmap mmap "$NODE_A"
+node_case ebusy ebusy "$NODE_A"
+node_case release release "$NODE_A"
+node_case release@small release "$NODE_B"
+program vfio-lspci "Capabilities: \[50\] MSI-X" vfio-lspci -x "$NODE_A"
+program vfio-dma-demo "Result: OK" vfio-dma-demo "$NODE_A"
+program vfio-dma-demo-anon "Result: OK" vfio-dma-demo --anon "$NODE_B"
+life_case eintr
+life_case timeout
+life_case server_kill
+life_case server_restart
+life_case sigterm
+life_case nodes64
+
+if selected bench && start_fixture; then
+	timeout "$LIFE_TIMEOUT" "$BENCH" "$NODE_A" >"$WORK/out" 2>&1
+	rc=$?
+	grep '^# ' "$WORK/out"
+	report bench $rc "$WORK/out"
+fi
+stop_fixture
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
