@@ -240,6 +240,9 @@ static int run(const struct cli *cli, const struct vu_log *log)
 	vu_caps_default(&s.opts.caps);
 	s.opts.caps.max_data_xfer_size = cli->max_xfer;
 	s.opts.caps.max_msg_fds = cli->max_fds;
+	/* Offered, taken only if the client asks: clients get to test both. */
+	s.opts.caps.write_multiple = true;
+	s.opts.caps.twin_socket = true;
 	s.opts.log = log;
 	dopts.max_dma_maps = s.opts.caps.max_dma_maps;
 	err = exdev_init(&s.dev, &dopts);
