@@ -64,8 +64,24 @@ struct vu_client {
 	uint16_t next_id;
 	bool connected;
 	bool closing;
+	unsigned active;     /* calls in progress: close waits for them */
+	pthread_cond_t idle; /* active dropped to 0 while closing */
 	pthread_t reader;
 };
+
+static struct timespec deadline_after(int ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	return ts;
+}
 
 static bool id_busy(const struct vu_client *c, uint16_t id)
 {
@@ -448,9 +464,20 @@ static void client_free(struct vu_client *c)
 		close(c->fd);
 	if (c->twin_fd >= 0)
 		close(c->twin_fd);
+	pthread_cond_destroy(&c->idle);
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->send_lock);
 	free(c);
+}
+
+static void init_cond(pthread_cond_t *cond)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(cond, &ca);
+	pthread_condattr_destroy(&ca);
 }
 
 int vu_client_connect(const char *addr, const struct vu_client_opts *opts, struct vu_client **out)
@@ -466,6 +493,7 @@ int vu_client_connect(const char *addr, const struct vu_client_opts *opts, struc
 	c->timeout_ms = c->opts.timeout_ms > 0 ? c->opts.timeout_ms : VU_DEFAULT_TIMEOUT_MS;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->send_lock, NULL);
+	init_cond(&c->idle);
 	c->fd = vu_sock_connect(addr, &c->is_unix, c->opts.log);
 	if (c->fd < 0) {
 		err = c->fd;
@@ -490,6 +518,25 @@ fail:
 	return err;
 }
 
+/* The reader has failed every waiter; let the callers it woke leave before
+ * the memory goes. Returns false if one did not leave in time: then the
+ * connection is left allocated rather than freed under it. */
+static bool wait_idle(struct vu_client *c)
+{
+	struct timespec dl = deadline_after(c->timeout_ms);
+	unsigned left;
+
+	pthread_mutex_lock(&c->lock);
+	while (c->active && pthread_cond_timedwait(&c->idle, &c->lock, &dl) != ETIMEDOUT)
+		;
+	left = c->active;
+	pthread_mutex_unlock(&c->lock);
+	if (left)
+		vu_log(c->opts.log, VU_LOG_ERR,
+		       "%u calls still running at close: connection not freed", left);
+	return !left;
+}
+
 void vu_client_close(struct vu_client *c)
 {
 	if (!c)
@@ -501,7 +548,8 @@ void vu_client_close(struct vu_client *c)
 	if (c->twin_fd >= 0)
 		shutdown(c->twin_fd, SHUT_RDWR);
 	pthread_join(c->reader, NULL);
-	client_free(c);
+	if (wait_idle(c))
+		client_free(c);
 }
 
 const struct vu_caps *vu_client_caps(const struct vu_client *c)
@@ -628,20 +676,6 @@ static int reserve_id(struct vu_client *c, struct waiter *w)
 	return -EBUSY;
 }
 
-static struct timespec deadline_after(int ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	return ts;
-}
-
 /* Sleep until the reply, the deadline, the cancel token or the disconnect.
  * Called with c->lock held. */
 static int wait_reply(struct vu_client *c, struct waiter *w, int timeout_ms,
@@ -686,6 +720,13 @@ static int reply_result(struct waiter *w, struct vu_reply *reply)
 	return 0;
 }
 
+/* Called with c->lock held, as the last touch of c by a call. */
+static void leave(struct vu_client *c)
+{
+	if (!--c->active && c->closing)
+		pthread_cond_broadcast(&c->idle);
+}
+
 static int start_call(struct vu_client *c, struct waiter *w, struct vu_cancel *cancel)
 {
 	int err = 0;
@@ -697,6 +738,8 @@ static int start_call(struct vu_client *c, struct waiter *w, struct vu_cancel *c
 		err = -EINTR;
 	else
 		err = reserve_id(c, w);
+	if (!err)
+		c->active++;
 	pthread_mutex_unlock(&c->lock);
 	return err;
 }
@@ -708,7 +751,6 @@ int vu_callv(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iov
 	int timeout = opts && opts->timeout_ms > 0 ? opts->timeout_ms : c->timeout_ms;
 	struct waiter w = {.cmd = cmd};
 	struct vfio_user_header h = {.cmd = cmd, .flags = VFIO_USER_F_TYPE_COMMAND};
-	pthread_condattr_t ca;
 	int err;
 
 	if (reply)
@@ -716,10 +758,7 @@ int vu_callv(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iov
 	err = check_call(c, cmd, iov, iovcnt, nr_fds);
 	if (err)
 		return err;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w.cond, &ca);
-	pthread_condattr_destroy(&ca);
+	init_cond(&w.cond);
 	err = start_call(c, &w, cancel);
 	if (err)
 		goto out;
@@ -738,6 +777,7 @@ int vu_callv(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iov
 	} else {
 		err = wait_reply(c, &w, timeout, cancel);
 	}
+	leave(c);
 	pthread_mutex_unlock(&c->lock);
 	cancel_register(cancel, NULL, NULL);
 	if (!err)
@@ -768,6 +808,8 @@ int vu_post(struct vu_client *c, uint16_t cmd, const void *req, size_t len)
 	pthread_mutex_lock(&c->lock);
 	if (!c->connected)
 		err = -ENOTCONN;
+	else
+		c->active++;
 	h.msg_id = c->next_id++;
 	pthread_mutex_unlock(&c->lock);
 	if (err)
@@ -777,7 +819,10 @@ int vu_post(struct vu_client *c, uint16_t cmd, const void *req, size_t len)
 		vu_log(c->opts.log, VU_LOG_ERR, "send %s: %s", vu_command_name(cmd),
 		       strerror(-err));
 		shutdown(c->fd, SHUT_RDWR);
-		return -ENOTCONN;
+		err = -ENOTCONN;
 	}
-	return 0;
+	pthread_mutex_lock(&c->lock);
+	leave(c);
+	pthread_mutex_unlock(&c->lock);
+	return err;
 }

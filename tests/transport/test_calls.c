@@ -416,6 +416,33 @@ static void test_server_killed(void **state)
 	assert_int_equal(e.disconnects, 1);
 }
 
+/* Closing the connection fails the calls in flight, and frees nothing
+ * under them. */
+static void test_close_with_calls_in_flight(void **state)
+{
+	struct env e;
+	struct slow_call calls[3];
+	pthread_t th[3];
+
+	assert_int_equal(env_open(&e, false, 0), 0);
+	e.dev.slow_ms = 300;
+	for (int i = 0; i < 3; i++) {
+		calls[i] = (struct slow_call){.e = &e};
+		assert_int_equal(pthread_create(&th[i], NULL, slow_call, &calls[i]), 0);
+	}
+	usleep(100000);
+	vu_client_close(e.c);
+	for (int i = 0; i < 3; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(calls[i].err, -ENOTCONN);
+	}
+	/* Our own close is not a lost connection. */
+	assert_int_equal(e.disconnects, 0);
+	tserver_join(&e.srv);
+	tdev_fini(&e.dev);
+	free(e.guest.mem);
+}
+
 /* The server stopping is a disconnect too; closing ourselves is not. */
 static void test_server_stops(void **state)
 {
@@ -445,6 +472,7 @@ int main(void)
 	    cmocka_unit_test(test_dma_while_calls_wait),
 	    cmocka_unit_test(test_dma_no_handler),
 	    cmocka_unit_test(test_server_killed),
+	    cmocka_unit_test(test_close_with_calls_in_flight),
 	    cmocka_unit_test(test_server_stops),
 	};
 

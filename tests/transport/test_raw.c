@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The client against a hand-written server that breaks the protocol: every
+ * malformed reply fails its call with -EPROTO (logged), fds that come with
+ * it are closed, and nothing crashes or hangs.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <linux/vfio.h>
+
+#include "proto/client.h"
+#include "testdev.h"
+
+struct raw;
+typedef void (*raw_fn)(struct raw *r);
+
+struct raw {
+	pthread_t th;
+	int fd;
+	const char *json; /* our VERSION reply's JSON */
+	uint16_t major;
+	uint32_t version_err; /* answer VERSION with this error */
+	int twin_fds;         /* fds to pass with the VERSION reply */
+	raw_fn script;
+	int got_error_reply; /* the client's answer to our request was an error */
+	int asked;           /* the script is done asking */
+	struct vu_client *c;
+	struct logbuf log;
+};
+
+static int raw_recv(int fd, struct vfio_user_header *h, void *buf, size_t room)
+{
+	size_t len;
+
+	if (recv(fd, h, sizeof(*h), MSG_WAITALL) != sizeof(*h) || h->msg_size < sizeof(*h))
+		return -1;
+	len = h->msg_size - sizeof(*h);
+	if (len > room)
+		return -1;
+	if (len && recv(fd, buf, len, MSG_WAITALL) != (ssize_t)len)
+		return -1;
+	return (int)len;
+}
+
+static void raw_send(int fd, const struct vfio_user_header *h, const void *p, size_t len,
+                     const int *fds, size_t nr_fds)
+{
+	char ctl[CMSG_SPACE(8 * sizeof(int))] = {0};
+	struct iovec iov[2] = {{.iov_base = (void *)h, .iov_len = sizeof(*h)},
+	                       {.iov_base = (void *)p, .iov_len = len}};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
+
+	if (nr_fds) {
+		struct cmsghdr *cm;
+
+		mh.msg_control = ctl;
+		mh.msg_controllen = CMSG_SPACE(nr_fds * sizeof(int));
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(nr_fds * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, nr_fds * sizeof(int));
+	}
+	if (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0)
+		return;
+}
+
+static void reply_hdr(struct vfio_user_header *h, const struct vfio_user_header *req, size_t len)
+{
+	*h = (struct vfio_user_header){.msg_id = req->msg_id,
+	                               .cmd = req->cmd,
+	                               .msg_size = (uint32_t)(sizeof(*h) + len),
+	                               .flags = VFIO_USER_F_TYPE_REPLY};
+}
+
+static void *raw_main(void *arg)
+{
+	struct raw *r = arg;
+	struct vfio_user_header h, out;
+	char buf[4096];
+	struct vfio_user_version *v = (void *)buf;
+	int fds[2] = {-1, -1};
+	size_t jl = strlen(r->json) + 1;
+
+	if (raw_recv(r->fd, &h, buf, sizeof(buf)) < 0 || h.cmd != VFIO_USER_VERSION)
+		return NULL;
+	reply_hdr(&out, &h, r->version_err ? 0 : sizeof(*v) + jl);
+	if (r->version_err) {
+		out.flags |= VFIO_USER_F_ERROR;
+		out.error_no = r->version_err;
+		raw_send(r->fd, &out, NULL, 0, NULL, 0);
+		return NULL;
+	}
+	v->major = r->major;
+	v->minor = VFIO_USER_MINOR;
+	memcpy(v->data, r->json, jl);
+	if (r->twin_fds && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
+		return NULL;
+	raw_send(r->fd, &out, v, sizeof(*v) + jl, fds, (size_t)r->twin_fds);
+	for (int i = 0; i < 2; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+	}
+	if (r->script)
+		r->script(r);
+	return NULL;
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	while ((de = readdir(d)))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* Start a raw server and connect to it. */
+static int raw_open(struct raw *r, const char *json, raw_fn script, uint32_t max_fds)
+{
+	struct vu_client_opts o = {.max_msg_fds = max_fds, .twin_socket = true};
+	char addr[32];
+	int sv[2];
+
+	logbuf_init(&r->log);
+	o.log = &r->log.log;
+	r->json = json;
+	r->script = script;
+	if (!r->major)
+		r->major = VFIO_USER_MAJOR;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	r->fd = sv[0];
+	if (pthread_create(&r->th, NULL, raw_main, r))
+		return -EAGAIN;
+	snprintf(addr, sizeof(addr), "fd:%d", sv[1]);
+	return vu_client_connect(addr, &o, &r->c);
+}
+
+static void raw_close(struct raw *r)
+{
+	vu_client_close(r->c);
+	pthread_join(r->th, NULL);
+	close(r->fd);
+}
+
+#define PLAIN "{\"capabilities\":{\"max_msg_fds\":4}}"
+
+static int get_info(struct raw *r)
+{
+	struct vfio_user_device_info info;
+
+	return vu_device_get_info(r->c, NULL, &info);
+}
+
+/* Answer one GET_INFO properly. */
+static void answer_ok(struct raw *r)
+{
+	struct vfio_user_header h, out;
+	struct vfio_user_device_info info = {.argsz = sizeof(info), .num_regions = 1};
+	char buf[256];
+
+	if (raw_recv(r->fd, &h, buf, sizeof(buf)) < 0)
+		return;
+	reply_hdr(&out, &h, sizeof(info));
+	raw_send(r->fd, &out, &info, sizeof(info), NULL, 0);
+}
+
+static void answer_short(struct raw *r)
+{
+	struct vfio_user_header h, out;
+	char buf[256] = {0};
+
+	if (raw_recv(r->fd, &h, buf, sizeof(buf)) < 0)
+		return;
+	reply_hdr(&out, &h, 8);
+	raw_send(r->fd, &out, buf, 8, NULL, 0);
+	answer_ok(r);
+}
+
+static void answer_error_payload(struct raw *r)
+{
+	struct vfio_user_header h, out;
+	char buf[256] = {0};
+
+	if (raw_recv(r->fd, &h, buf, sizeof(buf)) < 0)
+		return;
+	reply_hdr(&out, &h, 16);
+	out.flags |= VFIO_USER_F_ERROR;
+	out.error_no = EIO;
+	raw_send(r->fd, &out, buf, 16, NULL, 0);
+	answer_ok(r);
+}
+
+static void answer_wrong_cmd(struct raw *r)
+{
+	struct vfio_user_header h, out;
+	struct vfio_user_irq_info info = {.argsz = sizeof(info)};
+	char buf[256];
+
+	if (raw_recv(r->fd, &h, buf, sizeof(buf)) < 0)
+		return;
+	reply_hdr(&out, &h, sizeof(info));
+	out.cmd = VFIO_USER_DEVICE_GET_IRQ_INFO;
+	raw_send(r->fd, &out, &info, sizeof(info), NULL, 0);
+	answer_ok(r);
+}
+
+/* Three eventfds on a reply that may carry none, then a good reply. */
+static void answer_with_fds(struct raw *r)
+{
+	struct vfio_user_header h, out;
+	struct vfio_user_device_info info = {.argsz = sizeof(info)};
+	int fds[5];
+	char buf[256];
+
+	if (raw_recv(r->fd, &h, buf, sizeof(buf)) < 0)
+		return;
+	for (int i = 0; i < 5; i++)
+		fds[i] = eventfd(0, EFD_CLOEXEC);
+	reply_hdr(&out, &h, sizeof(info));
+	raw_send(r->fd, &out, &info, sizeof(info), fds, 5);
+	for (int i = 0; i < 5; i++)
+		close(fds[i]);
+	answer_ok(r);
+}
+
+static void answer_wrong_id(struct raw *r)
+{
+	struct vfio_user_header h, out;
+	struct vfio_user_device_info info = {.argsz = sizeof(info)};
+	char buf[256];
+
+	if (raw_recv(r->fd, &h, buf, sizeof(buf)) < 0)
+		return;
+	reply_hdr(&out, &h, sizeof(info));
+	out.msg_id = (uint16_t)(h.msg_id + 1000);
+	raw_send(r->fd, &out, &info, sizeof(info), NULL, 0);
+}
+
+static void answer_bad_header(struct raw *r)
+{
+	struct vfio_user_header h, out;
+	char buf[256];
+
+	if (raw_recv(r->fd, &h, buf, sizeof(buf)) < 0)
+		return;
+	reply_hdr(&out, &h, 0);
+	out.msg_size = 4;
+	raw_send(r->fd, &out, NULL, 0, NULL, 0);
+}
+
+/* Half a reply, then the server goes away. */
+static void answer_half(struct raw *r)
+{
+	struct vfio_user_header h, out;
+	char buf[256] = {0};
+
+	if (raw_recv(r->fd, &h, buf, sizeof(buf)) < 0)
+		return;
+	reply_hdr(&out, &h, 16);
+	raw_send(r->fd, &out, buf, 6, NULL, 0);
+	shutdown(r->fd, SHUT_RDWR);
+}
+
+static void check_fatal(struct raw *r, raw_fn script, const char *logged)
+{
+	*r = (struct raw){0};
+	assert_int_equal(raw_open(r, PLAIN, script, 0), 0);
+	assert_int_equal(get_info(r), -EPROTO);
+	assert_false(vu_client_connected(r->c));
+	assert_int_equal(get_info(r), -ENOTCONN);
+	assert_true(logbuf_has(&r->log, logged));
+	raw_close(r);
+}
+
+static void check_one_bad(struct raw *r, raw_fn script, uint32_t max_fds, const char *logged)
+{
+	int before = count_fds();
+
+	*r = (struct raw){0};
+	assert_int_equal(raw_open(r, PLAIN, script, max_fds), 0);
+	assert_int_equal(get_info(r), -EPROTO);
+	assert_true(logbuf_has(&r->log, logged));
+	/* The connection survives a bad reply: the next call works. */
+	assert_int_equal(get_info(r), 0);
+	assert_true(vu_client_connected(r->c));
+	raw_close(r);
+	assert_int_equal(count_fds(), before);
+}
+
+static void test_truncated_reply(void **state)
+{
+	struct raw r;
+
+	check_one_bad(&r, answer_short, 0, "malformed reply to DEVICE_GET_INFO");
+}
+
+static void test_error_with_payload(void **state)
+{
+	struct raw r;
+
+	check_one_bad(&r, answer_error_payload, 0, "error reply with 16 bytes");
+}
+
+static void test_wrong_command(void **state)
+{
+	struct raw r;
+
+	check_one_bad(&r, answer_wrong_cmd, 0, "reply is for DEVICE_GET_IRQ_INFO");
+}
+
+/* fds on a reply that may carry none are closed, both when they fit our
+ * limit and when they overflow it (MSG_CTRUNC). */
+static void test_unexpected_fds(void **state)
+{
+	struct raw r;
+
+	check_one_bad(&r, answer_with_fds, 0, "carries 5 fds");
+	check_one_bad(&r, answer_with_fds, 2, "more than 2 fds");
+}
+
+static void test_wrong_id(void **state)
+{
+	struct raw r;
+
+	check_fatal(&r, answer_wrong_id, "which we never sent");
+}
+
+static void test_bad_header(void **state)
+{
+	struct raw r;
+
+	check_fatal(&r, answer_bad_header, "message size 4");
+}
+
+static void test_half_message(void **state)
+{
+	struct raw r;
+
+	check_fatal(&r, answer_half, "in the middle of a 16-byte message");
+}
+
+static void check_refused(const char *json, uint16_t major, uint32_t err, int twin_fds, int want,
+                          const char *logged)
+{
+	struct raw r = {.major = major, .version_err = err, .twin_fds = twin_fds};
+
+	assert_int_equal(raw_open(&r, json, NULL, 0), want);
+	assert_true(logbuf_has(&r.log, logged));
+	pthread_join(r.th, NULL);
+	close(r.fd);
+}
+
+static void test_version_refused(void **state)
+{
+	check_refused(PLAIN, 0, EPERM, 0, -EPERM, "server refused our version");
+	check_refused(PLAIN, VFIO_USER_MAJOR + 1, 0, 0, -EPROTO, "server speaks");
+	check_refused("{\"capabilities\":{\"max_msg_fds\":\"many\"}}", 0, 0, 0, -EINVAL,
+	              "max_msg_fds");
+	check_refused("{\"capabilities\":{\"twin_socket\":{\"supported\":true}}}", 0, 0, 0, -EPROTO,
+	              "twin socket at fd_index 0, but 0 fds came");
+	check_refused(PLAIN, 0, 0, 2, -EPROTO, "carries 2 fds");
+}
+
+/* A well-formed twin-socket handshake from a raw server is accepted. */
+static void test_version_twin(void **state)
+{
+	struct raw r = {.twin_fds = 1};
+
+	assert_int_equal(raw_open(&r,
+	                          "{\"capabilities\":{\"twin_socket\":{\"supported\":true,"
+	                          "\"fd_index\":0}}}",
+	                          NULL, 0),
+	                 0);
+	assert_true(vu_client_caps(r.c)->twin_socket);
+	raw_close(&r);
+}
+
+/* The server asks things of the client that it must refuse. */
+static void ask_bad(struct raw *r)
+{
+	struct vfio_user_header h = {.msg_id = 77, .cmd = VFIO_USER_REGION_READ};
+	struct vfio_user_region_access ra = {.count = 4};
+	struct vfio_user_dma_access da = {.addr = GUEST_BASE, .count = 2u << 20};
+	char buf[256];
+
+	h.msg_size = sizeof(h) + sizeof(ra);
+	raw_send(r->fd, &h, &ra, sizeof(ra), NULL, 0);
+	if (raw_recv(r->fd, &h, buf, sizeof(buf)) == 0 && (h.flags & VFIO_USER_F_ERROR) &&
+	    h.error_no == EINVAL && h.msg_id == 77)
+		r->got_error_reply++;
+	h = (struct vfio_user_header){
+	    .msg_id = 78, .cmd = VFIO_USER_DMA_READ, .msg_size = sizeof(h) + sizeof(da)};
+	raw_send(r->fd, &h, &da, sizeof(da), NULL, 0);
+	if (raw_recv(r->fd, &h, buf, sizeof(buf)) == 0 && (h.flags & VFIO_USER_F_ERROR) &&
+	    h.error_no == EINVAL && h.msg_id == 78)
+		r->got_error_reply++;
+	__atomic_store_n(&r->asked, 1, __ATOMIC_SEQ_CST);
+	answer_ok(r);
+}
+
+static void test_bad_server_requests(void **state)
+{
+	struct raw r = {0};
+
+	assert_int_equal(raw_open(&r, PLAIN, ask_bad, 0), 0);
+	for (int i = 0; i < 500 && !__atomic_load_n(&r.asked, __ATOMIC_SEQ_CST); i++)
+		usleep(10000);
+	assert_int_equal(get_info(&r), 0);
+	assert_int_equal(r.got_error_reply, 2);
+	assert_true(logbuf_has(&r.log, "which only clients send"));
+	assert_true(logbuf_has(&r.log, "malformed DMA_READ request"));
+	raw_close(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_truncated_reply), cmocka_unit_test(test_error_with_payload),
+	    cmocka_unit_test(test_wrong_command),   cmocka_unit_test(test_unexpected_fds),
+	    cmocka_unit_test(test_wrong_id),        cmocka_unit_test(test_bad_header),
+	    cmocka_unit_test(test_half_message),    cmocka_unit_test(test_version_refused),
+	    cmocka_unit_test(test_version_twin),    cmocka_unit_test(test_bad_server_requests),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
