@@ -144,6 +144,9 @@ timeout -k 10 "$limit" qemu-system-x86_64 -nodefaults -nographic -no-reboot -m 1
 	-serial "file:$console" -serial "file:$results" -monitor none \
 	>"$vm/qemu.log" 2>&1 &
 qemu=$!
+# Background jobs of a script ignore SIGINT: stop the VM with the script.
+trap 'kill "$qemu" 2>/dev/null || true' EXIT
+trap 'exit 130' INT TERM
 tail -n +1 -F --pid=$qemu "$results" 2>/dev/null | tr -d '\r'
 rc=0
 wait $qemu || rc=$?
