@@ -17,7 +17,9 @@
 
 #include "device.h"
 
-static __thread sigjmp_buf *bus_jmp;
+/* volatile: the stores around memcpy must happen, though nothing in this
+ * function reads them back. */
+static __thread sigjmp_buf *volatile bus_jmp;
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {

@@ -238,6 +238,24 @@ static void test_dma_errors(void **state)
 	assert_int_equal(dma(f->c, IOVA, 0, 16, EXDEV_DMA_CMD_DST_BAR2), EXDEV_STATUS_DMA_ERROR);
 }
 
+/* A client that shrinks the file it shared: the server's copy meets SIGBUS,
+ * reports a DMA error and lives on. */
+static void test_dma_shrunk_file(void **state)
+{
+	struct fixture *f = *state;
+
+	map(f, true);
+	assert_int_equal(dma(f->c, IOVA + MEMSIZE - 4096, 0, 4096, EXDEV_DMA_CMD_DST_BAR2),
+	                 EXDEV_STATUS_DMA_DONE);
+	assert_int_equal(ftruncate(f->memfd, MEMSIZE / 2), 0);
+	assert_int_equal(dma(f->c, IOVA + MEMSIZE - 4096, 0, 4096, EXDEV_DMA_CMD_DST_BAR2),
+	                 EXDEV_STATUS_DMA_ERROR);
+	assert_int_equal(dma(f->c, 0, IOVA + MEMSIZE - 4096, 4096, EXDEV_DMA_CMD_SRC_BAR2),
+	                 EXDEV_STATUS_DMA_ERROR);
+	assert_int_equal(dma(f->c, IOVA, 0, 4096, EXDEV_DMA_CMD_DST_BAR2), EXDEV_STATUS_DMA_DONE);
+	assert_int_equal(ftruncate(f->memfd, MEMSIZE), 0);
+}
+
 /* A client whose dma callback fails: the DMA reports an error, nothing hangs. */
 static int failing_dma(void *arg, uint16_t cmd, uint64_t addr, void *buf, uint64_t count)
 {
@@ -313,6 +331,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_dma_message_twin, setup_twin, teardown),
 	    cmocka_unit_test_setup_teardown(test_dma_across_mappings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dma_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dma_shrunk_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dma_client_refuses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unmap_all, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dma_figures, setup, teardown),
