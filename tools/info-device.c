@@ -132,7 +132,7 @@ static void print_region_caps(FILE *f, const struct vfio_user_region_info *ri)
 }
 
 static int print_region(FILE *f, struct vu_client *c, const struct vu_call_opts *o, uint32_t i,
-                        uint64_t *cfg_size)
+                        struct info_regions *r)
 {
 	static const char *const names[] = {"READ", "WRITE", "MMAP", "CAPS"};
 	struct vfio_user_region_info *ri;
@@ -157,8 +157,8 @@ static int print_region(FILE *f, struct vu_client *c, const struct vu_call_opts 
 	}
 	if ((ri->flags & VFIO_REGION_INFO_FLAG_MMAP) && fd < 0)
 		fprintf(f, "      warning: mappable but no fd came with the reply\n");
-	if (i == VFIO_PCI_CONFIG_REGION_INDEX)
-		*cfg_size = ri->size;
+	if (i < VFIO_PCI_NUM_REGIONS)
+		r->size[i] = ri->size;
 	if (fd >= 0)
 		close(fd);
 	free(ri);
@@ -166,14 +166,14 @@ static int print_region(FILE *f, struct vu_client *c, const struct vu_call_opts 
 }
 
 int info_print_regions(FILE *f, struct vu_client *c, const struct vu_call_opts *o,
-                       uint32_t num_regions, uint64_t *cfg_size)
+                       uint32_t num_regions, struct info_regions *r)
 {
 	uint32_t i;
 	int err, ret = 0;
 
 	fprintf(f, "regions:\n");
 	for (i = 0; i < num_regions; i++) {
-		err = print_region(f, c, o, i, cfg_size);
+		err = print_region(f, c, o, i, r);
 		ret = ret ? ret : err;
 		if (err == -ENOTCONN || err == -ETIMEDOUT)
 			break; /* the rest would fail the same way */

@@ -54,19 +54,19 @@ static int report(struct vu_client *c, int timeout_ms)
 {
 	struct vu_call_opts o = {.timeout_ms = timeout_ms};
 	struct vfio_user_device_info dev;
-	uint64_t cfg_size = 0;
+	struct info_regions regions = {{0}};
 	int err, ret = 0;
 
 	info_print_caps(stdout, c);
 	err = info_print_device(stdout, c, &o, &dev);
 	if (err)
 		return err;
-	err = info_print_regions(stdout, c, &o, dev.num_regions, &cfg_size);
+	err = info_print_regions(stdout, c, &o, dev.num_regions, &regions);
 	ret = ret ? ret : err;
 	err = info_print_irqs(stdout, c, &o, dev.num_irqs);
 	ret = ret ? ret : err;
 	if (dev.flags & VFIO_DEVICE_FLAGS_PCI) {
-		err = info_print_config(stdout, c, &o, cfg_size);
+		err = info_print_config(stdout, c, &o, &regions);
 		ret = ret ? ret : err;
 	}
 	return ret;

@@ -39,32 +39,34 @@ static void hexdump(FILE *f, const uint8_t *cfg, size_t len)
 	}
 }
 
-static void print_bars(FILE *f, const uint8_t *cfg)
+/* A BAR is listed when it holds a value or its region has a size: an
+ * unprogrammed BAR reads 0 but still exists. */
+static void print_bars(FILE *f, const uint8_t *cfg, const struct info_regions *r)
 {
 	int i;
 
 	for (i = 0; i < 6; i++) {
 		uint32_t v = get32(cfg + PCI_BASE_ADDRESS_0 + 4 * i);
+		bool is64 = !(v & PCI_BASE_ADDRESS_SPACE_IO) &&
+		            (v & PCI_BASE_ADDRESS_MEM_TYPE_MASK) == PCI_BASE_ADDRESS_MEM_TYPE_64;
 
-		if (!v)
+		if (!v && !r->size[i])
 			continue;
-		if (v & PCI_BASE_ADDRESS_SPACE_IO) {
-			fprintf(f, "  BAR%d: I/O at 0x%x\n", i,
-			        (unsigned int)(v & PCI_BASE_ADDRESS_IO_MASK));
-			continue;
-		}
-		fprintf(f, "  BAR%d: memory at 0x%x, %s%s\n", i,
-		        (unsigned int)(v & PCI_BASE_ADDRESS_MEM_MASK),
-		        (v & PCI_BASE_ADDRESS_MEM_TYPE_MASK) == PCI_BASE_ADDRESS_MEM_TYPE_64
-		            ? "64-bit"
-		            : "32-bit",
-		        v & PCI_BASE_ADDRESS_MEM_PREFETCH ? ", prefetchable" : "");
-		if ((v & PCI_BASE_ADDRESS_MEM_TYPE_MASK) == PCI_BASE_ADDRESS_MEM_TYPE_64)
+		fprintf(f, "  BAR%d: ", i);
+		if (v & PCI_BASE_ADDRESS_SPACE_IO)
+			fprintf(f, "I/O at 0x%x", (unsigned int)(v & PCI_BASE_ADDRESS_IO_MASK));
+		else
+			fprintf(f, "memory at 0x%x, %s%s",
+			        (unsigned int)(v & PCI_BASE_ADDRESS_MEM_MASK),
+			        is64 ? "64-bit" : "32-bit",
+			        v & PCI_BASE_ADDRESS_MEM_PREFETCH ? ", prefetchable" : "");
+		fprintf(f, ", size 0x%llx\n", (unsigned long long)r->size[i]);
+		if (is64)
 			i++; /* the next BAR is this one's upper half */
 	}
 }
 
-static void print_header(FILE *f, const uint8_t *cfg)
+static void print_header(FILE *f, const uint8_t *cfg, const struct info_regions *r)
 {
 	fprintf(f, "  vendor 0x%04x device 0x%04x subsystem 0x%04x:0x%04x revision 0x%02x\n",
 	        get16(cfg + PCI_VENDOR_ID), get16(cfg + PCI_DEVICE_ID),
@@ -76,7 +78,7 @@ static void print_header(FILE *f, const uint8_t *cfg)
 	fprintf(f, "  interrupt pin %u%s line %u\n", cfg[PCI_INTERRUPT_PIN],
 	        cfg[PCI_INTERRUPT_PIN] ? "" : " (none)", cfg[PCI_INTERRUPT_LINE]);
 	if ((cfg[PCI_HEADER_TYPE] & 0x7f) == PCI_HEADER_TYPE_NORMAL)
-		print_bars(f, cfg);
+		print_bars(f, cfg, r);
 }
 
 static void print_msix(FILE *f, const uint8_t *c)
@@ -197,8 +199,10 @@ static void walk_ext_caps(FILE *f, const uint8_t *cfg, size_t len)
 	}
 }
 
-int info_print_config(FILE *f, struct vu_client *c, const struct vu_call_opts *o, uint64_t cfg_size)
+int info_print_config(FILE *f, struct vu_client *c, const struct vu_call_opts *o,
+                      const struct info_regions *r)
 {
+	uint64_t cfg_size = r->size[VFIO_PCI_CONFIG_REGION_INDEX];
 	size_t len = cfg_size < CFG_MAX ? cfg_size : CFG_MAX;
 	uint8_t *cfg;
 	int err;
@@ -219,7 +223,7 @@ int info_print_config(FILE *f, struct vu_client *c, const struct vu_call_opts *o
 	}
 	fprintf(f, "config space (%zu bytes):\n", len);
 	hexdump(f, cfg, len);
-	print_header(f, cfg);
+	print_header(f, cfg, r);
 	if (len >= PCI_CFG_SPACE_SIZE)
 		walk_caps(f, cfg);
 	walk_ext_caps(f, cfg, len);

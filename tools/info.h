@@ -11,18 +11,25 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <linux/vfio.h>
+
 #include "proto/client.h"
+
+/* What the region report learnt that the config report needs. */
+struct info_regions {
+	uint64_t size[VFIO_PCI_NUM_REGIONS]; /* 0 for an absent or failed region */
+};
 
 /* info-device.c: negotiated caps, device info, regions, IRQs. */
 void info_print_caps(FILE *f, struct vu_client *c);
 int info_print_device(FILE *f, struct vu_client *c, const struct vu_call_opts *o,
                       struct vfio_user_device_info *dev);
 int info_print_regions(FILE *f, struct vu_client *c, const struct vu_call_opts *o,
-                       uint32_t num_regions, uint64_t *cfg_size);
+                       uint32_t num_regions, struct info_regions *r);
 int info_print_irqs(FILE *f, struct vu_client *c, const struct vu_call_opts *o, uint32_t num_irqs);
 
 /* info-pci.c: config space as hex and its decoded capability lists. */
 int info_print_config(FILE *f, struct vu_client *c, const struct vu_call_opts *o,
-                      uint64_t cfg_size);
+                      const struct info_regions *r);
 
 #endif

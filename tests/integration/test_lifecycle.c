@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -259,6 +260,43 @@ static void test_fd_option(void **state)
 	assert_int_equal(h_wait_exit(pid), 0);
 }
 
+/* --fd with a listening socket: serve clients in turn until SIGTERM. */
+static void test_fd_listening(void **state)
+{
+	struct h_server srv = {0};
+	char opt[32];
+	const char *argv[] = {EXAMPLE_SERVER, opt, NULL};
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct vu_client *c;
+	int lfd, i;
+	pid_t pid;
+
+	strcpy(srv.dir, "/tmp/vu-integration-XXXXXX");
+	assert_non_null(mkdtemp(srv.dir));
+	snprintf(srv.path, sizeof(srv.path), "%s/sock", srv.dir);
+	snprintf(srv.log, sizeof(srv.log), "%s/server.log", srv.dir);
+	strcpy(sa.sun_path, srv.path);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	snprintf(opt, sizeof(opt), "--fd=%d", lfd);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		fcntl(lfd, F_SETFD, 0);
+		execv(argv[0], (char **)argv);
+		_exit(127);
+	}
+	close(lfd);
+	srv.pid = pid;
+	for (i = 0; i < 2; i++) {
+		c = h_connect(&srv, NULL);
+		assert_int_equal(h_rd32(c, EXDEV_REG_ID), EXDEV_ID_VALUE);
+		vu_client_close(c);
+	}
+	assert_int_equal(h_server_signal(&srv, SIGTERM), 0);
+}
+
 static void test_command_line(void **state)
 {
 	const char *help[] = {EXAMPLE_SERVER, "--help", NULL};
@@ -313,6 +351,8 @@ static void test_info_tool(void **state)
 	assert_non_null(strstr(out, "0 INTx: count 1 flags 0x7 (EVENTFD MASKABLE AUTOMASKED)"));
 	assert_non_null(strstr(out, "000: 65 75 01 00"));
 	assert_non_null(strstr(out, "vendor 0x7565 device 0x0001"));
+	assert_non_null(strstr(out, "BAR0: memory at 0x0, 32-bit, size 0x1000\n"));
+	assert_non_null(strstr(out, "BAR2: memory at 0x0, 32-bit, prefetchable, size 0x10000\n"));
 	assert_non_null(strstr(out, "0x40 power management: version 3, state D0"));
 	assert_non_null(strstr(out, "0x50 MSI-X: 4 vectors, disabled, table BAR0+0x800, "
 	                            "PBA BAR0+0xc00"));
@@ -352,6 +392,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pipelined_threads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_second_client, setup, teardown),
 	    cmocka_unit_test(test_fd_option),
+	    cmocka_unit_test(test_fd_listening),
 	    cmocka_unit_test(test_command_line),
 	    cmocka_unit_test_setup_teardown(test_sigint, setup, teardown_killed),
 	    cmocka_unit_test_setup_teardown(test_info_tool, setup_info, teardown),
