@@ -274,36 +274,39 @@ static size_t trimmed_len(const char *json, size_t len)
 
 static int tokenize(struct parse *ps, const char *json, size_t len, struct json_object **top)
 {
-	struct json_tokener *tok = json_tokener_new();
+	struct json_tokener *tok = NULL;
 	enum json_tokener_error err;
-	size_t end;
+	char *text = NULL;
+	int ret = -ENOMEM;
 
 	*top = NULL;
-	if (!tok)
-		return -ENOMEM;
-	if (len > INT32_MAX) {
-		json_tokener_free(tok);
+	if (len >= INT32_MAX)
 		return caps_fail(-EINVAL, ps->why, ps->whylen, "JSON of %zu bytes", len);
-	}
+	/* Given the NUL as part of the text, the tokener knows the text ends
+	 * there, so a top-level number is complete rather than cut short. */
+	text = strndup(json, len);
+	tok = json_tokener_new();
+	if (!text || !tok)
+		goto out;
+	/* Strict: trailing bytes after the value are an error, too. */
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	*top = json_tokener_parse_ex(tok, json, (int)len);
+	*top = json_tokener_parse_ex(tok, text, (int)len + 1);
 	err = json_tokener_get_error(tok);
-	end = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	if (!*top || err != json_tokener_success) {
+	ret = 0;
+	if (err != json_tokener_success)
+		ret = caps_fail(-EINVAL, ps->why, ps->whylen, "bad JSON: %s",
+		                json_tokener_error_desc(err));
+	else if (!json_object_is_type(*top, json_type_object))
+		ret = caps_fail(-EINVAL, ps->why, ps->whylen, "JSON top level is not an object");
+	if (ret) {
 		json_object_put(*top);
 		*top = NULL;
-		return caps_fail(-EINVAL, ps->why, ps->whylen, "bad JSON: %s",
-		                 err == json_tokener_continue ? "cut short"
-		                                              : json_tokener_error_desc(err));
 	}
-	if (end != len) {
-		json_object_put(*top);
-		*top = NULL;
-		return caps_fail(-EINVAL, ps->why, ps->whylen,
-		                 "bytes after the JSON value at offset %zu", end);
-	}
-	return 0;
+out:
+	if (tok)
+		json_tokener_free(tok);
+	free(text);
+	return ret;
 }
 
 int vu_caps_parse(const char *json, size_t len, struct vu_caps *caps, char *why, size_t whylen)
@@ -322,10 +325,6 @@ int vu_caps_parse(const char *json, size_t len, struct vu_caps *caps, char *why,
 	ret = tokenize(&ps, json, len, &top);
 	if (ret)
 		return ret;
-	if (!json_object_is_type(top, json_type_object)) {
-		ret = caps_fail(-EINVAL, why, whylen, "JSON top level is not an object");
-		goto out;
-	}
 	ret = opt_object(&ps, top, "capabilities", &c);
 	if (!ret && c)
 		ret = parse_caps(&ps, c, &out);

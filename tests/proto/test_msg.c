@@ -449,6 +449,10 @@ static void set_irqs(void **state)
 	BAD(check(VFIO_USER_DEVICE_SET_IRQS, CMD, buf, len - 1, 0));
 	len = irq_set(buf, VFIO_IRQ_SET_DATA_BOOL | trig, 1, 4, 5);
 	BAD(check(VFIO_USER_DEVICE_SET_IRQS, CMD, buf, len, 0));
+	/* argsz need not count the data: msg_size sizes a request. */
+	len = irq_set(buf, VFIO_IRQ_SET_DATA_BOOL | trig, 1, 4, 4);
+	put32(buf, 0, 20);
+	OK(check(VFIO_USER_DEVICE_SET_IRQS, CMD, buf, len, 0));
 
 	/* Eventfds travel as fds: up to count of them, none to de-assign. */
 	len = irq_set(buf, VFIO_IRQ_SET_DATA_EVENTFD | trig, 0, 3, 0);
@@ -458,7 +462,7 @@ static void set_irqs(void **state)
 	/* A kernel-style argsz counting 4 bytes a vector is fine. */
 	put32(buf, 0, 20 + 12);
 	OK(check(VFIO_USER_DEVICE_SET_IRQS, CMD, buf, len, 3));
-	put32(buf, 0, 12);
+	put32(buf, 0, 19);
 	BAD(check(VFIO_USER_DEVICE_SET_IRQS, CMD, buf, len, 3));
 
 	len = irq_set(buf, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_DATA_BOOL | trig, 0, 1, 0);
