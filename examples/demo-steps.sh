@@ -75,7 +75,10 @@ ls -l $node
 heading "4. A VFIO program reads the device"
 explain "vfio-lspci uses only <linux/vfio.h>: the same ioctls and pread calls it" \
 	"would make on a kernel VFIO device. The daemon turns each into vfio-user" \
-	"messages to the server:"
+	"messages to the server. Compare BAR2 with step 2: the server offers it" \
+	"mappable, but a CUSE node cannot be mmapped, so the node reports it without" \
+	"the MMAP flag, as the kernel reports such a region, and programs use pread" \
+	"and pwrite:"
 vfio-lspci $node || fail "vfio-lspci failed"
 
 heading "5. DMA and an interrupt, with shareable memory (memfd)"
