@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
 #include <linux/vfio.h>
 
 #include "cuse/vdev.h"
+#include "proto/client.h"
 #include "fake_host.h"
 #include "test_device.h"
 
@@ -160,6 +162,12 @@ static int open_fds(void)
 }
 
 #define RW (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
+
+static void fill_pattern(uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(i * 13 + 1);
+}
 
 static void test_api_version_and_extensions(void **state)
 {
@@ -451,21 +459,32 @@ static void test_set_irqs_eventfd(void **state)
 	s = irq_set(x, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
 	            VFIO_PCI_MSIX_IRQ_INDEX, 0, 4, 16);
 	fds = (int32_t *)s->data;
+	/* Three fds and a hole: batches of at most the server's 2 fds. */
 	fds[0] = 5;
-	fds[1] = -1;
-	fds[2] = 6;
-	fds[3] = -7; /* any negative de-assigns on MSI-X, as in vfio-pci */
+	fds[1] = 6;
+	fds[2] = -7; /* any negative de-assigns on MSI-X, as in vfio-pci */
+	fds[3] = 6;
 	assert_int_equal(io(x, VFIO_DEVICE_SET_IRQS, s), 0);
+	assert_true(x->t.set_irqs_calls >= 3);
+	assert_true(x->t.last_nr_fds <= 2);
 	assert_true(tdev_irq_fd(&x->t, VFIO_PCI_MSIX_IRQ_INDEX, 0) >= 0);
-	assert_int_equal(tdev_irq_fd(&x->t, VFIO_PCI_MSIX_IRQ_INDEX, 1), -1);
-	assert_true(tdev_irq_fd(&x->t, VFIO_PCI_MSIX_IRQ_INDEX, 2) >= 0);
-	assert_int_equal(tdev_irq_fd(&x->t, VFIO_PCI_MSIX_IRQ_INDEX, 3), -1);
+	assert_true(tdev_irq_fd(&x->t, VFIO_PCI_MSIX_IRQ_INDEX, 1) >= 0);
+	assert_int_equal(tdev_irq_fd(&x->t, VFIO_PCI_MSIX_IRQ_INDEX, 2), -1);
+	assert_true(tdev_irq_fd(&x->t, VFIO_PCI_MSIX_IRQ_INDEX, 3) >= 0);
 
 	/* The server's copy is the program's eventfd. */
-	assert_int_equal(write(tdev_irq_fd(&x->t, VFIO_PCI_MSIX_IRQ_INDEX, 2), &one, 8), 8);
+	assert_int_equal(write(tdev_irq_fd(&x->t, VFIO_PCI_MSIX_IRQ_INDEX, 3), &one, 8), 8);
 	wait_readable(e2);
 	assert_int_equal(read(e2, &v, 8), 8);
 	assert_int_equal(v, 1);
+
+	/* -1 de-assigns one vector. */
+	s = irq_set(x, VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+	            VFIO_PCI_MSIX_IRQ_INDEX, 1, 1, 4);
+	*(int32_t *)s->data = -1;
+	assert_int_equal(io(x, VFIO_DEVICE_SET_IRQS, s), 0);
+	assert_int_equal(tdev_irq_fd(&x->t, VFIO_PCI_MSIX_IRQ_INDEX, 1), -1);
+	assert_true(tdev_irq_fd(&x->t, VFIO_PCI_MSIX_IRQ_INDEX, 3) >= 0);
 
 	/* Disable all: the server drops its fds; ours were never kept. */
 	s = irq_set(x, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
@@ -706,8 +725,7 @@ static void test_dma_by_message(void **state)
 	struct fx *x = *state;
 	uint8_t *buf = page_alloc(4 * PAGE), *ro = buf + 2 * PAGE, back[64];
 
-	for (size_t i = 0; i < 4 * PAGE; i++)
-		buf[i] = (uint8_t)(i * 13 + 1);
+	fill_pattern(buf, 4 * PAGE);
 	fake_host_add_mem(&x->h, buf, 4 * PAGE);
 	fake_host_add_map(&x->h, buf, 4 * PAGE, true, true, -1, 0);
 	set_iommu(x, VFIO_TYPE1v2_IOMMU);
@@ -870,6 +888,110 @@ static void test_server_gone_and_back(void **state)
 	assert_int_equal(vdev_read(x->d, x->f, &x->r, 0x8, &v, 4), 4);
 }
 
+static void test_cancelled(void **state)
+{
+	struct fx *x = *state;
+	struct vu_cancel *c = vu_cancel_new();
+	struct vreq r = {.pid = PID, .tid = PID, .cancel = c};
+	uint32_t v;
+
+	vu_cancel_fire(c);
+	assert_int_equal(vdev_read(x->d, x->f, &r, 0x8, &v, 4), -EINTR);
+	assert_int_equal(vdev_ioctl(x->d, x->f, &r, VFIO_DEVICE_RESET, 0), -EINTR);
+	vu_cancel_free(c);
+	assert_int_equal(vdev_read(x->d, x->f, &x->r, 0x8, &v, 4), 4);
+}
+
+#define THREADS    4
+#define ITERATIONS 200
+
+struct worker {
+	struct fx *x;
+	unsigned int id;
+	uint8_t *buf;
+	int failures;
+};
+
+/* One owner thread: its own IOVA, its own BAR0 word, all at once with the
+ * others. */
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+	struct fx *x = w->x;
+	struct vreq r = {.pid = PID, .tid = PID + 1 + w->id};
+	struct vfio_iommu_type1_dma_map *m = (void *)(x->arena + ARENA - 256 * (w->id + 1));
+	struct vfio_iommu_type1_dma_unmap *u = (void *)((uint8_t *)m + 128);
+	uint64_t iova = 0x1000000ull * (w->id + 1), off = 0x400 + 4 * w->id;
+
+	for (uint32_t i = 0; i < ITERATIONS; i++) {
+		uint32_t v = i * THREADS + w->id, back = ~v;
+
+		*m = (struct vfio_iommu_type1_dma_map){.argsz = sizeof(*m),
+		                                       .flags = RW,
+		                                       .vaddr = (uintptr_t)w->buf,
+		                                       .iova = iova,
+		                                       .size = PAGE};
+		*u = (struct vfio_iommu_type1_dma_unmap){
+		    .argsz = sizeof(*u), .iova = iova, .size = PAGE};
+		if (vdev_ioctl(x->d, x->f, &r, VFIO_IOMMU_MAP_DMA, (uintptr_t)m) != 0 ||
+		    vdev_write(x->d, x->f, &r, off, &v, 4) != 4 ||
+		    vdev_read(x->d, x->f, &r, off, &back, 4) != 4 || back != v ||
+		    vdev_ioctl(x->d, x->f, &r, VFIO_IOMMU_UNMAP_DMA, (uintptr_t)u) != 0 ||
+		    u->size != PAGE)
+			w->failures++;
+	}
+	return NULL;
+}
+
+/* Meanwhile the device reads client memory by message, again and again:
+ * its requests must never wait on the other threads' map and unmap. */
+static void *dma_worker_run(void *arg)
+{
+	struct worker *w = arg;
+	struct vreq r = {.pid = PID, .tid = PID + 100};
+	uint64_t a[3] = {0x80000000ull, 256, 0};
+	uint8_t back[256];
+
+	for (uint32_t i = 0; i < ITERATIONS; i++) {
+		int32_t res = -1;
+
+		if (vdev_write(w->x->d, w->x->f, &r, TDEV_DMA_DOORBELL, a, sizeof(a)) != 24 ||
+		    vdev_read(w->x->d, w->x->f, &r, TDEV_DMA_RESULT, &res, 4) != 4 || res != 0 ||
+		    vdev_read(w->x->d, w->x->f, &r, TDEV_DMA_BUF, back, 256) != 256 ||
+		    memcmp(back, w->buf, 256) != 0)
+			w->failures++;
+	}
+	return NULL;
+}
+
+static void test_threads_pipeline(void **state)
+{
+	struct fx *x = *state;
+	struct worker w[THREADS + 1];
+	pthread_t th[THREADS + 1];
+	uint8_t *buf = page_alloc((THREADS + 1) * PAGE);
+
+	fake_host_add_map(&x->h, buf, (THREADS + 1) * PAGE, true, true, -1, 0);
+	fake_host_add_mem(&x->h, buf + THREADS * PAGE, PAGE);
+	fill_pattern(buf + THREADS * PAGE, PAGE);
+	set_iommu(x, VFIO_TYPE1v2_IOMMU);
+	assert_int_equal(map_dma(x, buf + THREADS * PAGE, 0x80000000ull, PAGE, RW), 0);
+	for (unsigned int i = 0; i <= THREADS; i++) {
+		w[i] = (struct worker){.x = x, .id = i, .buf = buf + i * PAGE};
+		assert_int_equal(
+		    pthread_create(&th[i], NULL, i < THREADS ? worker_run : dma_worker_run, &w[i]),
+		    0);
+	}
+	for (unsigned int i = 0; i <= THREADS; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(w[i].failures, 0);
+	}
+	assert_int_equal(unmap_dma(x, 0x80000000ull, PAGE, 0, NULL), 0);
+	assert_int_equal(tdev_nr_maps(&x->t), 0);
+	assert_int_equal(x->t.map_calls, THREADS * ITERATIONS + 1);
+	munmap(buf, THREADS * PAGE);
+}
+
 static void test_create_unreachable(void **state)
 {
 	struct fake_host h;
@@ -914,6 +1036,8 @@ int main(void)
 	    T(test_owner),
 	    T(test_release_cleanup),
 	    T(test_server_gone_and_back),
+	    T(test_cancelled),
+	    T(test_threads_pipeline),
 	    cmocka_unit_test(test_create_unreachable),
 	};
 
