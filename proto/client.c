@@ -160,6 +160,11 @@ static int send_locked(struct vu_client *c, int fd, struct vfio_user_header *hdr
 {
 	int err;
 
+	/* Only the reader writes to the twin socket. It must not queue behind
+	 * a caller blocked on a full main socket: the server may be waiting
+	 * for this very answer before it reads the main socket again. */
+	if (fd == c->twin_fd)
+		return vu_sock_send(fd, hdr, iov, iovcnt, fds, nr_fds);
 	pthread_mutex_lock(&c->send_lock);
 	err = vu_sock_send(fd, hdr, iov, iovcnt, fds, nr_fds);
 	pthread_mutex_unlock(&c->send_lock);

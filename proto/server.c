@@ -343,6 +343,9 @@ static int dispatch(struct vu_server_conn *s, struct vu_msg *m, int bad)
 	}
 	if (err > 0)
 		err = -EIO;
+	if (err && (m->hdr.flags & VFIO_USER_F_NO_REPLY))
+		vu_log(s->log, VU_LOG_WARN, "posted %s (message %u) failed: %s",
+		       vu_command_name(m->hdr.cmd), m->hdr.msg_id, strerror(-err));
 	err = s->dead ? s->dead : send_reply(s, &m->hdr, err, &r);
 	free(r.data);
 	return err;

@@ -294,22 +294,47 @@ static void *dma_job(void *arg)
 	return NULL;
 }
 
+struct big_writer {
+	struct env *e;
+	uint8_t *buf;
+	int err;
+};
+
+/* Writes large enough to fill the socket while the server is busy. */
+static void *big_writes(void *arg)
+{
+	struct big_writer *w = arg;
+
+	for (int i = 0; i < 10 && !w->err; i++)
+		w->err = vu_region_write(w->e->c, NULL, 1, 0, w->buf, 512 * 1024);
+	return NULL;
+}
+
 /* Commands from other threads arrive while the server waits for DMA: in
- * single-socket mode it queues them; all get the right answers. */
+ * single-socket mode it queues them, in twin-socket mode it leaves them
+ * unread; either way all get the right answers and nothing deadlocks. */
 static void dma_with_traffic(bool twin)
 {
 	struct env e;
 	struct dma_job j;
-	pthread_t th;
+	struct big_writer bw;
+	pthread_t th, wth;
 
 	assert_int_equal(env_open(&e, twin, 16384), 0);
 	j = (struct dma_job){.e = &e};
+	bw = (struct big_writer){.e = &e, .buf = malloc(512 * 1024)};
+	assert_non_null(bw.buf);
+	memcpy(bw.buf, e.dev.reg1, 512 * 1024);
 	fill_guest(&e, 100000);
 	assert_int_equal(pthread_create(&th, NULL, dma_job, &j), 0);
+	assert_int_equal(pthread_create(&wth, NULL, big_writes, &bw), 0);
 	run_readers(&e, 4, 300);
 	pthread_join(th, NULL);
+	pthread_join(wth, NULL);
 	assert_int_equal(j.err, 0);
+	assert_int_equal(bw.err, 0);
 	check_dma(&e, 100000);
+	free(bw.buf);
 	env_close(&e);
 }
 
@@ -317,6 +342,50 @@ static void test_dma_while_calls_wait(void **state)
 {
 	dma_with_traffic(false);
 	dma_with_traffic(true);
+}
+
+static void *dma_once(void *arg)
+{
+	struct dma_job *j = arg;
+
+	j->err = dma_trigger(j->e, GUEST_BASE, GUEST_BASE + 512 * 1024, 4096);
+	return NULL;
+}
+
+/*
+ * A caller is blocked sending a large write (the server is busy in a
+ * callback and does not read) when the server's DMA request arrives. With
+ * a twin socket the reader answers there without waiting for that caller;
+ * without one the server reads and queues the write while it waits. Either
+ * way neither side is stuck.
+ */
+static void dma_while_send_blocked(bool twin)
+{
+	struct env e;
+	struct dma_job j;
+	uint8_t *big = calloc(1, 2u << 20);
+	pthread_t th;
+
+	assert_non_null(big);
+	assert_int_equal(env_open(&e, twin, 0), 0);
+	assert_int_equal(vu_client_caps(e.c)->twin_socket, twin);
+	fill_guest(&e, 4096);
+	e.dev.dma_delay_ms = 300;
+	j = (struct dma_job){.e = &e};
+	assert_int_equal(pthread_create(&th, NULL, dma_once, &j), 0);
+	usleep(100000);
+	assert_int_equal(vu_region_write(e.c, NULL, 1, 0, big, 2u << 20), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(j.err, 0);
+	check_dma(&e, 4096);
+	free(big);
+	env_close(&e);
+}
+
+static void test_dma_while_send_blocked(void **state)
+{
+	dma_while_send_blocked(false);
+	dma_while_send_blocked(true);
 }
 
 /* Without a DMA callback the client answers EINVAL. */
@@ -470,6 +539,7 @@ int main(void)
 	    cmocka_unit_test(test_dma_single_socket),
 	    cmocka_unit_test(test_dma_twin_socket),
 	    cmocka_unit_test(test_dma_while_calls_wait),
+	    cmocka_unit_test(test_dma_while_send_blocked),
 	    cmocka_unit_test(test_dma_no_handler),
 	    cmocka_unit_test(test_server_killed),
 	    cmocka_unit_test(test_close_with_calls_in_flight),

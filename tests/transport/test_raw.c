@@ -427,14 +427,117 @@ static void test_bad_server_requests(void **state)
 	raw_close(&r);
 }
 
+/* A hand-written client against vu_serve: bad commands get error replies,
+ * fds on them are closed, a broken stream ends the session cleanly. */
+static int raw_call(int fd, uint16_t id, uint16_t cmd, const void *p, size_t len, const int *fds,
+                    size_t nr_fds, struct vfio_user_header *rh)
+{
+	struct vfio_user_header h = {
+	    .msg_id = id, .cmd = cmd, .msg_size = (uint32_t)(sizeof(h) + len)};
+	char buf[512];
+
+	raw_send(fd, &h, p, len, fds, nr_fds);
+	return raw_recv(fd, rh, buf, sizeof(buf));
+}
+
+static void raw_hello(int fd)
+{
+	static const char json[] = "{}";
+	char v[sizeof(struct vfio_user_version) + sizeof(json)] = {0};
+	struct vfio_user_header rh;
+
+	memcpy(v + sizeof(struct vfio_user_version), json, sizeof(json));
+	assert_true(raw_call(fd, 0, VFIO_USER_VERSION, v, sizeof(v), NULL, 0, &rh) > 0);
+	assert_int_equal(rh.flags & VFIO_USER_F_ERROR, 0);
+}
+
+static void test_serve_bad_commands(void **state)
+{
+	struct tdev dev;
+	struct tserver srv;
+	struct vu_caps sc;
+	struct vfio_user_header rh;
+	struct vfio_user_device_info info = {.argsz = sizeof(info)};
+	struct vfio_user_irq_set set = {.argsz = sizeof(set) + 2,
+	                                .flags = VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_MASK,
+	                                .index = 1,
+	                                .count = 5};
+	int sv[2], efd[3], before;
+
+	before = count_fds();
+	tdev_init(&dev);
+	vu_caps_default(&sc);
+	sc.max_msg_fds = 2;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(tserver_start_fd(&srv, &dev, &sc, sv[0]), 0);
+	raw_hello(sv[1]);
+	/* DATA_BOOL with 5 vectors but 0 bytes of data. */
+	assert_int_equal(
+	    raw_call(sv[1], 1, VFIO_USER_DEVICE_SET_IRQS, &set, sizeof(set), NULL, 0, &rh), 0);
+	assert_true(rh.flags & VFIO_USER_F_ERROR);
+	assert_int_equal(rh.error_no, EINVAL);
+	assert_int_equal(rh.msg_id, 1);
+	/* Three eventfds where two are allowed: refused, and closed. */
+	for (int i = 0; i < 3; i++)
+		efd[i] = eventfd(0, EFD_CLOEXEC);
+	set.flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	set.count = 3;
+	set.argsz = sizeof(set);
+	assert_int_equal(
+	    raw_call(sv[1], 2, VFIO_USER_DEVICE_SET_IRQS, &set, sizeof(set), efd, 3, &rh), 0);
+	assert_int_equal(rh.error_no, EINVAL);
+	for (int i = 0; i < 3; i++)
+		close(efd[i]);
+	/* An unknown command, then a good one. */
+	assert_int_equal(raw_call(sv[1], 3, 99, NULL, 0, NULL, 0, &rh), 0);
+	assert_true(rh.flags & VFIO_USER_F_ERROR);
+	assert_int_equal(
+	    raw_call(sv[1], 4, VFIO_USER_DEVICE_GET_INFO, &info, sizeof(info), NULL, 0, &rh),
+	    sizeof(info));
+	assert_int_equal(rh.flags, VFIO_USER_F_TYPE_REPLY);
+	assert_int_equal(dev.nr_irqs, 0);
+	/* A header that cannot be: the session ends, the device hears of it. */
+	rh = (struct vfio_user_header){.msg_id = 5, .cmd = 4, .msg_size = 3};
+	raw_send(sv[1], &rh, NULL, 0, NULL, 0);
+	pthread_join(srv.th, NULL);
+	assert_int_equal(srv.ret, -EPROTO);
+	assert_int_equal(dev.gone, 1);
+	close(sv[1]);
+	tdev_fini(&dev);
+	assert_int_equal(count_fds(), before);
+}
+
+/* A first message that is not VERSION gets an error and ends the session. */
+static void test_serve_no_version(void **state)
+{
+	struct tdev dev;
+	struct tserver srv;
+	struct vfio_user_header rh;
+	struct vfio_user_device_info info = {.argsz = sizeof(info)};
+	int sv[2];
+
+	tdev_init(&dev);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(tserver_start_fd(&srv, &dev, NULL, sv[0]), 0);
+	assert_int_equal(
+	    raw_call(sv[1], 9, VFIO_USER_DEVICE_GET_INFO, &info, sizeof(info), NULL, 0, &rh), 0);
+	assert_true(rh.flags & VFIO_USER_F_ERROR);
+	pthread_join(srv.th, NULL);
+	assert_int_equal(srv.ret, -EPROTO);
+	assert_int_equal(dev.gone, 1);
+	close(sv[1]);
+	tdev_fini(&dev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_truncated_reply), cmocka_unit_test(test_error_with_payload),
-	    cmocka_unit_test(test_wrong_command),   cmocka_unit_test(test_unexpected_fds),
-	    cmocka_unit_test(test_wrong_id),        cmocka_unit_test(test_bad_header),
-	    cmocka_unit_test(test_half_message),    cmocka_unit_test(test_version_refused),
-	    cmocka_unit_test(test_version_twin),    cmocka_unit_test(test_bad_server_requests),
+	    cmocka_unit_test(test_truncated_reply),    cmocka_unit_test(test_error_with_payload),
+	    cmocka_unit_test(test_wrong_command),      cmocka_unit_test(test_unexpected_fds),
+	    cmocka_unit_test(test_wrong_id),           cmocka_unit_test(test_bad_header),
+	    cmocka_unit_test(test_half_message),       cmocka_unit_test(test_version_refused),
+	    cmocka_unit_test(test_version_twin),       cmocka_unit_test(test_bad_server_requests),
+	    cmocka_unit_test(test_serve_bad_commands), cmocka_unit_test(test_serve_no_version),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

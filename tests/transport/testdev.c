@@ -160,10 +160,15 @@ static int dma_cmd(struct tdev *d, const struct tdev_dma_cmd *cmd)
 {
 	struct vu_server_conn *conn = vu_server_current();
 	uint8_t *buf;
-	int err;
+	int delay, err;
 
 	if (!conn || cmd->len > (64u << 20))
 		return -EINVAL;
+	lock(d);
+	delay = d->dma_delay_ms;
+	unlock(d);
+	if (delay)
+		sleep_ms(delay);
 	buf = malloc(cmd->len ? cmd->len : 1);
 	if (!buf)
 		return -ENOMEM;

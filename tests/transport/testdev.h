@@ -46,6 +46,7 @@ struct tdev {
 	uint8_t *reg1;
 	int reg2_fd;
 	int slow_ms;
+	int dma_delay_ms;  /* a DMA command sleeps this long before its DMA */
 	uint32_t max_read; /* largest REGION_READ count seen */
 	unsigned nr_reads;
 	struct tdev_irq_msg irqs[32];
