@@ -5,13 +5,14 @@ set -euo pipefail
 
 usage() {
 	cat <<'EOF'
-usage: tests/vm/run.sh [--select NAME] [--demo | --smoke] [--build DIR] [--timeout SEC]
+usage: tests/vm/run.sh [--select LIST] [--demo | --smoke] [--build DIR] [--timeout SEC]
 
 Builds DIR (default: build/ in the source tree; configured if needed),
 installs it into DIR/vm/stage, packs that with Debian's kernel and busybox
 into an initramfs and boots it in qemu. Prints what the VM prints.
 
-  --select NAME   run only the end-to-end tests NAME selects (see run-suite.sh)
+  --select LIST   run only the end-to-end tests whose names contain one of
+                  the comma-separated patterns in LIST
   --demo          run examples/demo-steps.sh instead of the suite
   --smoke         check the harness itself: modules load, /dev/cuse appears,
                   the installed programs start
