@@ -96,6 +96,12 @@ static void id_set(struct vu_client *c, uint16_t id, bool busy)
 		c->ids[id / 8] &= (uint8_t) ~(1u << (id % 8));
 }
 
+/* An error reply's errno; 0 or a number no errno can be is -EIO. */
+static int reply_errno(const struct vfio_user_header *h)
+{
+	return h->error_no && h->error_no < 4096 ? -(int)h->error_no : -EIO;
+}
+
 static void unlink_waiter(struct vu_client *c, struct waiter *w)
 {
 	struct waiter **pp;
@@ -240,14 +246,17 @@ static int serve_request(struct vu_client *c, int fd, struct vu_msg *m)
 }
 
 /* Hand a reply to its waiter. A reply to an id we never used means the
- * server has lost track of the conversation: that is fatal. */
-static int deliver(struct vu_client *c, struct vu_msg *m, int bad)
+ * server has lost track of the conversation: that is fatal. bad and why
+ * say the reply was already found unacceptable. */
+static int deliver(struct vu_client *c, struct vu_msg *m, int bad, const char *why_bad)
 {
 	uint16_t id = m->hdr.msg_id;
 	struct waiter *w;
 	char why[160] = "";
 
-	if (!bad)
+	if (bad)
+		snprintf(why, sizeof(why), "%s", why_bad);
+	else
 		bad = vu_msg_check(&m->hdr, m->payload, m->len, m->nr_fds,
 		                   c->ours.max_data_xfer_size, why, sizeof(why));
 	pthread_mutex_lock(&c->lock);
@@ -293,10 +302,10 @@ static int read_one(struct vu_client *c, int fd)
 
 	err = vu_sock_recv(fd, c->ours.max_msg_fds, c->timeout_ms, &m, why, sizeof(why));
 	if (err == -EBADMSG) {
-		vu_log(c->opts.log, VU_LOG_ERR, "bad %s message from server: %s",
-		       vu_command_name(m.hdr.cmd), why);
 		if ((m.hdr.flags & VFIO_USER_F_TYPE_MASK) == VFIO_USER_F_TYPE_REPLY)
-			return deliver(c, &m, -EPROTO);
+			return deliver(c, &m, -EPROTO, why);
+		vu_log(c->opts.log, VU_LOG_ERR, "bad %s request from server: %s",
+		       vu_command_name(m.hdr.cmd), why);
 		return send_error(c, fd, &m.hdr, -EINVAL);
 	}
 	if (err) {
@@ -306,7 +315,7 @@ static int read_one(struct vu_client *c, int fd)
 		return err;
 	}
 	if ((m.hdr.flags & VFIO_USER_F_TYPE_MASK) == VFIO_USER_F_TYPE_REPLY)
-		return deliver(c, &m, 0);
+		return deliver(c, &m, 0, NULL);
 	err = serve_request(c, fd, &m);
 	vu_msg_release(&m);
 	return err;
@@ -393,7 +402,7 @@ static int version_check(struct vu_client *c, struct vu_msg *m)
 	if (err)
 		goto fail;
 	if (m->hdr.flags & VFIO_USER_F_ERROR) {
-		err = m->hdr.error_no ? -(int)m->hdr.error_no : -EIO;
+		err = reply_errno(&m->hdr);
 		snprintf(why, sizeof(why), "server refused our version: %s", strerror(-err));
 		goto fail;
 	}
@@ -708,7 +717,7 @@ static int reply_result(struct waiter *w, struct vu_reply *reply)
 	struct vu_msg *m = &w->msg;
 
 	if (m->hdr.flags & VFIO_USER_F_ERROR) {
-		int err = m->hdr.error_no ? -(int)m->hdr.error_no : -EIO;
+		int err = reply_errno(&m->hdr);
 
 		vu_msg_release(m);
 		return err;

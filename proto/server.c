@@ -448,6 +448,10 @@ static int negotiate(struct vu_server_conn *s, volatile sig_atomic_t *stop)
 		return err == -ECANCELED ? 0 : err;
 	err = vu_sock_recv(s->fd, s->ours.max_msg_fds ? s->ours.max_msg_fds : 1, IO_TIMEOUT_MS, &m,
 	                   why, sizeof(why));
+	if (err == -ECONNRESET) {
+		vu_log(s->log, VU_LOG_INFO, "client left before VERSION");
+		return 0;
+	}
 	if (err)
 		goto fail_log;
 	err = -EPROTO;
@@ -658,7 +662,7 @@ static int dma_one(struct vu_server_conn *s, uint16_t cmd, uint64_t addr, void *
 	if (err) {
 		vu_log(s->log, VU_LOG_ERR, "malformed %s reply: %s", vu_command_name(cmd), why);
 	} else if (m.hdr.flags & VFIO_USER_F_ERROR) {
-		err = m.hdr.error_no ? -(int)m.hdr.error_no : -EIO;
+		err = m.hdr.error_no && m.hdr.error_no < 4096 ? -(int)m.hdr.error_no : -EIO;
 	} else if (cmd == VFIO_USER_DMA_READ) {
 		ack = m.payload;
 		if (ack->count != count)

@@ -529,15 +529,39 @@ static void test_serve_no_version(void **state)
 	tdev_fini(&dev);
 }
 
+/* A client that connects and leaves before VERSION is no error. */
+static void test_serve_client_leaves_early(void **state)
+{
+	struct tdev dev;
+	struct tserver srv;
+	int sv[2];
+
+	tdev_init(&dev);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(tserver_start_fd(&srv, &dev, NULL, sv[0]), 0);
+	close(sv[1]);
+	pthread_join(srv.th, NULL);
+	assert_int_equal(srv.ret, 0);
+	assert_int_equal(dev.gone, 1);
+	tdev_fini(&dev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_truncated_reply),    cmocka_unit_test(test_error_with_payload),
-	    cmocka_unit_test(test_wrong_command),      cmocka_unit_test(test_unexpected_fds),
-	    cmocka_unit_test(test_wrong_id),           cmocka_unit_test(test_bad_header),
-	    cmocka_unit_test(test_half_message),       cmocka_unit_test(test_version_refused),
-	    cmocka_unit_test(test_version_twin),       cmocka_unit_test(test_bad_server_requests),
-	    cmocka_unit_test(test_serve_bad_commands), cmocka_unit_test(test_serve_no_version),
+	    cmocka_unit_test(test_truncated_reply),
+	    cmocka_unit_test(test_error_with_payload),
+	    cmocka_unit_test(test_wrong_command),
+	    cmocka_unit_test(test_unexpected_fds),
+	    cmocka_unit_test(test_wrong_id),
+	    cmocka_unit_test(test_bad_header),
+	    cmocka_unit_test(test_half_message),
+	    cmocka_unit_test(test_version_refused),
+	    cmocka_unit_test(test_version_twin),
+	    cmocka_unit_test(test_bad_server_requests),
+	    cmocka_unit_test(test_serve_bad_commands),
+	    cmocka_unit_test(test_serve_no_version),
+	    cmocka_unit_test(test_serve_client_leaves_early),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
