@@ -96,7 +96,9 @@ static int check_map(struct exdev *d, const struct vfio_user_dma_map *map)
 	const uint32_t rw = VFIO_USER_F_DMA_REGION_READ | VFIO_USER_F_DMA_REGION_WRITE;
 	size_t i;
 
-	if ((map->flags & ~rw) || !map->size || map->addr + map->size < map->addr) {
+	/* As VFIO type1: some access, no unknown flag, a range that fits. */
+	if (!(map->flags & rw) || (map->flags & ~rw) || !map->size ||
+	    map->addr + map->size < map->addr) {
 		vu_log(d->log, VU_LOG_WARN, "DMA map: bad flags 0x%x or range 0x%llx+0x%llx",
 		       map->flags, (unsigned long long)map->addr, (unsigned long long)map->size);
 		return -EINVAL;

@@ -75,7 +75,7 @@ static int parse_uint(const char *opt, const char *s, unsigned long max, uint32_
 
 static int parse_opt(struct cli *cli, int c, const char *arg)
 {
-	uint32_t v;
+	uint32_t v = 0;
 	int err = 0;
 
 	switch (c) {

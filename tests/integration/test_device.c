@@ -440,6 +440,7 @@ static void test_bad_requests(void **state)
 	    vu_dma_map(c, NULL, ~0ull - 0xfff, 0x2000, VFIO_USER_F_DMA_REGION_READ, -1, 0),
 	    -EINVAL);
 	assert_int_equal(vu_dma_map(c, NULL, 0x1000, 0x1000, 0x80, -1, 0), -EINVAL);
+	assert_int_equal(vu_dma_map(c, NULL, 0x1000, 0x1000, 0, -1, 0), -EINVAL);
 	assert_int_equal(vu_dma_map(c, NULL, 0x1000, 0x2000, VFIO_USER_F_DMA_REGION_READ, -1, 0),
 	                 0);
 	assert_int_equal(vu_dma_map(c, NULL, 0x2000, 0x1000, VFIO_USER_F_DMA_REGION_READ, -1, 0),
