@@ -648,10 +648,12 @@ void vu_reply_free(struct vu_reply *r)
 }
 
 static int check_call(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iovcnt,
-                      size_t nr_fds)
+                      size_t nr_fds, const int *fds)
 {
 	uint64_t size = sizeof(struct vfio_user_header);
 
+	if (iovcnt < 0 || (iovcnt && !iov) || (nr_fds && !fds))
+		return -EINVAL;
 	for (int i = 0; i < iovcnt; i++)
 		size += iov[i].iov_len;
 	if (size > VU_MSG_MAX_SIZE) {
@@ -769,7 +771,7 @@ int vu_callv(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iov
 
 	if (reply)
 		memset(reply, 0, sizeof(*reply));
-	err = check_call(c, cmd, iov, iovcnt, nr_fds);
+	err = check_call(c, cmd, iov, iovcnt, nr_fds, fds);
 	if (err)
 		return err;
 	init_cond(&w.cond);
@@ -816,7 +818,7 @@ int vu_post(struct vu_client *c, uint16_t cmd, const void *req, size_t len)
 	                             .flags = VFIO_USER_F_TYPE_COMMAND | VFIO_USER_F_NO_REPLY};
 	int err;
 
-	err = check_call(c, cmd, &iov, 1, 0);
+	err = check_call(c, cmd, &iov, 1, 0, NULL);
 	if (err)
 		return err;
 	pthread_mutex_lock(&c->lock);
