@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <linux/vfio.h>
 
@@ -48,6 +49,27 @@ static int parse_timeout(const char *s, int *out)
 	}
 	*out = v;
 	return 0;
+}
+
+/* A hint for the usual reasons a unix socket address does not answer. */
+static void explain(const char *addr, int err)
+{
+	const char *path = strncmp(addr, "unix:", 5) ? addr : addr + 5;
+	struct stat st;
+
+	if (!strncmp(addr, "fd:", 3) || !strncmp(addr, "tcp:", 4)) {
+		if (err == -ECONNREFUSED)
+			fprintf(stderr, PROG ": is the server running and listening there?\n");
+		return;
+	}
+	if (stat(path, &st) < 0)
+		fprintf(stderr, PROG ": no file at %s: is the server running, with that path?\n",
+		        path);
+	else if (!S_ISSOCK(st.st_mode))
+		fprintf(stderr, PROG ": %s is not a socket\n", path);
+	else if (err == -ECONNREFUSED)
+		fprintf(stderr, PROG ": nothing listens on %s: a stale socket of a server gone?\n",
+		        path);
 }
 
 static int report(struct vu_client *c, int timeout_ms)
@@ -101,8 +123,7 @@ int main(int argc, char **argv)
 	if (err) {
 		fprintf(stderr, PROG ": cannot talk vfio-user to '%s': %s\n", argv[optind],
 		        strerror(-err));
-		if (err == -ENOENT || err == -ECONNREFUSED)
-			fprintf(stderr, PROG ": is the server running, and is that its socket?\n");
+		explain(argv[optind], err);
 		return 1;
 	}
 	printf("server: %s\n", argv[optind]);

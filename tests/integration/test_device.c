@@ -391,6 +391,42 @@ static void test_config_space(void **state)
 	}
 }
 
+static struct vfio_user_write_multi_entry wr(uint32_t region, uint64_t off, uint32_t count,
+                                             uint64_t v)
+{
+	struct vfio_user_write_multi_entry e = {.offset = off, .region = region, .count = count};
+
+	memcpy(e.data, &v, sizeof(v));
+	return e;
+}
+
+/* Coalesced small writes land in order: a doorbell after its length works. */
+static void test_write_multi(void **state)
+{
+	struct fixture *f = *state;
+	const struct vfio_user_write_multi_entry wrs[] = {
+	    wr(0, EXDEV_REG_SCRATCH, 4, 0x600dcafe),
+	    wr(2, 0x100, 8, 0x0123456789abcdefull),
+	    wr(0, EXDEV_REG_DMA_SRC, 8, 0x100),
+	    wr(0, EXDEV_REG_DMA_DST, 8, 0x200),
+	    wr(0, EXDEV_REG_DMA_LEN, 4, 8),
+	    wr(0, EXDEV_REG_DMA_CMD, 4,
+	       EXDEV_DMA_CMD_GO | EXDEV_DMA_CMD_SRC_BAR2 | EXDEV_DMA_CMD_DST_BAR2),
+	    wr(7, PCI_INTERRUPT_LINE, 1, 0x0b),
+	};
+	uint64_t v = 0;
+	uint8_t line = 0;
+
+	assert_true(vu_client_caps(f->c)->write_multiple);
+	assert_int_equal(vu_region_write_multi(f->c, NULL, wrs, sizeof(wrs) / sizeof(wrs[0])), 0);
+	assert_int_equal(h_rd32(f->c, EXDEV_REG_SCRATCH), 0x600dcafe);
+	assert_int_equal(h_rd32(f->c, EXDEV_REG_STATUS), EXDEV_STATUS_DMA_DONE);
+	assert_int_equal(vu_region_read(f->c, NULL, 2, 0x200, &v, 8), 0);
+	assert_true(v == 0x0123456789abcdefull);
+	assert_int_equal(vu_region_read(f->c, NULL, 7, PCI_INTERRUPT_LINE, &line, 1), 0);
+	assert_int_equal(line, 0x0b);
+}
+
 static void test_reset(void **state)
 {
 	struct fixture *f = *state;
@@ -485,6 +521,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_bar2_sizes_alignments, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bar2_mmap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_config_space, setup_small_xfer, teardown),
+	    cmocka_unit_test_setup_teardown(test_write_multi, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_dma_fd, setup, teardown),
