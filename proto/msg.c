@@ -27,7 +27,7 @@
 #define CAP_SPARSE_AREA_SIZE  16u /* offset, size */
 #define CAP_TYPE_SIZE         16u /* header, type, subtype */
 
-/* The part of a GET_REGION_IO_FDS sub-region we read: up to fd_index/type. */
+/* A GET_REGION_IO_FDS sub-region: at least the 40 bytes both types use. */
 #define SUB_REGION_MIN_SIZE sizeof(struct vfio_user_sub_region_io_fd)
 
 struct chk {
