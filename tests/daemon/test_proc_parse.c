@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -208,6 +209,35 @@ static void test_log_format(void **state)
 	assert_int_equal(buf[31], '\0');
 }
 
+/* Through vu_log, as proto and the core use it: filtered by level, one
+ * whole line per event on the logger's fd. */
+static void test_log_emit(void **state)
+{
+	struct dlog l;
+	char buf[512];
+	ssize_t n, i;
+	int fds[2], lines = 0;
+
+	assert_int_equal(pipe(fds), 0);
+	dlog_init(&l, "gpu0", VU_LOG_INFO, fds[1]);
+	vu_log(&l.vu, VU_LOG_INFO, "connected to %s", "unix:/tmp/s");
+	vu_log(&l.vu, VU_LOG_DEBUG, "dropped at info level");
+	vu_log(&l.vu, VU_LOG_ERR, "gone");
+	close(fds[1]);
+	n = read(fds[0], buf, sizeof(buf) - 1);
+	close(fds[0]);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_non_null(strstr(buf, "Z info [gpu0] connected to unix:/tmp/s\n"));
+	assert_non_null(strstr(buf, "Z error [gpu0] gone\n"));
+	assert_null(strstr(buf, "dropped"));
+	/* Two lines, each ending in its newline. */
+	for (i = 0; i < n; i++)
+		lines += buf[i] == '\n';
+	assert_int_equal(lines, 2);
+	assert_int_equal(buf[n - 1], '\n');
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -218,6 +248,7 @@ int main(void)
 	    cmocka_unit_test(test_syscall_offsets),
 	    cmocka_unit_test(test_syscall_other),
 	    cmocka_unit_test(test_log_format),
+	    cmocka_unit_test(test_log_emit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
