@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "device.h"
@@ -189,6 +190,7 @@ static void serve_one(struct server *s, int fd)
 static int serve_listener(struct server *s, int lfd)
 {
 	struct pollfd p = {.fd = lfd, .events = POLLIN};
+	const struct timespec backoff = {.tv_nsec = ACCEPT_POLL_MS * 1000000L};
 
 	while (!stop) {
 		int n = poll(&p, 1, ACCEPT_POLL_MS);
@@ -203,7 +205,10 @@ static int serve_listener(struct server *s, int lfd)
 			continue;
 		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0) {
+			/* Out of fds or memory: the connection stays queued, so
+			 * pause rather than spin on it. */
 			vu_log(s->log, VU_LOG_WARN, "accept: %s", strerror(errno));
+			nanosleep(&backoff, NULL);
 			continue;
 		}
 		serve_one(s, fd);
