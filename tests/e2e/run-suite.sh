@@ -64,8 +64,11 @@ report() {
 	esac
 	sed 's/^/    /' "$3"
 	if [ "$fixture" = up ]; then
-		echo "    --- daemon log, last lines:"
-		tail -n 15 "$WORK/daemon.log" | sed 's/^/    /'
+		for f in daemon server-a server-b; do
+			[ -s "$WORK/$f.log" ] || continue
+			echo "    --- $f.log, last lines:"
+			tail -n 12 "$WORK/$f.log" | sed 's/^/    /'
+		done
 	fi
 }
 
@@ -80,7 +83,8 @@ wait_path() {
 	return 0
 }
 
-# stop_pid PID SIG: signal, then wait up to 10 s; prints the exit status.
+# stop_pid PID SIG: signal, then wait up to 10 s; the exit status (or
+# "timeout") goes to $stopped. Not for $(...): only this shell can wait.
 stop_pid() {
 	kill "-$2" "$1" 2>/dev/null
 	i=0
@@ -91,13 +95,13 @@ stop_pid() {
 		if [ $i -gt 100 ]; then
 			kill -KILL "$1" 2>/dev/null
 			wait "$1" 2>/dev/null
-			echo timeout
+			stopped=timeout
 			return 1
 		fi
 		sleep 0.1
 	done
 	wait "$1"
-	echo $?
+	stopped=$?
 }
 
 start_fixture() {
@@ -171,10 +175,12 @@ program() {
 
 stop_fixture() {
 	[ -n "$daemon_pid" ] || return 0
-	status=$(stop_pid "$daemon_pid" TERM)
+	stop_pid "$daemon_pid" TERM
+	status=$stopped
 	for pid in $server_pids; do
-		stop_pid "$pid" TERM >/dev/null
+		stop_pid "$pid" TERM
 	done
+	fixture=""
 	selected fixture_shutdown || return 0
 	{
 		echo "daemon exit status after SIGTERM: $status"
@@ -182,7 +188,6 @@ stop_fixture() {
 	} >"$WORK/out"
 	rc=1
 	[ "$status" = 0 ] && ! [ -e "$NODE_A" ] && rc=0
-	fixture=""
 	report fixture_shutdown $rc "$WORK/out"
 }
 
