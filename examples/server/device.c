@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * The example device as a whole: its life cycle, reset, what a departing
- * client leaves behind, and the vu_server_ops table. Every callback first
- * sleeps --reply-delay-ms, so clients can test their timeouts against it.
+ * client leaves behind, and the vu_server_ops table. Every callback a
+ * program's actions cause first sleeps --reply-delay-ms, so clients can test
+ * their timeouts against it. The device, region and IRQ info queries answer
+ * at once: a client asks them all when it connects (vfio-user-cuse caches
+ * them), and delaying them would make connecting take a dozen delays, or
+ * fail outright for a client whose timeout is shorter than the delay.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -56,7 +60,6 @@ static void delay(const struct exdev *d)
 
 static int device_info(void *dev, struct vfio_user_device_info *info)
 {
-	delay(dev);
 	info->argsz = sizeof(*info);
 	info->flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
 	info->num_regions = VFIO_PCI_NUM_REGIONS;
@@ -66,13 +69,11 @@ static int device_info(void *dev, struct vfio_user_device_info *info)
 
 static int region_info(void *dev, uint32_t index, void *buf, size_t *len, int *fd)
 {
-	delay(dev);
 	return exdev_region_info(dev, index, buf, len, fd);
 }
 
 static int irq_info(void *dev, uint32_t index, struct vfio_user_irq_info *info)
 {
-	delay(dev);
 	return exdev_irq_info(dev, index, info);
 }
 

@@ -46,7 +46,8 @@ static void usage(FILE *f)
 	        "  --max-xfer=BYTES      max_data_xfer_size to negotiate (default %u)\n"
 	        "  --max-fds=N           max_msg_fds to negotiate (default %u)\n"
 	        "  --no-mmap             offer BAR2 without an fd: message access only\n"
-	        "  --reply-delay-ms=N    sleep N ms before answering each request\n"
+	        "  --reply-delay-ms=N    sleep N ms before answering each request but the\n"
+	        "                        info queries (device, region, IRQ info)\n"
 	        "  -v, --verbose         log every mapping and connection detail\n"
 	        "  -h, --help            this text\n",
 	        VU_DEFAULT_MAX_DATA_XFER_SIZE, DEFAULT_MAX_FDS);
