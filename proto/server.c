@@ -39,7 +39,6 @@ struct vu_server_conn {
 	const struct vu_log *log;
 	struct vu_caps ours; /* what we offered: our receive limits */
 	struct vu_caps caps; /* in force, as sent in our VERSION reply */
-	uint32_t client_max_xfer;
 	struct queued *qhead;
 	struct queued **qtail;
 	size_t qlen;
@@ -403,7 +402,6 @@ static int negotiate_reply(struct vu_server_conn *s, const struct vu_msg *m,
 	c->twin_socket = twin >= 0;
 	c->twin_fd_index = 0;
 	c->migration = false;
-	s->client_max_xfer = theirs->max_data_xfer_size;
 	err = vu_caps_encode(c, &json);
 	if (!err)
 		err =
@@ -682,7 +680,10 @@ static int dma_split(struct vu_server_conn *conn, uint16_t cmd, uint64_t addr, v
 
 	if (!conn)
 		return -EINVAL;
-	chunk = conn->client_max_xfer ? conn->client_max_xfer : VU_DEFAULT_MAX_DATA_XFER_SIZE;
+	/* A DMA_READ reply must fit our receive limit as well as the request
+	 * the client's: the agreed size (the smaller of the two) fits both. */
+	chunk = conn->caps.max_data_xfer_size ? conn->caps.max_data_xfer_size
+	                                      : VU_DEFAULT_MAX_DATA_XFER_SIZE;
 	while (!err && done < count) {
 		size_t n = count - done < chunk ? count - done : chunk;
 
