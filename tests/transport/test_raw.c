@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <linux/vfio.h>
@@ -546,6 +547,121 @@ static void test_serve_client_leaves_early(void **state)
 	tdev_fini(&dev);
 }
 
+/* A small deterministic generator, so a failure can be replayed. */
+static uint32_t rnd(uint64_t *st)
+{
+	*st = *st * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint32_t)(*st >> 33);
+}
+
+struct noise {
+	struct raw r;
+	uint64_t seed;
+};
+
+/* Answer one request with random bytes: sometimes a random request of our
+ * own first, a header with random fields, and a random payload. */
+static void answer_noise(struct raw *r)
+{
+	struct noise *n = (struct noise *)r;
+	struct vfio_user_header h, out;
+	uint8_t buf[256], junk[96];
+	const uint32_t flags[] = {
+	    VFIO_USER_F_TYPE_REPLY,       VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR,
+	    VFIO_USER_F_TYPE_COMMAND,     VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_NO_REPLY,
+	    VFIO_USER_F_TYPE_REPLY | 0x4, rnd(&n->seed)};
+
+	if (raw_recv(r->fd, &h, buf, sizeof(buf)) < 0)
+		return;
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (uint8_t)rnd(&n->seed);
+	if (rnd(&n->seed) % 3 == 0) {
+		out = (struct vfio_user_header){.msg_id = (uint16_t)rnd(&n->seed),
+		                                .cmd = (uint16_t)(rnd(&n->seed) % 20),
+		                                .flags = VFIO_USER_F_TYPE_COMMAND};
+		out.msg_size = (uint32_t)(sizeof(out) + rnd(&n->seed) % sizeof(junk));
+		raw_send(r->fd, &out, junk, out.msg_size - sizeof(out), NULL, 0);
+	}
+	reply_hdr(&out, &h, rnd(&n->seed) % sizeof(junk));
+	if (rnd(&n->seed) % 4 == 0)
+		out.msg_id = (uint16_t)rnd(&n->seed);
+	if (rnd(&n->seed) % 4 == 0)
+		out.cmd = (uint16_t)(rnd(&n->seed) % 20);
+	out.flags = flags[rnd(&n->seed) % 6];
+	out.error_no = rnd(&n->seed) % 2 ? rnd(&n->seed) : rnd(&n->seed) % 200;
+	if (rnd(&n->seed) % 4 == 0)
+		memcpy(junk, &(uint32_t){sizeof(struct vfio_user_device_info)}, 4);
+	raw_send(r->fd, &out, junk, out.msg_size - sizeof(out), NULL, 0);
+	/* Wait a little for the client to answer or leave, then leave: a
+	 * "reply" that was really a request (maybe one that wants no answer)
+	 * must end the call with a disconnect, not a timeout. */
+	setsockopt(r->fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){.tv_usec = 300000},
+	           sizeof(struct timeval));
+	recv(r->fd, buf, sizeof(buf), 0);
+	shutdown(r->fd, SHUT_RDWR);
+}
+
+/* 300 random replies: every call ends with a result, nothing crashes,
+ * hangs or leaks an fd. */
+static void test_random_replies(void **state)
+{
+	int before = count_fds();
+
+	for (uint64_t i = 0; i < 300; i++) {
+		struct noise *n = calloc(1, sizeof(*n));
+		struct vu_call_opts o = {.timeout_ms = 2000};
+		struct vfio_user_device_info info = {0};
+		int err;
+
+		assert_non_null(n);
+		n->seed = i * 7919 + 1;
+		assert_int_equal(raw_open(&n->r, PLAIN, answer_noise, 0), 0);
+		err = vu_device_get_info(n->r.c, &o, &info);
+		assert_true(err <= 0);
+		assert_true(err != -ETIMEDOUT);
+		raw_close(&n->r);
+		free(n);
+	}
+	assert_int_equal(count_fds(), before);
+}
+
+/* 300 random commands to vu_serve: each gets an answer or ends the session
+ * cleanly, and the device hears the client went. */
+static void test_random_commands(void **state)
+{
+	uint64_t st = 12345;
+	int before = count_fds();
+
+	for (int i = 0; i < 300; i++) {
+		struct tdev dev;
+		struct tserver srv;
+		struct vfio_user_header h;
+		uint8_t junk[128];
+		int sv[2];
+
+		tdev_init(&dev);
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+		assert_int_equal(tserver_start_fd(&srv, &dev, NULL, sv[0]), 0);
+		raw_hello(sv[1]);
+		for (size_t j = 0; j < sizeof(junk); j++)
+			junk[j] = (uint8_t)rnd(&st);
+		if (rnd(&st) % 2)
+			memcpy(junk, &(uint32_t){rnd(&st) % 64}, 4);
+		h = (struct vfio_user_header){.msg_id = 1,
+		                              .cmd = (uint16_t)(rnd(&st) % 20),
+		                              .flags = rnd(&st) % 4 ? 0 : rnd(&st)};
+		h.msg_size = (uint32_t)(sizeof(h) + rnd(&st) % sizeof(junk));
+		raw_send(sv[1], &h, junk, h.msg_size - sizeof(h), NULL, 0);
+		shutdown(sv[1], SHUT_WR);
+		pthread_join(srv.th, NULL);
+		assert_true(srv.ret <= 0);
+		assert_int_equal(dev.gone, 1);
+		close(sv[1]);
+		tdev_fini(&dev);
+	}
+	assert_int_equal(count_fds(), before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -562,6 +678,8 @@ int main(void)
 	    cmocka_unit_test(test_serve_bad_commands),
 	    cmocka_unit_test(test_serve_no_version),
 	    cmocka_unit_test(test_serve_client_leaves_early),
+	    cmocka_unit_test(test_random_replies),
+	    cmocka_unit_test(test_random_commands),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
