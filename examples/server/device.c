@@ -67,16 +67,6 @@ static int device_info(void *dev, struct vfio_user_device_info *info)
 	return 0;
 }
 
-static int region_info(void *dev, uint32_t index, void *buf, size_t *len, int *fd)
-{
-	return exdev_region_info(dev, index, buf, len, fd);
-}
-
-static int irq_info(void *dev, uint32_t index, struct vfio_user_irq_info *info)
-{
-	return exdev_irq_info(dev, index, info);
-}
-
 static int set_irqs(void *dev, const struct vfio_user_irq_set *set, const uint8_t *data, int *fds,
                     size_t nr_fds)
 {
@@ -137,8 +127,8 @@ static void client_gone(void *dev)
 
 const struct vu_server_ops exdev_ops = {
     .device_info = device_info,
-    .region_info = region_info,
-    .irq_info = irq_info,
+    .region_info = exdev_region_info,
+    .irq_info = exdev_irq_info,
     .set_irqs = set_irqs,
     .region_read = region_read,
     .region_write = region_write,
