@@ -6,7 +6,9 @@
  * Memory with a shareable file behind it goes to the server with that file's
  * fd, so the server touches it directly; other memory goes without an fd and
  * the server reads and writes it by message, which dma_access answers by
- * copying from or to the process that mapped it.
+ * copying from or to the process that mapped it. Our copy of each fd is
+ * closed once the server has its own: nothing taken from the process
+ * outlives the request.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -176,6 +178,11 @@ static int pieces_build(struct vdev *d, bool pass_fds, pid_t pid, uint64_t vaddr
 		uint64_t len;
 		int ret = d->host.ops->mapping(d->host.ctx, pid, vaddr + off, &m);
 
+		if (ret == 0 && (m.start > vaddr + off || m.end <= vaddr + off)) {
+			if (m.fd >= 0)
+				close(m.fd);
+			ret = -EFAULT;
+		}
 		if (ret < 0) {
 			vdev_log(d, VU_LOG_INFO, "MAP_DMA: vaddr 0x%llx of pid %d is not mapped",
 			         (unsigned long long)(vaddr + off), (int)pid);

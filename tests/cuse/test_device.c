@@ -129,7 +129,10 @@ static int td_set_irqs(void *dev, const struct vfio_user_irq_set *set, const uin
 
 	pthread_mutex_lock(&t->lock);
 	t->set_irqs_calls++;
-	t->last_set = *set;
+	t->last_set.flags = set->flags;
+	t->last_set.index = set->index;
+	t->last_set.start = set->start;
+	t->last_set.count = set->count;
 	t->last_nr_fds = nr_fds;
 	if (set->index >= TDEV_NUM_IRQS || n != set->count) {
 		ret = -EINVAL;

@@ -57,7 +57,9 @@ struct tdev {
 	int irq_fds[TDEV_NUM_IRQS][TDEV_MSIX_COUNT];
 	/* counters */
 	unsigned int map_calls, unmap_calls, resets, set_irqs_calls, region_writes;
-	struct vfio_user_irq_set last_set;
+	struct {
+		uint32_t flags, index, start, count;
+	} last_set;
 	size_t last_nr_fds;
 	/* serving */
 	char path[108];
