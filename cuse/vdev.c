@@ -168,6 +168,12 @@ struct vconn *vconn_get(struct vdev *d, const struct vfile *f)
 		c->refs++;
 	}
 	pthread_mutex_unlock(&d->lock);
+	/* The client fails its waiters before it tells us the server left:
+	 * a call right after one that failed must fail too. */
+	if (c && !vu_client_connected(c->c)) {
+		vconn_put(c);
+		c = NULL;
+	}
 	return c;
 }
 
@@ -371,7 +377,7 @@ int vdev_open(struct vdev *d, const struct vreq *r, struct vfile **out)
 		return -ENOMEM;
 	pthread_mutex_lock(&d->lock);
 	open_wait_release(d);
-	if (!d->conn || d->lost) {
+	if (!d->conn || d->lost || !vu_client_connected(d->conn->c)) {
 		ret = -EIO;
 	} else if (d->releasing || (d->owner && d->owner != r->pid)) {
 		vdev_log(d, VU_LOG_INFO, "open by pid %d refused: pid %d owns the device",
