@@ -46,12 +46,42 @@ static void print_size(uint64_t size)
 		printf(" [size=%" PRIu64 "%c]", size, unit[u]);
 }
 
+static const char *class_name(unsigned int base)
+{
+	static const char *const names[] = {
+	    "Unclassified device",
+	    "Mass storage controller",
+	    "Network controller",
+	    "Display controller",
+	    "Multimedia controller",
+	    "Memory controller",
+	    "Bridge",
+	    "Communication controller",
+	    "Generic system peripheral",
+	    "Input device controller",
+	    "Docking station",
+	    "Processor",
+	    "Serial bus controller",
+	    "Wireless controller",
+	    "Intelligent controller",
+	    "Satellite communications controller",
+	    "Encryption controller",
+	    "Signal processing controller",
+	    "Processing accelerators",
+	    "Non-Essential Instrumentation",
+	};
+
+	if (base < sizeof(names) / sizeof(names[0]))
+		return names[base];
+	return base == 0xff ? "Unassigned class" : "Unknown class";
+}
+
 static void print_ids(const struct pci_view *v)
 {
 	unsigned int class = rd16(v, PCI_CLASS_DEVICE);
 
-	printf("Class [%04x] prog-if %02x: Device %04x:%04x (rev %02x)\n", class,
-	       rd8(v, PCI_CLASS_PROG), rd16(v, PCI_VENDOR_ID), rd16(v, PCI_DEVICE_ID),
+	printf("%s [%04x] prog-if %02x: Device %04x:%04x (rev %02x)\n", class_name(class >> 8),
+	       class, rd8(v, PCI_CLASS_PROG), rd16(v, PCI_VENDOR_ID), rd16(v, PCI_DEVICE_ID),
 	       rd8(v, PCI_REVISION_ID));
 	printf("\tSubsystem: %04x:%04x\n", rd16(v, PCI_SUBSYSTEM_VENDOR_ID),
 	       rd16(v, PCI_SUBSYSTEM_ID));

@@ -141,8 +141,14 @@ static void print_regions(int dev, const struct vfio_device_info *di, struct pci
 			       region_name(i, pci), i, strerror(-ret));
 			continue;
 		}
-		printf("\t%-6s [%" PRIu32 "]: size 0x%llx offset 0x%llx flags", region_name(i, pci),
-		       i, (unsigned long long)r->size, (unsigned long long)r->offset);
+		printf("\t%-6s [%" PRIu32 "]: ", region_name(i, pci), i);
+		if (!r->size && !r->flags) {
+			printf("absent\n");
+			free(r);
+			continue;
+		}
+		printf("size 0x%llx offset 0x%llx flags", (unsigned long long)r->size,
+		       (unsigned long long)r->offset);
 		print_flags(r->flags, region_flags);
 		print_region_caps(r);
 		if (pci && i <= VFIO_PCI_ROM_REGION_INDEX)
