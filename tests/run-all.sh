@@ -7,6 +7,7 @@
 #   1. unit and integration tests (ctest) in build/
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/
 #   3. the end-to-end suite with real CUSE, in a qemu VM (tests/vm/run.sh)
+#   4. the same with the sanitized build
 # and ends with one line, "N passed, N failed", over all of them. Exit status 0
 # only when nothing failed. docs/testing.md says how to run a single suite.
 set -uo pipefail
@@ -78,24 +79,32 @@ fi
 build_and_test "Unit and integration tests" "$src/build"
 build_and_test "Same, under ASan and UBSan" "$src/build-asan" -DSANITIZE=ON
 
-heading "End-to-end tests in a VM with CUSE (tests/vm/run.sh)"
-start=$(date +%s)
-if [ -f "$src/build/CMakeCache.txt" ]; then
-	"$src/tests/vm/run.sh" --build "$src/build" 2>&1 | tee "$src/build/vm-suite.log"
+# vm_suite NAME DIR: the end-to-end suite from DIR's install tree, in the VM.
+vm_suite() {
+	local name=$1 dir=$2 start rc summary passed=0 failed=1
+	heading "$name (tests/vm/run.sh --build $dir)"
+	start=$(date +%s)
+	if [ ! -f "$dir/CMakeCache.txt" ]; then
+		record "$name (no build)" 0 1 0
+		return
+	fi
+	"$src/tests/vm/run.sh" --build "$dir" 2>&1 | tee "$dir/vm-suite.log"
 	rc=${PIPESTATUS[0]}
-	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$src/build/vm-suite.log" | tail -n 1)
-	passed=0
-	failed=1
+	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$dir/vm-suite.log" | tail -n 1)
 	if [ -n "$summary" ]; then
 		passed=${summary%% passed*}
 		failed=${summary#*, }
 		failed=${failed%% failed}
 	fi
 	[ "$rc" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
-	record "End-to-end tests in the VM" "$passed" "$failed" $(($(date +%s) - start))
-else
-	record "End-to-end tests in the VM (no build)" 0 1 0
-fi
+	record "$name" "$passed" "$failed" $(($(date +%s) - start))
+}
+
+# Both runs use one kernel download.
+export VUC_VM_CACHE=$src/build/vm/cache
+vm_suite "End-to-end tests in the VM" "$src/build"
+# The daemon's CUSE side runs for real only in the VM: sanitize it there too.
+vm_suite "Same, under ASan and UBSan" "$src/build-asan"
 
 heading "Summary"
 printf '%s\n' "${report[@]}"

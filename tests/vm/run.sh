@@ -21,7 +21,8 @@ into an initramfs and boots it in qemu. Prints what the VM prints.
 
 Exit status: 0 when every test passed (or the demo succeeded); 1 on a failed
 test, a missing summary, a hang or a kernel panic; 2 on bad usage.
-Environment: VUC_VM_ACCEL=kvm|tcg overrides the accelerator choice.
+Environment: VUC_VM_ACCEL=kvm|tcg overrides the accelerator choice;
+VUC_VM_CACHE=DIR keeps the downloaded kernel there instead of DIR/vm/cache.
 Files: DIR/vm/results.log (what the VM printed), DIR/vm/console.log (kernel).
 EOF
 }
@@ -108,7 +109,7 @@ rm -rf "$vm/stage"
 mkdir -p "$vm/stage"
 cmake --install "$build" --prefix "$vm/stage" >/dev/null || die "cmake --install failed"
 
-kdir=$("$here/kernel.sh" "$vm/cache")
+kdir=$("$here/kernel.sh" "${VUC_VM_CACHE:-$vm/cache}")
 "$here/image.sh" "$vm/stage" "$kdir" "$vm/initrd.cpio"
 
 # /dev/kvm on some hosts is a paravirtual KVM (kvm_pvm) that cannot run a stock
