@@ -35,17 +35,21 @@ struct pair {
 static int start_daemon(struct e2e *t, const char *const opts[], struct pair *p, int n)
 {
 	char **argv = calloc(n + 16, sizeof(char *)), *arg;
-	int argc = 0, ret;
+	int argc = 0, first, ret;
 
 	CHECK(argv);
 	argv[argc++] = "vfio-user-cuse";
 	for (; opts && *opts; opts++)
 		argv[argc++] = (char *)*opts;
+	first = argc;
 	for (int i = 0; i < n; i++) {
 		CHECK(asprintf(&arg, "%s=%s", p[i].name, p[i].sock) > 0);
 		argv[argc++] = arg;
 	}
 	p[0].daemon = procs_start(&t->procs, argv);
+	while (argc > first)
+		free(argv[--argc]);
+	free(argv);
 	CHECK(p[0].daemon > 0, "start vfio-user-cuse: %s", strerror(-p[0].daemon));
 	for (int i = 0; i < n; i++) {
 		p[i].daemon = p[0].daemon;
