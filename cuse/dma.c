@@ -270,6 +270,27 @@ static int pieces_map(struct vdev *d, struct vconn *c, const struct vreq *r, str
 	return 0;
 }
 
+/* Count e's pieces against the server's limit on mappings. */
+static int pieces_account(struct vdev *d, struct vconn *c, struct dma_entry *e, size_t n)
+{
+	struct dma_table *t = &d->dma;
+	int ret = 0;
+
+	pthread_rwlock_wrlock(&t->lock);
+	if (t->pieces + n > c->caps.max_dma_maps) {
+		vdev_log(
+		    d, VU_LOG_INFO,
+		    "MAP_DMA: %zu pieces do not fit: the server allows %u mappings, %zu in use", n,
+		    c->caps.max_dma_maps, t->pieces);
+		ret = -ENOSPC;
+	} else {
+		e->nr_pieces = n;
+		t->pieces += n;
+	}
+	pthread_rwlock_unlock(&t->lock);
+	return ret;
+}
+
 static int map_check(const struct vdev *d, const struct vconn *c,
                      const struct vfio_iommu_type1_dma_map *m)
 {
@@ -288,7 +309,8 @@ static int map_check(const struct vdev *d, const struct vconn *c,
 
 /*
  * Reserve the IOVA range (the entry is busy until the server has it), so a
- * concurrent map of the same range fails with EEXIST as type1 would.
+ * concurrent map of the same range fails with EEXIST as type1 would. Checked
+ * in type1's order: overlap, then room, then (pieces_build) the memory.
  */
 static int map_reserve(struct vdev *d, struct vconn *c, const struct vfio_iommu_type1_dma_map *m,
                        struct dma_entry *e)
@@ -303,9 +325,9 @@ static int map_reserve(struct vdev *d, struct vconn *c, const struct vfio_iommu_
 		ret = table_overlaps(t, m->iova, m->size) ? -EINVAL : -ENOENT;
 	} else if (table_overlaps(t, m->iova, m->size)) {
 		ret = -EEXIST;
-	} else if (t->pieces + e->nr_pieces > c->caps.max_dma_maps) {
-		vdev_log(d, VU_LOG_INFO, "MAP_DMA: the server allows %u mappings, %zu in use",
-		         c->caps.max_dma_maps, t->pieces);
+	} else if (t->pieces >= c->caps.max_dma_maps) {
+		vdev_log(d, VU_LOG_INFO, "MAP_DMA: the server allows %u mappings, all in use",
+		         c->caps.max_dma_maps);
 		ret = -ENOSPC;
 	} else {
 		ret = table_insert(t, e);
@@ -333,18 +355,16 @@ int dma_map(struct vdev *d, struct vconn *c, const struct vreq *r,
 	                            m->flags & (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE),
 	                        .pid = r->pid,
 	                        .busy = true};
-	if (!(m->flags & VFIO_DMA_MAP_FLAG_VADDR)) {
-		ret = pieces_build(d, vu_client_can_pass_fds(c->c), r->pid, m->vaddr, m->iova,
-		                   m->size, e->prot, &p);
-		e->pieces = p.v;
-		e->nr_pieces = p.n;
-		if (ret < 0)
-			goto out;
-	}
 	ret = map_reserve(d, c, m, e);
 	if (ret < 0)
 		goto out;
-	ret = pieces_map(d, c, r, e, p.fds);
+	ret = pieces_build(d, vu_client_can_pass_fds(c->c), r->pid, m->vaddr, m->iova, m->size,
+	                   e->prot, &p);
+	e->pieces = p.v;
+	if (ret == 0)
+		ret = pieces_account(d, c, e, p.n);
+	if (ret == 0)
+		ret = pieces_map(d, c, r, e, p.fds);
 	pthread_rwlock_wrlock(&d->dma.lock);
 	if (ret < 0)
 		table_remove(&d->dma, e);

@@ -394,14 +394,16 @@ static long device_set_irqs(const struct ictx *x)
 	                         eventfd ? NULL : data, eventfd ? (int *)data : NULL);
 	if (eventfd)
 		fds_close((int *)data, h.count); /* the server holds its own */
+	/* A batch may have gone through before one failed: disarm at release
+	 * whatever the outcome. */
+	if (armed)
+		vdev_irq_armed(x->d, h.index, true);
 	if (ret < 0) {
 		ret = vdev_errno(x->d, ret);
 		goto out;
 	}
-	if (armed)
-		vdev_irq_armed(x->d, h.index, true);
-	else if ((h.flags & VFIO_IRQ_SET_DATA_NONE) && (h.flags & VFIO_IRQ_SET_ACTION_TRIGGER) &&
-	         h.count == 0)
+	if ((h.flags & VFIO_IRQ_SET_DATA_NONE) && (h.flags & VFIO_IRQ_SET_ACTION_TRIGGER) &&
+	    h.count == 0)
 		vdev_irq_armed(x->d, h.index, false);
 out:
 	free(data);

@@ -188,9 +188,11 @@ void vconn_put(struct vconn *c)
 }
 
 /*
- * Retire the lost connection: forget the owner's state (the server dropped
- * it when the client left), wait for the calls still holding it (they fail
- * at once with ENOTCONN), then close it. Called locked; unlocks meanwhile.
+ * Retire the lost connection: wait for the calls still holding it (they fail
+ * at once with ENOTCONN), then forget the owner's state, which the server
+ * dropped when the client left, and close it. Forgetting only once those
+ * calls are done keeps a late SET_IOMMU or MAP_DMA from leaking into the
+ * next connection. Called locked; unlocks meanwhile.
  */
 static void conn_retire(struct vdev *d)
 {
@@ -198,6 +200,9 @@ static void conn_retire(struct vdev *d)
 
 	d->conn = NULL;
 	d->gen++;
+	pthread_cond_broadcast(&d->cond);
+	while (old && old->refs)
+		pthread_cond_wait(&d->cond, &d->lock);
 	d->owner = 0;
 	d->nr_open = 0;
 	d->releasing = false;
@@ -207,8 +212,6 @@ static void conn_retire(struct vdev *d)
 	pthread_cond_broadcast(&d->cond);
 	if (!old)
 		return;
-	while (old->refs)
-		pthread_cond_wait(&d->cond, &d->lock);
 	pthread_mutex_unlock(&d->lock);
 	conn_free(old);
 	pthread_mutex_lock(&d->lock);

@@ -590,6 +590,8 @@ static void test_map_dma_invalid(void **state)
 	assert_int_equal(map_dma(x, buf, 0, PAGE, RW), -EEXIST);
 	assert_int_equal(map_dma(x, buf, 0x10000 - PAGE, 2 * PAGE, RW), 0);
 	assert_int_equal(map_dma(x, buf, 0x10000, PAGE, RW), -EEXIST);
+	/* type1 looks for overlaps before it looks at the memory. */
+	assert_int_equal(map_dma(x, buf + 3 * PAGE, 0x10000, PAGE, RW), -EEXIST);
 	/* vaddr updates: nothing is ever invalidated. */
 	assert_int_equal(map_dma(x, buf, 0x40000, PAGE, VFIO_DMA_MAP_FLAG_VADDR), -ENOENT);
 	assert_int_equal(map_dma(x, buf, 0, PAGE, VFIO_DMA_MAP_FLAG_VADDR), -EINVAL);
@@ -694,18 +696,24 @@ static void test_unmap_dma_v1(void **state)
 static void test_map_dma_nospc(void **state)
 {
 	struct fx *x = *state;
+	int mfd = memfd_create("t", MFD_CLOEXEC);
 	uint8_t *buf = page_alloc(4 * PAGE);
 	struct vfio_iommu_type1_info *info = arg_alloc(x, 128);
 
-	fake_host_add_map(&x->h, buf, 4 * PAGE, true, true, -1, 0);
+	assert_int_equal(ftruncate(mfd, PAGE), 0);
+	fake_host_add_map(&x->h, buf, PAGE, true, true, mfd, 0);
+	fake_host_add_map(&x->h, buf + PAGE, 3 * PAGE, true, true, -1, 0);
 	set_iommu(x, VFIO_TYPE1v2_IOMMU);
-	assert_int_equal(map_dma(x, buf, 0x10000, PAGE, RW), 0);
-	assert_int_equal(map_dma(x, buf, 0x20000, PAGE, RW), 0);
-	assert_int_equal(map_dma(x, buf, 0x30000, PAGE, RW), -ENOSPC);
+	assert_int_equal(map_dma(x, buf + PAGE, 0x10000, PAGE, RW), 0);
+	/* One server mapping left, two needed (memfd page + anonymous page). */
+	assert_int_equal(map_dma(x, buf, 0x20000, 2 * PAGE, RW), -ENOSPC);
+	assert_int_equal(map_dma(x, buf + 2 * PAGE, 0x20000, PAGE, RW), 0);
+	assert_int_equal(map_dma(x, buf + 3 * PAGE, 0x30000, PAGE, RW), -ENOSPC);
 	info->argsz = 128;
 	assert_int_equal(io(x, VFIO_IOMMU_GET_INFO, info), 0);
 	assert_int_equal(((struct vfio_iommu_type1_info_dma_avail *)((uint8_t *)info + 24))->avail,
 	                 0);
+	assert_int_equal(tdev_nr_maps(&x->t), 2);
 	munmap(buf, 4 * PAGE);
 }
 
