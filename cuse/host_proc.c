@@ -74,7 +74,7 @@ int hp_parse_tgid(const char *status, pid_t *tgid)
 	return -EINVAL;
 }
 
-static pid_t proc_tgid_of(void *ctx, pid_t tid)
+static pid_t tgid_from_status(pid_t tid)
 {
 	char path[64], buf[4096];
 	pid_t tgid;
@@ -86,6 +86,25 @@ static pid_t proc_tgid_of(void *ctx, pid_t tid)
 		return ret;
 	ret = hp_parse_tgid(buf, &tgid);
 	return ret ? ret : tgid;
+}
+
+/*
+ * Called for every request. Most come from a process's main thread, which
+ * pidfd_open accepts (it refuses other threads): that costs about half of
+ * generating /proc/<tid>/status, which walks the process's memory map.
+ */
+static pid_t proc_tgid_of(void *ctx, pid_t tid)
+{
+	int fd;
+
+	fd = (int)syscall(SYS_pidfd_open, tid, 0);
+	if (fd >= 0) {
+		close(fd);
+		return tid;
+	}
+	if (errno == ESRCH)
+		return -ESRCH;
+	return tgid_from_status(tid);
 }
 
 int hp_parse_maps_line(char *line, struct hp_maps_entry *e)
@@ -309,7 +328,7 @@ static int open_pidfd(void *ctx, pid_t pid)
 	err = -errno;
 	/* pidfd_open takes only a thread group leader (6.1 says EINVAL for
 	 * another thread, later kernels ENOENT): go through its Tgid. */
-	tgid = proc_tgid_of(ctx, pid);
+	tgid = tgid_from_status(pid);
 	if (tgid < 0 || tgid == pid)
 		return err;
 	fd = (int)syscall(SYS_pidfd_open, tgid, 0);
