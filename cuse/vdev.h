@@ -5,10 +5,13 @@
  * connect, the owner process and its DMA table. It turns VFIO ioctls and
  * region reads/writes into vfio-user requests, and answers as the kernel's
  * vfio-pci would. It knows nothing of CUSE: cuse/node.c calls it for each
- * request, and tests/unit drives it directly with a fake host.
+ * request, and tests/cuse drives it directly with a fake host.
  *
  * All entry points are thread-safe; requests of one owner pipeline.
  * Every return is >= 0 on success or -errno exactly as the kernel returns it.
+ * Once the server is gone every call fails with -EIO; a timeout is
+ * -ETIMEDOUT and a fired cancel token -EINTR. After the server comes back,
+ * files opened before stay at -EIO until closed; new opens work.
  */
 #ifndef VFIO_USER_CUSE_VDEV_H
 #define VFIO_USER_CUSE_VDEV_H
