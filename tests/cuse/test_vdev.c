@@ -85,6 +85,12 @@ static int fx_setup_twomaps(void **state)
 	return fx_setup_with(state, true, 2);
 }
 
+/* The server offers more mappings than the device holds (TDEV_MAX_MAPS). */
+static int fx_setup_bigcaps(void **state)
+{
+	return fx_setup_with(state, true, 64);
+}
+
 static int fx_teardown(void **state)
 {
 	struct fx *x = *state;
@@ -717,6 +723,34 @@ static void test_map_dma_nospc(void **state)
 	munmap(buf, 4 * PAGE);
 }
 
+/* The server refuses the second piece of a mapping: its errno reaches the
+ * program and the first piece is taken back. */
+static void test_map_dma_server_refuses(void **state)
+{
+	struct fx *x = *state;
+	int mfd = memfd_create("t", MFD_CLOEXEC);
+	uint8_t *buf = page_alloc((TDEV_MAX_MAPS + 1) * PAGE);
+	struct vfio_iommu_type1_info *info = arg_alloc(x, 128);
+
+	assert_int_equal(ftruncate(mfd, PAGE), 0);
+	fake_host_add_map(&x->h, buf, PAGE, true, true, mfd, 0);
+	fake_host_add_map(&x->h, buf + PAGE, TDEV_MAX_MAPS * PAGE, true, true, -1, 0);
+	set_iommu(x, VFIO_TYPE1v2_IOMMU);
+	for (unsigned int i = 0; i < TDEV_MAX_MAPS - 1; i++)
+		assert_int_equal(map_dma(x, buf + (i + 2) * PAGE, 0x100000 + i * 0x10000, PAGE, RW),
+		                 0);
+	assert_int_equal(map_dma(x, buf, 0x10000, 2 * PAGE, RW), -ENOSPC);
+	assert_int_equal(tdev_nr_maps(&x->t), TDEV_MAX_MAPS - 1);
+	assert_int_equal(x->t.unmap_calls, 1);
+	info->argsz = 128;
+	assert_int_equal(io(x, VFIO_IOMMU_GET_INFO, info), 0);
+	assert_int_equal(((struct vfio_iommu_type1_info_dma_avail *)((uint8_t *)info + 24))->avail,
+	                 64 - (TDEV_MAX_MAPS - 1));
+	/* The range is free again. */
+	assert_int_equal(map_dma(x, buf + PAGE, 0x10000, PAGE, RW), 0);
+	munmap(buf, (TDEV_MAX_MAPS + 1) * PAGE);
+}
+
 /* Make the test device DMA by message; returns its errno. */
 static int32_t device_dma(struct fx *x, uint64_t iova, uint64_t len, uint64_t dir)
 {
@@ -1039,6 +1073,7 @@ int main(void)
 	    T(test_unmap_dma_v2),
 	    T(test_unmap_dma_v1),
 	    T_WITH(test_map_dma_nospc, fx_setup_twomaps),
+	    T_WITH(test_map_dma_server_refuses, fx_setup_bigcaps),
 	    T(test_dma_by_message),
 	    T(test_region_rw),
 	    T(test_owner),
