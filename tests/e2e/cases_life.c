@@ -5,11 +5,13 @@
  * vfio-user-example-server --help; the daemon is started as the README says.
  */
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -220,6 +222,75 @@ int case_server_restart(struct e2e *t)
 		usleep(100000);
 	}
 	NOTE("node usable again %lld ms after the server restarted", procs_now_ms() - t0);
+	CHECK(v == EXDEV_ID_VALUE, "ID 0x%08x", v);
+	close(fd);
+	return stop_daemon(t, &p);
+}
+
+/*
+ * The program's side of caller_killed: open, leave the open file with a
+ * child that only sleeps (so dying does not release the node: what is
+ * measured is the interrupted request alone), say so, then block in pread.
+ */
+static void killed_program(const char *node, int report)
+{
+	uint32_t v;
+	pid_t holder;
+	int fd = node_open(node);
+
+	if (fd < 0)
+		_exit(1);
+	holder = fork();
+	if (holder == 0) {
+		sleep(60);
+		_exit(0);
+	}
+	if (holder < 0 || write(report, &holder, sizeof(holder)) != sizeof(holder))
+		_exit(1);
+	reg_read(fd, EXDEV_REG_ID, &v);
+	_exit(0);
+}
+
+/* A program killed while its request waits on a slow server dies at once;
+ * once the last holder of its open file is gone, the node is free again. */
+int case_caller_killed(struct e2e *t)
+{
+	static const char *const sopts[] = {"--reply-delay-ms=3000", NULL};
+	static const char *const dopts[] = {"--timeout=20000", NULL};
+	struct pollfd pfd = {.events = POLLIN};
+	int fd, status, report[2];
+	pid_t pid, holder;
+	long long t0, ms;
+	struct pair p;
+	uint32_t v;
+
+	CHECK(start_pair(t, "killed", sopts, dopts, &p) == 0);
+	/* The holder outlives its parent: adopt it so it can be reaped. */
+	CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+	CHECK(pipe(report) == 0);
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0)
+		killed_program(p.node, report[1]);
+	t->procs.pid[t->procs.n++] = pid;
+	pfd.fd = report[0];
+	CHECK(poll(&pfd, 1, 15000) == 1, "the program did not open the node");
+	CHECK(read(report[0], &holder, sizeof(holder)) == sizeof(holder));
+	t->procs.pid[t->procs.n++] = holder;
+	/* Long enough for the pread to reach the server, well short of its answer. */
+	usleep(300000);
+	t0 = procs_now_ms();
+	CHECK_OK(procs_stop(&t->procs, pid, SIGKILL, 15000, &status));
+	ms = procs_now_ms() - t0;
+	NOTE("a program blocked on a %d ms server died %lld ms after SIGKILL", SLOW_MS, ms);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "wait status 0x%x", status);
+	CHECK(ms < SLOW_MS, "the killed program waited for the server's answer");
+	/* The holder's death is the last close: its release runs (a reset, slow here). */
+	CHECK_OK(procs_stop(&t->procs, holder, SIGKILL, 15000, &status));
+	fd = node_open(p.node);
+	CHECK(fd >= 0, "open after the owner was killed: %s", strerror(-fd));
+	CHECK_OK(reg_read(fd, EXDEV_REG_ID, &v));
 	CHECK(v == EXDEV_ID_VALUE, "ID 0x%08x", v);
 	close(fd);
 	return stop_daemon(t, &p);

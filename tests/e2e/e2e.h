@@ -49,6 +49,7 @@ int case_eintr(struct e2e *t);
 int case_timeout(struct e2e *t);
 int case_server_kill(struct e2e *t);
 int case_server_restart(struct e2e *t);
+int case_caller_killed(struct e2e *t);
 int case_sigterm(struct e2e *t);
 int case_nodes64(struct e2e *t);
 

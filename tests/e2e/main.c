@@ -45,6 +45,7 @@ static const struct entry cases[] = {
     {"timeout", case_timeout, 0, "daemon --timeout shorter than the server: ETIMEDOUT"},
     {"server_kill", case_server_kill, 0, "server killed: pending and later requests EIO"},
     {"server_restart", case_server_restart, 0, "server restarted: the next open works"},
+    {"caller_killed", case_caller_killed, 0, "a program killed mid-request dies at once"},
     {"sigterm", case_sigterm, 0, "daemon SIGTERM: exit 0, node gone"},
     {"nodes64", case_nodes64, 0, "64 nodes in one daemon"},
 };

@@ -2,9 +2,10 @@
 # End-to-end suite, run inside the VM (busybox sh) by tests/vm's /init:
 #   run-suite.sh [SELECT]
 # SELECT is a comma-separated list of patterns; a test runs when its name
-# contains one of them (empty: all). Prints TAP-like lines "ok N - name" /
-# "not ok N - name" (with the failing test's output indented below it), the
-# benchmark's figures as '# ' lines, and a last line "N passed, N failed".
+# contains one of them (empty: all). Prints TAP-like lines "ok N - name"
+# (followed by what the case noted, as '#   ' lines) / "not ok N - name"
+# (with the failing test's output indented below it), the benchmark's
+# figures as '# ' lines, and a last line "N passed, N failed".
 #
 # Shared fixture for the node tests: two example servers and one daemon,
 #   e2e-a: default server,
@@ -55,6 +56,8 @@ report() {
 	if [ "$2" -eq 0 ]; then
 		passed=$((passed + 1))
 		echo "ok $n - $1"
+		# What the case measured or noticed, as TAP comments.
+		grep '^# ' "$3" | sed 's/^# /#   /'
 		return
 	fi
 	failed=$((failed + 1))
@@ -236,14 +239,13 @@ life_case eintr
 life_case timeout
 life_case server_kill
 life_case server_restart
+life_case caller_killed
 life_case sigterm
 life_case nodes64
 
 if selected bench && start_fixture; then
 	timeout "$LIFE_TIMEOUT" "$BENCH" "$NODE_A" >"$WORK/out" 2>&1
-	rc=$?
-	grep '^# ' "$WORK/out"
-	report bench $rc "$WORK/out"
+	report bench $? "$WORK/out"
 fi
 stop_fixture
 
