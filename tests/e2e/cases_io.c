@@ -103,7 +103,8 @@ static int past_the_end(int fd, const uint8_t *shadow)
 
 	CHECK(buf);
 	n = pread(fd, buf, big, REGION_OFF(VFIO_PCI_BAR2_REGION_INDEX, 0));
-	NOTE("pread of %zu bytes at BAR2's start: %zd (%s)", big, n, n < 0 ? strerror(errno) : "");
+	NOTE("pread of %zu bytes at BAR2's start: %zd%s%s", big, n, n < 0 ? ", " : "",
+	     n < 0 ? strerror(errno) : "");
 	CHECK(n == EXDEV_BAR2_SIZE, "expected the short count %u", EXDEV_BAR2_SIZE);
 	bad = first_diff(shadow, buf, EXDEV_BAR2_SIZE);
 	CHECK(bad == EXDEV_BAR2_SIZE, "short read differs at 0x%zx", bad);
