@@ -62,7 +62,8 @@ struct vu_client {
 	struct waiter *waiters;
 	uint8_t ids[NR_IDS / 8];
 	uint16_t next_id;
-	bool connected;
+	bool connected; /* false from the moment the reader sees the loss */
+	bool failed;    /* waiters failed: new calls fail at once */
 	bool closing;
 	unsigned active;     /* calls in progress: close waits for them */
 	pthread_cond_t idle; /* active dropped to 0 while closing */
@@ -133,7 +134,12 @@ static void finish(struct vu_client *c, struct waiter *w, int err)
 	pthread_cond_signal(&w->cond);
 }
 
-/* The connection is gone: fail every waiter and tell the owner once. */
+/*
+ * The connection is gone. vu_client_connected() is false from here on. The
+ * owner hears of it before any call fails (calls made meanwhile wait
+ * unsent), so a caller that sees -ENOTCONN finds the owner's state already
+ * updated; then every waiter fails at once.
+ */
 static void lost(struct vu_client *c, int err)
 {
 	int werr = err == -EPROTO ? -EPROTO : -ENOTCONN;
@@ -146,19 +152,23 @@ static void lost(struct vu_client *c, int err)
 	}
 	c->connected = false;
 	closing = c->closing;
+	pthread_mutex_unlock(&c->lock);
+
+	if (!closing) {
+		vu_log(c->opts.log, VU_LOG_WARN, "vfio-user server connection lost: %s",
+		       strerror(-err));
+		if (c->opts.disconnected)
+			c->opts.disconnected(c->opts.arg, err);
+	}
+	pthread_mutex_lock(&c->lock);
+	c->failed = true;
 	while (c->waiters)
 		finish(c, c->waiters, werr);
 	pthread_mutex_unlock(&c->lock);
-
 	/* Wake any sender blocked on a full socket. */
 	shutdown(c->fd, SHUT_RDWR);
 	if (c->twin_fd >= 0)
 		shutdown(c->twin_fd, SHUT_RDWR);
-	if (closing)
-		return;
-	vu_log(c->opts.log, VU_LOG_WARN, "vfio-user server connection lost: %s", strerror(-err));
-	if (c->opts.disconnected)
-		c->opts.disconnected(c->opts.arg, err);
 }
 
 static int send_locked(struct vu_client *c, int fd, struct vfio_user_header *hdr,
@@ -743,12 +753,14 @@ static void leave(struct vu_client *c)
 		pthread_cond_broadcast(&c->idle);
 }
 
-static int start_call(struct vu_client *c, struct waiter *w, struct vu_cancel *cancel)
+/* Register w. *send is false when the connection is being lost: then the
+ * call only waits for the reader to fail it. */
+static int start_call(struct vu_client *c, struct waiter *w, struct vu_cancel *cancel, bool *send)
 {
 	int err = 0;
 
 	pthread_mutex_lock(&c->lock);
-	if (!c->connected)
+	if (c->failed)
 		err = -ENOTCONN;
 	else if (cancel && atomic_load(&cancel->fired))
 		err = -EINTR;
@@ -756,6 +768,7 @@ static int start_call(struct vu_client *c, struct waiter *w, struct vu_cancel *c
 		err = reserve_id(c, w);
 	if (!err)
 		c->active++;
+	*send = c->connected;
 	pthread_mutex_unlock(&c->lock);
 	return err;
 }
@@ -767,6 +780,7 @@ int vu_callv(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iov
 	int timeout = opts && opts->timeout_ms > 0 ? opts->timeout_ms : c->timeout_ms;
 	struct waiter w = {.cmd = cmd};
 	struct vfio_user_header h = {.cmd = cmd, .flags = VFIO_USER_F_TYPE_COMMAND};
+	bool send;
 	int err;
 
 	if (reply)
@@ -775,21 +789,26 @@ int vu_callv(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iov
 	if (err)
 		return err;
 	init_cond(&w.cond);
-	err = start_call(c, &w, cancel);
+	err = start_call(c, &w, cancel, &send);
 	if (err)
 		goto out;
 	h.msg_id = w.id;
 	cancel_register(cancel, &c->lock, &w.cond);
-	err = send_locked(c, c->fd, &h, iov, iovcnt, fds, nr_fds);
-	pthread_mutex_lock(&c->lock);
-	if (err && !w.done) {
-		/* Part of the message may be on the wire: the stream is lost. */
-		unlink_waiter(c, &w);
-		id_set(c, w.id, false);
+	if (send)
+		err = send_locked(c, c->fd, &h, iov, iovcnt, fds, nr_fds);
+	if (err && err != -ENOMEM) {
+		/* Part of the message may be on the wire: the stream is lost.
+		 * The reader sees the shutdown and fails this call with the
+		 * others, after telling the owner. */
 		vu_log(c->opts.log, VU_LOG_ERR, "send %s: %s", vu_command_name(cmd),
 		       strerror(-err));
 		shutdown(c->fd, SHUT_RDWR);
-		err = -ENOTCONN;
+	}
+	pthread_mutex_lock(&c->lock);
+	if (err == -ENOMEM && !w.done) {
+		/* Nothing was sent. */
+		unlink_waiter(c, &w);
+		id_set(c, w.id, false);
 	} else {
 		err = wait_reply(c, &w, timeout, cancel);
 	}

@@ -475,8 +475,7 @@ static void test_server_killed(void **state)
 	}
 	print_message("4 waiters failed %.3f ms after the server was killed\n", worst * 1000);
 	waitpid(pid, NULL, 0);
-	for (int i = 0; i < 500 && !__atomic_load_n(&e.disconnects, __ATOMIC_SEQ_CST); i++)
-		usleep(10000);
+	/* The owner was told before any call failed. */
 	assert_int_equal(e.disconnects, 1);
 	assert_false(vu_client_connected(e.c));
 	assert_int_equal(vu_region_read(e.c, NULL, 0, 0, b, 4), -ENOTCONN);
@@ -512,6 +511,39 @@ static void test_close_with_calls_in_flight(void **state)
 	free(e.guest.mem);
 }
 
+static int slow_told;
+
+static void slow_disconnect(void *arg, int err)
+{
+	usleep(200000);
+	__atomic_store_n(&slow_told, 1, __ATOMIC_SEQ_CST);
+}
+
+/* vu_client_connected() turns false before the owner is told; a call made
+ * in between fails only after the owner's callback returned. */
+static void test_owner_told_first(void **state)
+{
+	struct tdev dev;
+	struct tserver srv;
+	struct vu_client *c;
+	struct vu_client_opts o = {.disconnected = slow_disconnect};
+	char addr[32];
+	uint8_t b[4];
+	int i;
+
+	tdev_init(&dev);
+	assert_int_equal(tserver_start(&srv, &dev, NULL, addr, sizeof(addr)), 0);
+	assert_int_equal(vu_client_connect(addr, &o, &c), 0);
+	tserver_join(&srv);
+	for (i = 0; i < 500 && vu_client_connected(c); i++)
+		usleep(1000);
+	assert_false(vu_client_connected(c));
+	assert_int_equal(vu_region_read(c, NULL, 0, 0, b, 4), -ENOTCONN);
+	assert_int_equal(__atomic_load_n(&slow_told, __ATOMIC_SEQ_CST), 1);
+	vu_client_close(c);
+	tdev_fini(&dev);
+}
+
 /* The server stopping is a disconnect too; closing ourselves is not. */
 static void test_server_stops(void **state)
 {
@@ -543,6 +575,7 @@ int main(void)
 	    cmocka_unit_test(test_dma_no_handler),
 	    cmocka_unit_test(test_server_killed),
 	    cmocka_unit_test(test_close_with_calls_in_flight),
+	    cmocka_unit_test(test_owner_told_first),
 	    cmocka_unit_test(test_server_stops),
 	};
 
