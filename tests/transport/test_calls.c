@@ -55,7 +55,9 @@ static int env_dma(void *arg, uint16_t cmd, uint64_t addr, void *buf, uint64_t c
 	return guest_dma(&e->guest, cmd, addr, buf, count);
 }
 
-static int env_open(struct env *e, bool twin, uint32_t xfer)
+/* xfer, sxfer: the client's and the server's max_data_xfer_size (0: the
+ * default). */
+static int env_open(struct env *e, bool twin, uint32_t xfer, uint32_t sxfer)
 {
 	struct vu_client_opts o = {.twin_socket = twin,
 	                           .max_data_xfer_size = xfer,
@@ -75,6 +77,8 @@ static int env_open(struct env *e, bool twin, uint32_t xfer)
 		e->dev.reg1[i] = (uint8_t)(i ^ (i >> 8) ^ (i >> 16));
 	vu_caps_default(&sc);
 	sc.twin_socket = twin;
+	if (sxfer)
+		sc.max_data_xfer_size = sxfer;
 	err = tserver_start(&e->srv, &e->dev, &sc, addr, sizeof(addr));
 	if (!err)
 		err = vu_client_connect(addr, &o, &e->c);
@@ -93,7 +97,7 @@ static int setup(void **state)
 {
 	struct env *e = malloc(sizeof(*e));
 
-	if (!e || env_open(e, false, 0))
+	if (!e || env_open(e, false, 0, 0))
 		return -1;
 	*state = e;
 	return 0;
@@ -251,13 +255,15 @@ static void check_dma(struct env *e, size_t n)
 		assert_int_equal(e->guest.mem[512 * 1024 + i], (uint8_t)(e->guest.mem[i] + 1));
 }
 
-/* 200000 bytes at a 64 KiB limit: 4 reads and 4 writes by message. */
-static void dma_case(bool twin)
+/* 200000 bytes at a 64 KiB limit (the client's or the server's): 4 reads
+ * and 4 writes by message. */
+static void dma_case(bool twin, bool server_limit)
 {
 	struct env e;
 	size_t n = 200000;
 
-	assert_int_equal(env_open(&e, twin, 65536), 0);
+	assert_int_equal(env_open(&e, twin, server_limit ? 0 : 65536, server_limit ? 65536 : 0), 0);
+	assert_int_equal(vu_client_caps(e.c)->max_data_xfer_size, 65536);
 	assert_int_equal(vu_client_caps(e.c)->twin_socket, twin);
 	fill_guest(&e, n);
 	assert_int_equal(dma_trigger(&e, GUEST_BASE, GUEST_BASE + 512 * 1024, n), 0);
@@ -272,12 +278,14 @@ static void dma_case(bool twin)
 
 static void test_dma_single_socket(void **state)
 {
-	dma_case(false);
+	dma_case(false, false);
+	dma_case(false, true);
 }
 
 static void test_dma_twin_socket(void **state)
 {
-	dma_case(true);
+	dma_case(true, false);
+	dma_case(true, true);
 }
 
 struct dma_job {
@@ -320,7 +328,7 @@ static void dma_with_traffic(bool twin)
 	struct big_writer bw;
 	pthread_t th, wth;
 
-	assert_int_equal(env_open(&e, twin, 16384), 0);
+	assert_int_equal(env_open(&e, twin, 16384, 0), 0);
 	j = (struct dma_job){.e = &e};
 	bw = (struct big_writer){.e = &e, .buf = malloc(512 * 1024)};
 	assert_non_null(bw.buf);
@@ -367,7 +375,7 @@ static void dma_while_send_blocked(bool twin)
 	pthread_t th;
 
 	assert_non_null(big);
-	assert_int_equal(env_open(&e, twin, 0), 0);
+	assert_int_equal(env_open(&e, twin, 0, 0), 0);
 	assert_int_equal(vu_client_caps(e.c)->twin_socket, twin);
 	fill_guest(&e, 4096);
 	e.dev.dma_delay_ms = 300;
@@ -492,7 +500,7 @@ static void test_close_with_calls_in_flight(void **state)
 	struct slow_call calls[3];
 	pthread_t th[3];
 
-	assert_int_equal(env_open(&e, false, 0), 0);
+	assert_int_equal(env_open(&e, false, 0, 0), 0);
 	e.dev.slow_ms = 300;
 	for (int i = 0; i < 3; i++) {
 		calls[i] = (struct slow_call){.e = &e};
@@ -550,7 +558,7 @@ static void test_server_stops(void **state)
 	struct env e;
 	uint8_t b[4];
 
-	assert_int_equal(env_open(&e, false, 0), 0);
+	assert_int_equal(env_open(&e, false, 0, 0), 0);
 	assert_int_equal(tserver_join(&e.srv), 0);
 	assert_int_equal(e.dev.gone, 1);
 	for (int i = 0; i < 500 && !__atomic_load_n(&e.disconnects, __ATOMIC_SEQ_CST); i++)
