@@ -8,6 +8,7 @@
  * in order, before the register write returns). INTx and MSI-X are never
  * enabled together: vfio-pci refuses that.
  */
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -145,6 +146,54 @@ int case_irq_disable(struct e2e *t)
 	CHECK(expect_fired(fresh, "vector 1 enabled again") == 0);
 	for (int v = 0; v < EXDEV_MSIX_VECTORS; v++)
 		CHECK(expect_quiet(efd[v], "disabled MSI-X vector") == 0, "vector %d", v);
+	CHECK_OK(irq_none(fd, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0));
+	close(fd);
+	return 0;
+}
+
+/* SET_IRQS DATA_BOOL: one byte per vector, true triggers it. */
+static int irq_bools(int fd, uint32_t index, uint32_t start, uint32_t count, const uint8_t *b)
+{
+	char buf[sizeof(struct vfio_irq_set) + 8];
+	struct vfio_irq_set *set = (void *)buf;
+
+	*set = (struct vfio_irq_set){
+	    .argsz = sizeof(*set) + count,
+	    .flags = VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_TRIGGER,
+	    .index = index,
+	    .start = start,
+	    .count = count,
+	};
+	memcpy(set->data, b, count);
+	return ioctl(fd, VFIO_DEVICE_SET_IRQS, set) < 0 ? -errno : 0;
+}
+
+/* Triggers from the program (DATA_NONE, DATA_BOOL) signal the eventfds as
+ * the device would, as vfio-pci's loopback does; ERR and REQ too. */
+int case_irq_trigger(struct e2e *t)
+{
+	int32_t efd[EXDEV_MSIX_VECTORS], err = efd_new(), req = efd_new();
+	static const uint8_t some[EXDEV_MSIX_VECTORS] = {0, 1, 0, 1};
+	int fd = node_open(t->node);
+
+	CHECK(fd >= 0, "open %s: %s", t->node, strerror(-fd));
+	CHECK(err >= 0 && req >= 0);
+	for (int v = 0; v < EXDEV_MSIX_VECTORS; v++)
+		CHECK((efd[v] = efd_new()) >= 0);
+	CHECK_OK(irq_eventfds(fd, VFIO_PCI_MSIX_IRQ_INDEX, 0, EXDEV_MSIX_VECTORS, efd));
+	CHECK_OK(irq_none(fd, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 2, 1));
+	CHECK(expect_fired(efd[2], "DATA_NONE trigger of vector 2") == 0);
+	CHECK_OK(irq_bools(fd, VFIO_PCI_MSIX_IRQ_INDEX, 0, EXDEV_MSIX_VECTORS, some));
+	CHECK(expect_fired(efd[1], "DATA_BOOL trigger of vector 1") == 0);
+	CHECK(expect_fired(efd[3], "DATA_BOOL trigger of vector 3") == 0);
+	CHECK(expect_quiet(efd[0], "vector 0 (false)") == 0);
+	CHECK(expect_quiet(efd[2], "vector 2 (false)") == 0);
+	CHECK_OK(irq_eventfds(fd, VFIO_PCI_ERR_IRQ_INDEX, 0, 1, &err));
+	CHECK_OK(irq_eventfds(fd, VFIO_PCI_REQ_IRQ_INDEX, 0, 1, &req));
+	CHECK_OK(irq_none(fd, VFIO_PCI_ERR_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1));
+	CHECK(expect_fired(err, "ERR trigger") == 0);
+	CHECK_OK(irq_none(fd, VFIO_PCI_REQ_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 1));
+	CHECK(expect_fired(req, "REQ trigger") == 0);
 	CHECK_OK(irq_none(fd, VFIO_PCI_MSIX_IRQ_INDEX, VFIO_IRQ_SET_ACTION_TRIGGER, 0, 0));
 	close(fd);
 	return 0;

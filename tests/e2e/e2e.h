@@ -36,6 +36,7 @@ int case_msix(struct e2e *t);
 int case_intx(struct e2e *t);
 int case_irq_deassign(struct e2e *t);
 int case_irq_disable(struct e2e *t);
+int case_irq_trigger(struct e2e *t);
 /* cases_errors.c */
 int case_reset(struct e2e *t);
 int case_enotty(struct e2e *t);

@@ -35,6 +35,7 @@ static const struct entry cases[] = {
     {"intx", case_intx, 1, "INTx fires, automasks, unmask re-arms"},
     {"irq_deassign", case_irq_deassign, 1, "SET_IRQS with -1 de-assigns one vector"},
     {"irq_disable", case_irq_disable, 1, "SET_IRQS count 0 disables the index"},
+    {"irq_trigger", case_irq_trigger, 1, "DATA_NONE/DATA_BOOL triggers; ERR and REQ"},
     {"reset", case_reset, 1, "VFIO_DEVICE_RESET clears the registers"},
     {"enotty", case_enotty, 1, "unknown ioctls fail with ENOTTY"},
     {"argsz", case_argsz, 1, "bad argsz and bad SET_IRQS fail with EINVAL/EBADF"},
