@@ -82,6 +82,17 @@ static int stop_daemon(struct e2e *t, struct pair *p)
 	return 0;
 }
 
+/* One register read, timed: 0 or -errno, and how long it took in *ms. */
+static int timed_read(int fd, long long *ms)
+{
+	long long t0 = procs_now_ms();
+	uint32_t v;
+	int ret = reg_read(fd, EXDEV_REG_ID, &v);
+
+	*ms = procs_now_ms() - t0;
+	return ret;
+}
+
 static void on_alarm(int sig)
 {
 }
@@ -93,10 +104,9 @@ int case_eintr(struct e2e *t)
 	struct sigaction sa = {.sa_handler = on_alarm};
 	struct itimerval it = {.it_value = {.tv_usec = 300000}};
 	struct pair p;
-	long long t0, ms;
-	ssize_t n;
+	long long ms;
 	uint32_t v;
-	int fd;
+	int fd, ret;
 
 	CHECK(start_pair(t, "eintr", sopts, dopts, &p) == 0);
 	fd = node_open(p.node);
@@ -104,13 +114,10 @@ int case_eintr(struct e2e *t)
 	/* No SA_RESTART: the interrupted pread must come back with EINTR. */
 	CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
 	CHECK(setitimer(ITIMER_REAL, &it, NULL) == 0);
-	t0 = procs_now_ms();
-	errno = 0;
-	n = pread(fd, &v, 4, REGION_OFF(VFIO_PCI_BAR0_REGION_INDEX, EXDEV_REG_ID));
-	ms = procs_now_ms() - t0;
-	NOTE("pread interrupted after %lld ms (server answers after %d ms): %zd, %s", ms, SLOW_MS,
-	     n, strerror(errno));
-	CHECK(n == -1 && errno == EINTR);
+	ret = timed_read(fd, &ms);
+	NOTE("pread interrupted after %lld ms (server answers after %d ms): %s", ms, SLOW_MS,
+	     ret ? strerror(-ret) : "success");
+	CHECK(ret == -EINTR);
 	CHECK(ms < SLOW_MS, "EINTR came only when the server answered");
 	/* The late answer is dropped; the next request gets its own. */
 	CHECK_OK(reg_read(fd, EXDEV_REG_ID, &v));
@@ -124,21 +131,16 @@ int case_timeout(struct e2e *t)
 	static const char *const sopts[] = {"--reply-delay-ms=3000", NULL};
 	static const char *const dopts[] = {"--timeout=1000", NULL};
 	struct pair p;
-	long long t0, ms;
-	ssize_t n;
-	uint32_t v;
-	int fd;
+	long long ms;
+	int fd, ret;
 
 	CHECK(start_pair(t, "timeout", sopts, dopts, &p) == 0);
 	fd = node_open(p.node);
 	CHECK(fd >= 0, "open: %s", strerror(-fd));
-	t0 = procs_now_ms();
-	errno = 0;
-	n = pread(fd, &v, 4, REGION_OFF(VFIO_PCI_BAR0_REGION_INDEX, EXDEV_REG_ID));
-	ms = procs_now_ms() - t0;
-	NOTE("pread with --timeout=1000 on a server taking %d ms: %zd, %s after %lld ms", SLOW_MS,
-	     n, strerror(errno), ms);
-	CHECK(n == -1 && errno == ETIMEDOUT);
+	ret = timed_read(fd, &ms);
+	NOTE("pread with --timeout=1000 on a server taking %d ms: %s after %lld ms", SLOW_MS,
+	     ret ? strerror(-ret) : "success", ms);
+	CHECK(ret == -ETIMEDOUT);
 	close(fd);
 	return stop_daemon(t, &p);
 }
@@ -165,9 +167,8 @@ int case_server_kill(struct e2e *t)
 	struct pair p;
 	struct killer k = {.delay_ms = 300};
 	pthread_t th;
-	long long t0, ms;
-	int fd, status;
-	ssize_t n;
+	long long ms;
+	int fd, status, ret;
 	uint32_t v;
 
 	CHECK(start_pair(t, "kill", sopts, dopts, &p) == 0);
@@ -175,14 +176,11 @@ int case_server_kill(struct e2e *t)
 	CHECK(fd >= 0, "open: %s", strerror(-fd));
 	k.pid = p.server;
 	CHECK(pthread_create(&th, NULL, kill_later, &k) == 0);
-	t0 = procs_now_ms();
-	errno = 0;
-	n = pread(fd, &v, 4, REGION_OFF(VFIO_PCI_BAR0_REGION_INDEX, EXDEV_REG_ID));
-	ms = procs_now_ms() - t0;
+	ret = timed_read(fd, &ms);
 	pthread_join(th, NULL);
-	NOTE("pread pending while the server was killed: %zd, %s after %lld ms", n, strerror(errno),
-	     ms);
-	CHECK(n == -1 && errno == EIO);
+	NOTE("pread pending while the server was killed: %s after %lld ms",
+	     ret ? strerror(-ret) : "success", ms);
+	CHECK(ret == -EIO);
 	CHECK(ms < SLOW_MS, "the pending pread waited for an answer that could not come");
 	CHECK_OK(procs_stop(&t->procs, p.server, 0, EXIT_WAIT_MS, &status));
 	CHECK_ERRNO(pread(fd, &v, 4, REGION_OFF(VFIO_PCI_BAR0_REGION_INDEX, EXDEV_REG_ID)), EIO);
