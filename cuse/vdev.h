@@ -61,12 +61,12 @@ void vdev_release(struct vdev *d, struct vfile *f);
 
 /* A VFIO ioctl; arg is the pointer (or value) as the program passed it. */
 long vdev_ioctl(struct vdev *d, struct vfile *f, const struct vreq *r, unsigned int cmd,
-		uint64_t arg);
+                uint64_t arg);
 
 /* Region I/O at the VFIO offset (region index << 40 | offset in region). */
 ssize_t vdev_read(struct vdev *d, struct vfile *f, const struct vreq *r, uint64_t off, void *buf,
-		  size_t len);
+                  size_t len);
 ssize_t vdev_write(struct vdev *d, struct vfile *f, const struct vreq *r, uint64_t off,
-		   const void *buf, size_t len);
+                   const void *buf, size_t len);
 
 #endif

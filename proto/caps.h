@@ -30,7 +30,7 @@ struct vu_caps {
 	uint64_t pgsizes;
 	uint32_t max_dma_maps;
 	bool write_multiple;
-	bool twin_socket;     /* "twin_socket": {"supported": true, ...} */
+	bool twin_socket;       /* "twin_socket": {"supported": true, ...} */
 	uint32_t twin_fd_index; /* index of the twin socket among the message's fds */
 	bool migration;
 	uint64_t mig_pgsize;
@@ -62,7 +62,7 @@ int vu_caps_parse(const char *json, size_t len, struct vu_caps *caps, char *why,
  * vu_caps_parse. Returns 0, or -EINVAL with why filled in.
  */
 int vu_caps_from_version(const void *payload, size_t len, struct vu_caps *caps, char *why,
-			 size_t whylen);
+                         size_t whylen);
 
 /*
  * The client's side of negotiation: given what we proposed and what the
@@ -80,6 +80,6 @@ int vu_caps_from_version(const void *payload, size_t len, struct vu_caps *caps, 
  *                       twin_fd_index the server's
  */
 int vu_caps_agree(const struct vu_caps *ours, const struct vu_caps *theirs, struct vu_caps *out,
-		  char *why, size_t whylen);
+                  char *why, size_t whylen);
 
 #endif

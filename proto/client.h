@@ -56,7 +56,7 @@ struct vu_client_opts {
 	bool twin_socket;            /* offer twin-socket mode */
 	vu_dma_fn dma;               /* NULL: DMA requests get EINVAL */
 	vu_disconnect_fn disconnected;
-	void *arg; /* passed to dma and disconnected */
+	void *arg;                /* passed to dma and disconnected */
 	const struct vu_log *log; /* NULL: log to stderr at warning level */
 };
 
@@ -107,11 +107,10 @@ void vu_reply_free(struct vu_reply *r);
  * server's max_msg_fds) and wait for its reply. reply may be NULL. The reply
  * has been checked with vu_msg_check before it is returned. opts may be NULL.
  */
-int vu_callv(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iovcnt,
-	     const int *fds, size_t nr_fds, const struct vu_call_opts *opts,
-	     struct vu_reply *reply);
+int vu_callv(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iovcnt, const int *fds,
+             size_t nr_fds, const struct vu_call_opts *opts, struct vu_reply *reply);
 int vu_call(struct vu_client *c, uint16_t cmd, const void *req, size_t len, const int *fds,
-	    size_t nr_fds, const struct vu_call_opts *opts, struct vu_reply *reply);
+            size_t nr_fds, const struct vu_call_opts *opts, struct vu_reply *reply);
 
 /* Send a request with VFIO_USER_F_NO_REPLY and return once it is sent. */
 int vu_post(struct vu_client *c, uint16_t cmd, const void *req, size_t len);
@@ -121,7 +120,7 @@ int vu_post(struct vu_client *c, uint16_t cmd, const void *req, size_t len);
  * reply, and return 0 or -errno as above.
  */
 int vu_device_get_info(struct vu_client *c, const struct vu_call_opts *o,
-		       struct vfio_user_device_info *info);
+                       struct vfio_user_device_info *info);
 
 /*
  * Region info with its capability chain. Asks again with the argsz the server
@@ -129,10 +128,10 @@ int vu_device_get_info(struct vu_client *c, const struct vu_call_opts *o,
  * chain validated) and *fd is the region's fd or -1; the caller frees/closes.
  */
 int vu_device_get_region_info(struct vu_client *c, const struct vu_call_opts *o, uint32_t index,
-			      struct vfio_user_region_info **info, size_t *len, int *fd);
+                              struct vfio_user_region_info **info, size_t *len, int *fd);
 
 int vu_device_get_irq_info(struct vu_client *c, const struct vu_call_opts *o, uint32_t index,
-			   struct vfio_user_irq_info *info);
+                           struct vfio_user_irq_info *info);
 
 /*
  * SET_IRQS. For DATA_BOOL, data holds count bytes. For DATA_EVENTFD, fds holds
@@ -141,32 +140,32 @@ int vu_device_get_irq_info(struct vu_client *c, const struct vu_call_opts *o, ui
  * runs of -1 going as messages without fds. The fds stay the caller's.
  */
 int vu_device_set_irqs(struct vu_client *c, const struct vu_call_opts *o, uint32_t flags,
-		       uint32_t index, uint32_t start, uint32_t count, const uint8_t *data,
-		       const int *fds);
+                       uint32_t index, uint32_t start, uint32_t count, const uint8_t *data,
+                       const int *fds);
 
 /* Region I/O, split into pieces of at most max_data_xfer_size. Returns 0 or
  * -errno (a short transfer from the server is -EIO). */
 int vu_region_read(struct vu_client *c, const struct vu_call_opts *o, uint32_t region,
-		   uint64_t offset, void *buf, size_t count);
+                   uint64_t offset, void *buf, size_t count);
 int vu_region_write(struct vu_client *c, const struct vu_call_opts *o, uint32_t region,
-		    uint64_t offset, const void *buf, size_t count);
+                    uint64_t offset, const void *buf, size_t count);
 
 /* Coalesce up to VFIO_USER_MULTI_MAX small writes (<= 8 bytes each) into one
  * REGION_WRITE_MULTI when the server offered write_multiple; otherwise they go
  * as single REGION_WRITEs. */
 int vu_region_write_multi(struct vu_client *c, const struct vu_call_opts *o,
-			  const struct vfio_user_write_multi_entry *wrs, size_t n);
+                          const struct vfio_user_write_multi_entry *wrs, size_t n);
 
 /* DMA_MAP with fd (offset into it) or fd = -1 for message-based access. */
 int vu_dma_map(struct vu_client *c, const struct vu_call_opts *o, uint64_t iova, uint64_t size,
-	       uint32_t flags, int fd, uint64_t offset);
-int vu_dma_unmap(struct vu_client *c, const struct vu_call_opts *o, uint64_t iova,
-		 uint64_t size, uint32_t flags);
+               uint32_t flags, int fd, uint64_t offset);
+int vu_dma_unmap(struct vu_client *c, const struct vu_call_opts *o, uint64_t iova, uint64_t size,
+                 uint32_t flags);
 
 int vu_device_reset(struct vu_client *c, const struct vu_call_opts *o);
 
 /* DEVICE_FEATURE: in/out buffer holding struct vfio_user_device_feature + data. */
 int vu_device_feature(struct vu_client *c, const struct vu_call_opts *o, void *buf, size_t len,
-		      size_t *out_len);
+                      size_t *out_len);
 
 #endif

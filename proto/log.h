@@ -19,6 +19,6 @@ struct vu_log {
 
 /* Format and emit one line through log (NULL = stderr, warnings and worse). */
 void vu_log(const struct vu_log *log, enum vu_log_level lvl, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -36,8 +36,8 @@ int vu_header_check(const struct vfio_user_header *hdr, char *why, size_t whylen
  * An error reply must have no payload. max_xfer bounds data transfers (0 =
  * no bound beyond VU_MSG_MAX_SIZE). Returns 0, or -EPROTO with why filled in.
  */
-int vu_msg_check(const struct vfio_user_header *hdr, const void *payload, size_t len,
-		 size_t nr_fds, uint32_t max_xfer, char *why, size_t whylen);
+int vu_msg_check(const struct vfio_user_header *hdr, const void *payload, size_t len, size_t nr_fds,
+                 uint32_t max_xfer, char *why, size_t whylen);
 
 /*
  * Check a capability chain in a buffer of len bytes whose first capability is
@@ -48,6 +48,6 @@ int vu_msg_check(const struct vfio_user_header *hdr, const void *payload, size_t
  * Returns 0, or -EPROTO with why filled in.
  */
 int vu_cap_chain_check(const void *buf, size_t len, uint32_t first, size_t fixed, char *why,
-		       size_t whylen);
+                       size_t whylen);
 
 #endif

@@ -41,11 +41,10 @@ struct vu_server_ops {
 	/* data: count bytes for DATA_BOOL. fds: nr_fds fds for DATA_EVENTFD,
 	 * now owned by the device (closed by it, even on error). */
 	int (*set_irqs)(void *dev, const struct vfio_user_irq_set *set, const uint8_t *data,
-			int *fds, size_t nr_fds);
-	int (*region_read)(void *dev, uint32_t region, uint64_t offset, void *buf,
-			   uint32_t count);
+	                int *fds, size_t nr_fds);
+	int (*region_read)(void *dev, uint32_t region, uint64_t offset, void *buf, uint32_t count);
 	int (*region_write)(void *dev, uint32_t region, uint64_t offset, const void *buf,
-			    uint32_t count);
+	                    uint32_t count);
 	/* fd (or -1) is now owned by the device. */
 	int (*dma_map)(void *dev, const struct vfio_user_dma_map *map, int fd);
 	int (*dma_unmap)(void *dev, const struct vfio_user_dma_unmap *unmap);
@@ -69,8 +68,8 @@ int vu_server_listen(const char *path);
  * (checked at least every 100 ms). Calls ops->client_gone before returning.
  * Returns 0 when the client left or stop was set, -errno on a fatal error.
  */
-int vu_serve(int fd, const struct vu_server_ops *ops, void *dev,
-	     const struct vu_server_opts *opts, volatile sig_atomic_t *stop);
+int vu_serve(int fd, const struct vu_server_ops *ops, void *dev, const struct vu_server_opts *opts,
+             volatile sig_atomic_t *stop);
 
 /* The connection being served, for callbacks that need to DMA; valid from
  * within a callback only (NULL elsewhere). */
@@ -85,7 +84,6 @@ const struct vu_caps *vu_server_caps(const struct vu_server_conn *conn);
  * client shared no fd for that memory. Returns 0 or -errno.
  */
 int vu_server_dma_read(struct vu_server_conn *conn, uint64_t addr, void *buf, size_t count);
-int vu_server_dma_write(struct vu_server_conn *conn, uint64_t addr, const void *buf,
-			size_t count);
+int vu_server_dma_write(struct vu_server_conn *conn, uint64_t addr, const void *buf, size_t count);
 
 #endif

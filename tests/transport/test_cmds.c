@@ -275,17 +275,18 @@ static void test_dma_map_fd(void **state)
 static void test_reset_and_unsupported(void **state)
 {
 	struct env *e = *state;
-	struct {
-		struct vfio_user_device_feature f;
-		uint8_t data[8];
-	} feat = {.f = {.argsz = sizeof(feat), .flags = VFIO_DEVICE_FEATURE_PROBE}};
+	uint8_t feat[sizeof(struct vfio_user_device_feature) + 8] = {0};
+	struct vfio_user_device_feature *f = (struct vfio_user_device_feature *)feat;
 	size_t out = 0;
+
+	f->argsz = sizeof(feat);
+	f->flags = VFIO_DEVICE_FEATURE_PROBE;
 
 	assert_int_equal(vu_device_reset(e->c, NULL), 0);
 	assert_int_equal(vu_device_reset(e->c, NULL), 0);
 	assert_int_equal(e->dev.resets, 2);
-	assert_int_equal(vu_device_feature(e->c, NULL, &feat, sizeof(feat), &out), -ENOTSUP);
-	assert_int_equal(vu_device_feature(e->c, NULL, &feat, 4, &out), -EINVAL);
+	assert_int_equal(vu_device_feature(e->c, NULL, feat, sizeof(feat), &out), -ENOTSUP);
+	assert_int_equal(vu_device_feature(e->c, NULL, feat, 4, &out), -EINVAL);
 }
 
 /* The server takes 2 fds a message: 7 vectors with two holes go as
@@ -360,13 +361,14 @@ static void test_set_irqs_bool_none(void **state)
 static void test_post(void **state)
 {
 	struct env *e = *state;
-	struct {
-		struct vfio_user_region_access a;
-		uint32_t v;
-	} w = {.a = {.offset = 0x600, .region = 0, .count = 4}, .v = 0xfeedbeef};
-	uint32_t v = 0;
+	uint8_t w[sizeof(struct vfio_user_region_access) + 4];
+	struct vfio_user_region_access a = {.offset = 0x600, .region = 0, .count = 4};
+	uint32_t v = 0xfeedbeef;
 
-	assert_int_equal(vu_post(e->c, VFIO_USER_REGION_WRITE, &w, sizeof(w)), 0);
+	memcpy(w, &a, sizeof(a));
+	memcpy(w + sizeof(a), &v, sizeof(v));
+	v = 0;
+	assert_int_equal(vu_post(e->c, VFIO_USER_REGION_WRITE, w, sizeof(w)), 0);
 	assert_int_equal(vu_region_read(e->c, NULL, 0, 0x600, &v, 4), 0);
 	assert_int_equal(v, 0xfeedbeef);
 }
