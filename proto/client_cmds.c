@@ -85,7 +85,10 @@ int vu_device_get_region_info(struct vu_client *c, const struct vu_call_opts *o,
 		}
 		*info = r.payload;
 		*len = r.len;
+		/* Any further fds are the same region's, one per sparse area. */
 		*fd = r.nr_fds ? r.fds[0] : -1;
+		for (size_t i = 1; i < r.nr_fds; i++)
+			close(r.fds[i]);
 		free(r.fds);
 		return 0;
 	}

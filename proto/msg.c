@@ -283,6 +283,26 @@ static int check_region_info_request(struct chk *c)
 	return check_info_request(c, sizeof(struct vfio_user_region_info));
 }
 
+/*
+ * The fds a region info reply may carry: one, or one per sparse mmap area,
+ * as libvfio-user passes the region's fd again for each area. The chain at
+ * off has been checked.
+ */
+static size_t sparse_areas(const uint8_t *p, uint32_t off)
+{
+	struct vfio_user_cap_header h;
+	uint32_t nr;
+
+	for (; off; off = h.next) {
+		memcpy(&h, p + off, sizeof(h));
+		if (h.id == VFIO_REGION_INFO_CAP_SPARSE_MMAP) {
+			nr = rd32(p, off + sizeof(h));
+			return nr > 1 ? nr : 1;
+		}
+	}
+	return 1;
+}
+
 static int check_region_info_reply(struct chk *c)
 {
 	struct vfio_user_region_info ri;
@@ -290,10 +310,10 @@ static int check_region_info_reply(struct chk *c)
 	bool full = false, caps;
 	int ret = reply_argsz(c, sizeof(ri), &full);
 
-	if (!ret)
-		ret = want_fds(c, 1);
-	if (ret || !full)
+	if (ret)
 		return ret;
+	if (!full)
+		return want_fds(c, 1);
 	memcpy(&ri, c->p, sizeof(ri));
 	caps = ri.flags & VFIO_REGION_INFO_FLAG_CAPS;
 	if (caps != (ri.cap_offset != 0))
@@ -301,7 +321,7 @@ static int check_region_info_reply(struct chk *c)
 		           ri.cap_offset);
 	if (vu_cap_chain_check(c->p, c->len, ri.cap_offset, sizeof(ri), chain, sizeof(chain)))
 		return bad(c, "%s", chain);
-	return 0;
+	return want_fds(c, sparse_areas(c->p, ri.cap_offset));
 }
 
 static int check_io_fds_request(struct chk *c)

@@ -257,6 +257,9 @@ static void region_info(void **state)
 	len = region_with_caps(buf);
 	OK(check(VFIO_USER_DEVICE_GET_REGION_INFO, REPLY, buf, len, 1));
 	OK(check(VFIO_USER_DEVICE_GET_REGION_INFO, REPLY, buf, len, 0));
+	/* libvfio-user passes the region's fd once per sparse area: two here. */
+	OK(check(VFIO_USER_DEVICE_GET_REGION_INFO, REPLY, buf, len, 2));
+	BAD(check(VFIO_USER_DEVICE_GET_REGION_INFO, REPLY, buf, len, 3));
 	/* Cut to the asker's argsz: only the fixed part, argsz says 96. */
 	OK(check(VFIO_USER_DEVICE_GET_REGION_INFO, REPLY, buf, 32, 0));
 	/* libvfio-user pads a cut reply to the argsz asked; the tail is not read. */

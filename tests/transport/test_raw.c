@@ -428,6 +428,58 @@ static void test_bad_server_requests(void **state)
 	raw_close(&r);
 }
 
+/* GET_REGION_INFO answered as libvfio-user does for a region with two
+ * sparse mmap areas: the region's fd passed once per area. */
+static void answer_two_areas(struct raw *r)
+{
+	struct vfio_user_header h, out;
+	struct vfio_user_region_info ri = {
+	    .argsz = 80,
+	    .flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_MMAP |
+	             VFIO_REGION_INFO_FLAG_CAPS,
+	    .cap_offset = sizeof(ri),
+	    .size = 0x4000,
+	};
+	struct vfio_info_cap_header cap = {.id = VFIO_REGION_INFO_CAP_SPARSE_MMAP, .version = 1};
+	const uint32_t nr_areas[2] = {2, 0};
+	const uint64_t areas[4] = {0, 0x1000, 0x3000, 0x1000};
+	uint8_t buf[256], reply[80];
+	int fd, fds[2];
+
+	if (raw_recv(r->fd, &h, buf, sizeof(buf)) < 0)
+		return;
+	memcpy(&ri.index, buf + offsetof(struct vfio_user_region_info, index), sizeof(ri.index));
+	memcpy(reply, &ri, sizeof(ri));
+	memcpy(reply + sizeof(ri), &cap, sizeof(cap));
+	memcpy(reply + sizeof(ri) + sizeof(cap), nr_areas, sizeof(nr_areas));
+	memcpy(reply + sizeof(ri) + sizeof(cap) + sizeof(nr_areas), areas, sizeof(areas));
+	fd = eventfd(0, EFD_CLOEXEC);
+	fds[0] = fds[1] = fd;
+	reply_hdr(&out, &h, sizeof(reply));
+	raw_send(r->fd, &out, reply, sizeof(reply), fds, 2);
+	close(fd);
+	answer_ok(r);
+}
+
+static void test_region_fd_per_area(void **state)
+{
+	struct vfio_user_region_info *ri = NULL;
+	struct raw r = {0};
+	int before = count_fds(), fd = -1;
+	size_t len = 0;
+
+	assert_int_equal(raw_open(&r, PLAIN, answer_two_areas, 0), 0);
+	assert_int_equal(vu_device_get_region_info(r.c, NULL, 2, &ri, &len, &fd), 0);
+	assert_int_equal(len, 80);
+	assert_int_equal(ri->index, 2);
+	assert_true(fd >= 0);
+	close(fd);
+	free(ri);
+	assert_int_equal(get_info(&r), 0);
+	raw_close(&r);
+	assert_int_equal(count_fds(), before);
+}
+
 /* A hand-written client against vu_serve: bad commands get error replies,
  * fds on them are closed, a broken stream ends the session cleanly. */
 static int raw_call(int fd, uint16_t id, uint16_t cmd, const void *p, size_t len, const int *fds,
@@ -675,6 +727,7 @@ int main(void)
 	    cmocka_unit_test(test_version_refused),
 	    cmocka_unit_test(test_version_twin),
 	    cmocka_unit_test(test_bad_server_requests),
+	    cmocka_unit_test(test_region_fd_per_area),
 	    cmocka_unit_test(test_serve_bad_commands),
 	    cmocka_unit_test(test_serve_no_version),
 	    cmocka_unit_test(test_serve_client_leaves_early),
