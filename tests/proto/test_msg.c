@@ -559,6 +559,13 @@ static void dma_read_write(void **state)
 	BAD(check(VFIO_USER_DMA_WRITE, CMD, buf, len - 1, 0));
 	BAD(check(VFIO_USER_DMA_READ, REPLY, buf, len + 1, 0));
 	BAD(check_x(VFIO_USER_DMA_WRITE, CMD, buf, len, 0, 8));
+	/* libvfio-user sends the last piece of a split DMA_WRITE in a message
+	 * as long as the first: data past count, within the transfer limit. */
+	put64(buf, 8, 8);
+	OK(check_x(VFIO_USER_DMA_WRITE, CMD, buf, len, 0, 16));
+	BAD(check_x(VFIO_USER_DMA_WRITE, CMD, buf, len, 0, 8));
+	BAD(check(VFIO_USER_DMA_READ, REPLY, buf, len, 0));
+	put64(buf, 8, 16);
 
 	/* A 64-bit count that would wrap len arithmetic, an address wrapping. */
 	len = dma_access(buf, 0x2000, UINT64_MAX, 0);

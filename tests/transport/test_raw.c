@@ -35,6 +35,8 @@ struct raw {
 	raw_fn script;
 	int got_error_reply; /* the client's answer to our request was an error */
 	int asked;           /* the script is done asking */
+	int got_reply;       /* the client's answer to our request was right */
+	struct guest *guest; /* client memory for DMA requests, or NULL */
 	struct vu_client *c;
 	struct logbuf log;
 };
@@ -138,6 +140,10 @@ static int raw_open(struct raw *r, const char *json, raw_fn script, uint32_t max
 
 	logbuf_init(&r->log);
 	o.log = &r->log.log;
+	if (r->guest) {
+		o.dma = guest_dma;
+		o.arg = r->guest;
+	}
 	r->json = json;
 	r->script = script;
 	if (!r->major)
@@ -480,6 +486,45 @@ static void test_region_fd_per_area(void **state)
 	assert_int_equal(count_fds(), before);
 }
 
+/* A DMA_WRITE as libvfio-user sends the last piece of a split transfer:
+ * the message as long as the first piece, count saying how much is data. */
+static void ask_long_write(struct raw *r)
+{
+	struct vfio_user_header h = {.msg_id = 90, .cmd = VFIO_USER_DMA_WRITE};
+	struct vfio_user_dma_access *a;
+	uint8_t msg[sizeof(*a) + 8], buf[256];
+
+	a = (struct vfio_user_dma_access *)msg;
+	a->addr = GUEST_BASE;
+	a->count = 4;
+	memset(msg + sizeof(*a), 0xab, 8);
+	h.msg_size = sizeof(h) + sizeof(msg);
+	raw_send(r->fd, &h, msg, sizeof(msg), NULL, 0);
+	if (raw_recv(r->fd, &h, buf, sizeof(buf)) == sizeof(*a) && h.msg_id == 90 &&
+	    !(h.flags & VFIO_USER_F_ERROR) && ((struct vfio_user_dma_access *)buf)->count == 4)
+		r->got_reply++;
+	__atomic_store_n(&r->asked, 1, __ATOMIC_SEQ_CST);
+	answer_ok(r);
+}
+
+static void test_dma_write_long_message(void **state)
+{
+	struct guest g = {.mem = calloc(1, GUEST_SIZE)};
+	struct raw r = {.guest = &g};
+
+	assert_non_null(g.mem);
+	assert_int_equal(raw_open(&r, PLAIN, ask_long_write, 0), 0);
+	for (int i = 0; i < 500 && !__atomic_load_n(&r.asked, __ATOMIC_SEQ_CST); i++)
+		usleep(10000);
+	assert_int_equal(get_info(&r), 0);
+	assert_int_equal(r.got_reply, 1);
+	assert_int_equal(g.writes, 1);
+	assert_int_equal(g.mem[3], 0xab);
+	assert_int_equal(g.mem[4], 0);
+	raw_close(&r);
+	free(g.mem);
+}
+
 /* A hand-written client against vu_serve: bad commands get error replies,
  * fds on them are closed, a broken stream ends the session cleanly. */
 static int raw_call(int fd, uint16_t id, uint16_t cmd, const void *p, size_t len, const int *fds,
@@ -728,6 +773,7 @@ int main(void)
 	    cmocka_unit_test(test_version_twin),
 	    cmocka_unit_test(test_bad_server_requests),
 	    cmocka_unit_test(test_region_fd_per_area),
+	    cmocka_unit_test(test_dma_write_long_message),
 	    cmocka_unit_test(test_serve_bad_commands),
 	    cmocka_unit_test(test_serve_no_version),
 	    cmocka_unit_test(test_serve_client_leaves_early),
