@@ -30,6 +30,7 @@
 
 #define DEFAULT_CLIENT_MAX_FDS 16u
 #define NR_IDS                 65536u
+#define KERNEL_MAX_FDS         253u /* SCM_MAX_FD: fds one sendmsg passes */
 
 struct vu_cancel {
 	atomic_bool fired;
@@ -422,6 +423,10 @@ static int version_check(struct vu_client *c, struct vu_msg *m)
 	theirs.major = v->major;
 	theirs.minor = v->minor;
 	err = vu_caps_agree(&c->ours, &theirs, &c->caps, why, sizeof(why));
+	/* A server may take more fds a message than the kernel passes in one;
+	 * more would fail the sendmsg and lose the connection. */
+	if (c->caps.max_msg_fds > KERNEL_MAX_FDS)
+		c->caps.max_msg_fds = KERNEL_MAX_FDS;
 	if (!err && c->caps.twin_socket)
 		err = take_twin(c, m, why, sizeof(why));
 	if (err)

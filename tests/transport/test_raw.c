@@ -525,6 +525,63 @@ static void test_dma_write_long_message(void **state)
 	free(g.mem);
 }
 
+/* Take SET_IRQS messages until 300 vectors came, closing their fds; note
+ * the most fds one message carried. */
+static void take_irqs(struct raw *r)
+{
+	char ctl[CMSG_SPACE(1024 * sizeof(int))];
+	struct vfio_user_header h, out;
+	struct vfio_user_irq_set set;
+	uint32_t vectors = 0;
+
+	while (vectors < 300) {
+		struct iovec v = {.iov_base = &h, .iov_len = sizeof(h)};
+		struct msghdr mh = {.msg_iov = &v,
+		                    .msg_iovlen = 1,
+		                    .msg_control = ctl,
+		                    .msg_controllen = sizeof(ctl)};
+		struct cmsghdr *cm;
+		int n = 0;
+
+		if (recvmsg(r->fd, &mh, MSG_WAITALL | MSG_CMSG_CLOEXEC) != sizeof(h) ||
+		    h.msg_size != sizeof(h) + sizeof(set) ||
+		    recv(r->fd, &set, sizeof(set), MSG_WAITALL) != sizeof(set))
+			return;
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+			n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			for (int i = 0; i < n; i++)
+				close(((int *)CMSG_DATA(cm))[i]);
+		}
+		if (n > r->got_reply)
+			r->got_reply = n;
+		vectors += set.count;
+		reply_hdr(&out, &h, 0);
+		raw_send(r->fd, &out, NULL, 0, NULL, 0);
+	}
+}
+
+/* A server may offer more fds a message than the kernel passes in one
+ * (SCM_MAX_FD, 253): eventfds still go, in messages the kernel takes. */
+static void test_irqs_past_kernel_fd_limit(void **state)
+{
+	struct raw r = {0};
+	int fds[300];
+
+	for (int i = 0; i < 300; i++)
+		fds[i] = eventfd(0, EFD_CLOEXEC);
+	assert_int_equal(raw_open(&r, "{\"capabilities\":{\"max_msg_fds\":1024}}", take_irqs, 0),
+	                 0);
+	assert_int_equal(vu_device_set_irqs(r.c, NULL,
+	                                    VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+	                                    2, 0, 300, NULL, fds),
+	                 0);
+	assert_true(vu_client_connected(r.c));
+	raw_close(&r);
+	assert_true(r.got_reply > 0 && r.got_reply <= 253);
+	for (int i = 0; i < 300; i++)
+		close(fds[i]);
+}
+
 /* A hand-written client against vu_serve: bad commands get error replies,
  * fds on them are closed, a broken stream ends the session cleanly. */
 static int raw_call(int fd, uint16_t id, uint16_t cmd, const void *p, size_t len, const int *fds,
@@ -774,6 +831,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_server_requests),
 	    cmocka_unit_test(test_region_fd_per_area),
 	    cmocka_unit_test(test_dma_write_long_message),
+	    cmocka_unit_test(test_irqs_past_kernel_fd_limit),
 	    cmocka_unit_test(test_serve_bad_commands),
 	    cmocka_unit_test(test_serve_no_version),
 	    cmocka_unit_test(test_serve_client_leaves_early),
