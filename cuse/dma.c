@@ -77,12 +77,12 @@ static struct dma_entry *table_lookup(const struct dma_table *t, uint64_t iova)
 	return NULL;
 }
 
-/* Whether [iova, iova + size) meets any entry. */
+/* Whether [iova, iova + size) meets any entry; size > 0. */
 static bool table_overlaps(const struct dma_table *t, uint64_t iova, uint64_t size)
 {
 	size_t i = table_find(t, iova);
 
-	return i < t->n && t->v[i]->iova < iova + size;
+	return i < t->n && t->v[i]->iova <= iova + size - 1;
 }
 
 static int table_insert(struct dma_table *t, struct dma_entry *e)
@@ -310,7 +310,8 @@ static int map_check(const struct vdev *d, const struct vconn *c,
 /*
  * Reserve the IOVA range (the entry is busy until the server has it), so a
  * concurrent map of the same range fails with EEXIST as type1 would. Checked
- * in type1's order: overlap, then room, then (pieces_build) the memory.
+ * in type1's order: overlap, room, IOVA range, then (pieces_build) the
+ * memory.
  */
 static int map_reserve(struct vdev *d, struct vconn *c, const struct vfio_iommu_type1_dma_map *m,
                        struct dma_entry *e)
@@ -329,6 +330,10 @@ static int map_reserve(struct vdev *d, struct vconn *c, const struct vfio_iommu_
 		vdev_log(d, VU_LOG_INFO, "MAP_DMA: the server allows %u mappings, all in use",
 		         c->caps.max_dma_maps);
 		ret = -ENOSPC;
+	} else if (m->iova + m->size - 1 > DMA_IOVA_LAST) {
+		vdev_log(d, VU_LOG_INFO, "MAP_DMA: iova 0x%llx size 0x%llx: past the IOVA range",
+		         (unsigned long long)m->iova, (unsigned long long)m->size);
+		ret = -EINVAL;
 	} else {
 		ret = table_insert(t, e);
 	}
@@ -420,7 +425,7 @@ static int unmap_pick(struct dma_table *t, uint64_t iova, uint64_t size, bool v2
 	}
 	for (i = table_find(t, iova); i < t->n; i++) {
 		e = t->v[i];
-		if (e->iova >= iova + size || (!v2 && iova > e->iova))
+		if (e->iova > iova + size - 1 || (!v2 && iova > e->iova))
 			break;
 		if (e->busy)
 			continue;

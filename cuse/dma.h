@@ -25,6 +25,11 @@ struct host;
 struct vfio_iommu_type1_dma_map;
 struct vfio_iommu_type1_dma_unmap;
 
+/* The last IOVA a mapping may cover: on the wire iova + size must not wrap,
+ * so the last byte of the space cannot be mapped (the IOVA range reported
+ * to programs ends here). */
+#define DMA_IOVA_LAST (UINT64_MAX - 1)
+
 /* One server mapping. */
 struct dma_piece {
 	uint64_t iova, size;

@@ -121,7 +121,7 @@ static void iommu_caps_fill(const struct ictx *x, uint8_t *buf)
 	               .next = sizeof(struct vfio_iommu_type1_info) + CAP_AVAIL_SIZE}};
 	struct vfio_iommu_type1_info_cap_iova_range range = {
 	    .header = {.id = VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, .version = 1}, .nr_iovas = 1};
-	struct vfio_iova_range all = {.start = 0, .end = UINT64_MAX};
+	struct vfio_iova_range all = {.start = 0, .end = DMA_IOVA_LAST};
 	size_t used = dma_table_pieces(&x->d->dma);
 	uint32_t max = x->c->caps.max_dma_maps;
 
