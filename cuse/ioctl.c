@@ -134,7 +134,7 @@ static void iommu_caps_fill(const struct ictx *x, uint8_t *buf)
 
 static long iommu_get_info(const struct ictx *x)
 {
-	struct vfio_iommu_type1_info info;
+	struct vfio_iommu_type1_info info = {0};
 	size_t minsz = offsetofend(struct vfio_iommu_type1_info, iova_pgsizes);
 	uint8_t caps[IOMMU_CAPS_SIZE];
 	int ret;
