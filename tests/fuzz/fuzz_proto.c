@@ -52,10 +52,12 @@ static uint64_t field(const struct msg *m, uint64_t off, size_t n)
 	return v;
 }
 
-static void consume_chain(const struct msg *m, uint32_t off)
+/* Walk the chain as a consumer would; returns the fds the reply may carry:
+ * one, or one per sparse mmap area. */
+static uint64_t consume_chain(const struct msg *m, uint32_t off)
 {
 	size_t steps = 0;
-	uint64_t nr, i;
+	uint64_t nr, i, fds = 1;
 	uint16_t id;
 
 	while (off) {
@@ -65,11 +67,14 @@ static void consume_chain(const struct msg *m, uint32_t off)
 			nr = field(m, off + 8, 4);
 			for (i = 0; i < nr; i++)
 				present(m, off + 16 + i * 16, 16);
+			if (nr > fds)
+				fds = nr;
 		} else if (id == VFIO_REGION_INFO_CAP_TYPE) {
 			field(m, off + 8, 8);
 		}
 		off = (uint32_t)field(m, off + 4, 4);
 	}
+	return fds;
 }
 
 static void consume_io_fds(const struct msg *m)
@@ -112,7 +117,9 @@ static void consume_request(const struct msg *m, uint16_t cmd)
 		consume_data(m, 16, field(m, 12, 4));
 		break;
 	case VFIO_USER_DMA_WRITE:
-		consume_data(m, 16, field(m, 8, 8));
+		/* As libvfio-user sends them: bytes past count may follow. */
+		present(m, 16, field(m, 8, 8));
+		require(m->len - 16 <= m->limit);
 		break;
 	case VFIO_USER_REGION_READ:
 		require(field(m, 12, 4) <= m->limit);
@@ -141,9 +148,7 @@ static void consume_reply(const struct msg *m, uint16_t cmd)
 	switch (cmd) {
 	case VFIO_USER_DEVICE_GET_REGION_INFO:
 		present(m, 0, 32);
-		require(m->nr_fds <= 1);
-		if (full)
-			consume_chain(m, (uint32_t)field(m, 12, 4));
+		require(m->nr_fds <= (full ? consume_chain(m, (uint32_t)field(m, 12, 4)) : 1));
 		break;
 	case VFIO_USER_DEVICE_GET_REGION_IO_FDS:
 		present(m, 0, 16);
