@@ -8,7 +8,11 @@
  * the server reads and writes it by message, which dma_access answers by
  * copying from or to the process that mapped it. Our copy of each fd is
  * closed once the server has its own: nothing taken from the process
- * outlives the request.
+ * outlives the request, except the pin (host.h) each entry holds on the
+ * process that mapped it: messages reach that process's memory through the
+ * pin, never by pid, so a pid reused after the owner died (a forked child
+ * keeps the node open, or release is still under way) never exposes another
+ * process.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -25,6 +29,8 @@ void dma_table_init(struct dma_table *t)
 
 static void entry_free(struct dma_entry *e)
 {
+	if (e->pin >= 0)
+		close(e->pin);
 	free(e->pieces);
 	free(e);
 }
@@ -341,6 +347,26 @@ static int map_reserve(struct vdev *d, struct vconn *c, const struct vfio_iommu_
 	return ret;
 }
 
+/*
+ * Pin the caller before its memory is looked up by pid, so the mappings
+ * validated belong to the pinned process or, had it died in between, the
+ * pin refuses every access. What stays open: the caller killed while
+ * blocked in this request and its pid reused before the pin is taken, a
+ * window every by-pid step of a request shares.
+ */
+static int entry_pin(struct vdev *d, const struct vreq *r, struct dma_entry *e)
+{
+	int pin = d->host.ops->pin(d->host.ctx, r->pid);
+
+	if (pin < 0) {
+		vdev_log(d, VU_LOG_INFO, "MAP_DMA: cannot pin pid %d: %s", (int)r->pid,
+		         strerror(-pin));
+		return pin;
+	}
+	e->pin = pin;
+	return 0;
+}
+
 int dma_map(struct vdev *d, struct vconn *c, const struct vreq *r,
             const struct vfio_iommu_type1_dma_map *m)
 {
@@ -359,12 +385,15 @@ int dma_map(struct vdev *d, struct vconn *c, const struct vreq *r,
 	                        .prot =
 	                            m->flags & (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE),
 	                        .pid = r->pid,
+	                        .pin = -1,
 	                        .busy = true};
 	ret = map_reserve(d, c, m, e);
 	if (ret < 0)
 		goto out;
-	ret = pieces_build(d, vu_client_can_pass_fds(c->c), r->pid, m->vaddr, m->iova, m->size,
-	                   e->prot, &p);
+	ret = entry_pin(d, r, e);
+	if (ret == 0)
+		ret = pieces_build(d, vu_client_can_pass_fds(c->c), r->pid, m->vaddr, m->iova,
+		                   m->size, e->prot, &p);
 	e->pieces = p.v;
 	if (ret == 0)
 		ret = pieces_account(d, c, e, p.n);
@@ -562,9 +591,17 @@ int dma_access(struct vdev *d, uint16_t cmd, uint64_t addr, void *buf, uint64_t 
 		if (n > count)
 			n = count;
 		if (cmd == VFIO_USER_DMA_READ)
-			ret = ops->mem_read(d->host.ctx, e->pid, vaddr, p, n);
+			ret = ops->pin_read(d->host.ctx, e->pin, vaddr, p, n);
 		else
-			ret = ops->mem_write(d->host.ctx, e->pid, vaddr, p, n);
+			ret = ops->pin_write(d->host.ctx, e->pin, vaddr, p, n);
+		if (ret == -ESRCH) {
+			/* To the server the memory of a dead process is an
+			 * unmapped IOVA: an IOMMU fault, EFAULT. */
+			vdev_log(d, VU_LOG_WARN,
+			         "server %s at IOVA 0x%llx: pid %d, which mapped it, has exited",
+			         vu_command_name(cmd), (unsigned long long)addr, (int)e->pid);
+			ret = -EFAULT;
+		}
 		addr += n;
 		p += n;
 		count -= n;

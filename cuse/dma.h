@@ -42,6 +42,7 @@ struct dma_entry {
 	uint64_t iova, size, vaddr;
 	uint32_t prot; /* VFIO_DMA_MAP_FLAG_READ / _WRITE */
 	pid_t pid;
+	int pin;   /* host pin of pid's process (host.h), -1 while none */
 	bool busy; /* being mapped or unmapped with the server */
 	struct dma_piece *pieces;
 	size_t nr_pieces;

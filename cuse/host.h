@@ -41,6 +41,17 @@ struct host_ops {
 	int (*syscall_offset)(void *ctx, pid_t tid, uint64_t *off);
 	/* The thread group (process) of thread tid. */
 	pid_t (*tgid_of)(void *ctx, pid_t tid);
+	/*
+	 * Pin process pid's identity: a new fd (the caller closes it) bound to
+	 * that very process, so that pin_read/pin_write reach it and nothing
+	 * else, whatever later takes its pid. -ESRCH when pid is gone, else
+	 * -errno.
+	 */
+	int (*pin)(void *ctx, pid_t pid);
+	/* mem_read/mem_write through a pin: 0, -EFAULT (not mapped), or
+	 * -ESRCH once the pinned process has exited or exec'd. */
+	int (*pin_read)(void *ctx, int pin, uint64_t addr, void *buf, size_t len);
+	int (*pin_write)(void *ctx, int pin, uint64_t addr, const void *buf, size_t len);
 };
 
 struct host {

@@ -317,6 +317,73 @@ static int proc_mem_write(void *ctx, pid_t pid, uint64_t addr, const void *buf, 
 	return vm_copy(ctx, pid, addr, (void *)buf, len, true);
 }
 
+/*
+ * A pin is an fd on /proc/<pid>/mem: opening it binds the file to the
+ * process's address space (mm) of that moment, not to the pid, and once that
+ * process exits (or execs) the kernel finds no users left on that mm and
+ * every read or write returns 0 bytes. So no pid reuse can redirect it, with
+ * no window between a check and the copy, and an access costs one pread or
+ * pwrite, as process_vm_readv/writev did. Like type1's pinned pages, a write
+ * still lands in memory the process made read-only after mapping it
+ * (/proc/<pid>/mem writes are forced); the DMA table has checked the access
+ * the device was granted.
+ */
+static int proc_pin(void *ctx, pid_t pid)
+{
+	char path[64];
+	int fd, err;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	err = errno;
+	if (err == ENOENT)
+		return -ESRCH;
+	vu_log(ctx, VU_LOG_WARN, "pid %d: cannot open %s: %s", (int)pid, path, strerror(err));
+	return -err;
+}
+
+static int pin_copy(const struct vu_log *log, int pin, uint64_t addr, void *buf, size_t len,
+                    bool write)
+{
+	size_t done = 0;
+	ssize_t n;
+
+	while (done < len) {
+		/* pread/pwrite refuse offsets past INT64_MAX: never user memory. */
+		if (addr + done > (uint64_t)INT64_MAX)
+			return -EFAULT;
+		if (write)
+			n = pwrite(pin, (char *)buf + done, len - done, (off_t)(addr + done));
+		else
+			n = pread(pin, (char *)buf + done, len - done, (off_t)(addr + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0)
+			return -ESRCH; /* the address space is gone */
+		if (n < 0) {
+			/* EIO: nothing mapped there. */
+			if (errno != EIO)
+				vu_log(log, VU_LOG_WARN, "cannot %s pinned memory: %s",
+				       write ? "write" : "read", strerror(errno));
+			return -EFAULT;
+		}
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+static int proc_pin_read(void *ctx, int pin, uint64_t addr, void *buf, size_t len)
+{
+	return pin_copy(ctx, pin, addr, buf, len, false);
+}
+
+static int proc_pin_write(void *ctx, int pin, uint64_t addr, const void *buf, size_t len)
+{
+	return pin_copy(ctx, pin, addr, (void *)buf, len, true);
+}
+
 static int open_pidfd(void *ctx, pid_t pid)
 {
 	pid_t tgid;
@@ -364,4 +431,7 @@ const struct host_ops host_proc_ops = {
     .mapping = proc_mapping,
     .syscall_offset = proc_syscall_offset,
     .tgid_of = proc_tgid_of,
+    .pin = proc_pin,
+    .pin_read = proc_pin_read,
+    .pin_write = proc_pin_write,
 };

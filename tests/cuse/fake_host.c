@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -74,6 +75,69 @@ static int fake_mem_write(void *ctx, pid_t pid, uint64_t addr, const void *buf, 
 	return 0;
 }
 
+void fake_host_exit(struct fake_host *h, pid_t pid)
+{
+	for (size_t i = 0; i < FAKE_PINS; i++) {
+		if (h->pins[i].pid == pid)
+			h->pins[i].exited = true;
+	}
+}
+
+static int fake_pin(void *ctx, pid_t pid)
+{
+	struct fake_host *h = ctx;
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fd >= FAKE_PINS) {
+		close(fd);
+		return -EMFILE;
+	}
+	h->pins[fd].pid = pid;
+	h->pins[fd].exited = false;
+	return fd;
+}
+
+/* The fake memory behind a live pin, or NULL with *err set. */
+static void *pin_mem(struct fake_host *h, int pin, uint64_t addr, size_t len, int *err)
+{
+	void *p;
+
+	__atomic_add_fetch(&h->mem_calls, 1, __ATOMIC_RELAXED);
+	if (pin < 0 || pin >= FAKE_PINS || !h->pins[pin].pid) {
+		*err = -EBADF;
+		return NULL;
+	}
+	if (h->pins[pin].exited) {
+		*err = -ESRCH;
+		return NULL;
+	}
+	p = mem_at(h, addr, len);
+	*err = p ? 0 : -EFAULT;
+	return p;
+}
+
+static int fake_pin_read(void *ctx, int pin, uint64_t addr, void *buf, size_t len)
+{
+	int err;
+	void *p = pin_mem(ctx, pin, addr, len, &err);
+
+	if (p)
+		memcpy(buf, p, len);
+	return err;
+}
+
+static int fake_pin_write(void *ctx, int pin, uint64_t addr, const void *buf, size_t len)
+{
+	int err;
+	void *p = pin_mem(ctx, pin, addr, len, &err);
+
+	if (p)
+		memcpy(p, buf, len);
+	return err;
+}
+
 static int fake_fd_get(void *ctx, pid_t pid, int fd)
 {
 	struct fake_host *h = ctx;
@@ -120,6 +184,9 @@ static const struct host_ops fake_ops = {
     .mapping = fake_mapping,
     .syscall_offset = fake_syscall_offset,
     .tgid_of = fake_tgid_of,
+    .pin = fake_pin,
+    .pin_read = fake_pin_read,
+    .pin_write = fake_pin_write,
 };
 
 struct host fake_host_ops(struct fake_host *h)

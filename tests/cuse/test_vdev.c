@@ -829,6 +829,57 @@ static void test_dma_by_message(void **state)
 	munmap(buf, 4 * PAGE);
 }
 
+/*
+ * The process that mapped memory exits while the node stays open (a forked
+ * child holds it) and its pid goes to another process: the device's DMA
+ * must not reach that one. Every mapping holds one pin, dropped with it.
+ */
+static void test_dma_owner_exited(void **state)
+{
+	struct fx *x = *state;
+	uint8_t *buf = page_alloc(4 * PAGE), back[64];
+	int before;
+
+	fill_pattern(buf, 4 * PAGE);
+	fake_host_add_mem(&x->h, buf, 4 * PAGE);
+	fake_host_add_map(&x->h, buf, 4 * PAGE, true, true, -1, 0);
+	set_iommu(x, VFIO_TYPE1v2_IOMMU);
+	before = open_fds();
+	assert_int_equal(map_dma(x, buf, 0x10000, PAGE, RW), 0);
+	assert_int_equal(map_dma(x, buf + PAGE, 0x20000, PAGE, RW), 0);
+	assert_int_equal(map_dma(x, buf + 3 * PAGE + PAGE, 0x30000, PAGE, RW), -EFAULT);
+	assert_int_equal(open_fds(), before + 2);
+	assert_int_equal(device_dma(x, 0x10000, 64, 0), 0);
+
+	fake_host_exit(&x->h, PID);
+	memset(buf, 0x5a, 2 * PAGE);
+	memset(back, 0xa5, sizeof(back));
+	assert_int_equal(vdev_write(x->d, x->f, &x->r, TDEV_DMA_BUF, back, 64), 64);
+	assert_int_equal(device_dma(x, 0x10000, 64, 1), -EFAULT);
+	assert_int_equal(device_dma(x, 0x20000 + 8, 64, 1), -EFAULT);
+	for (size_t i = 0; i < 2 * PAGE; i++)
+		assert_int_equal(buf[i], 0x5a);
+	assert_int_equal(device_dma(x, 0x20000, 64, 0), -EFAULT);
+	assert_int_equal(vdev_read(x->d, x->f, &x->r, TDEV_DMA_BUF, back, 64), 64);
+	assert_int_equal(back[0], 0xa5);
+
+	/* What the new process with that pid maps is its own. */
+	assert_int_equal(map_dma(x, buf + 2 * PAGE, 0x40000, PAGE, RW), 0);
+	assert_int_equal(open_fds(), before + 3);
+	assert_int_equal(device_dma(x, 0x40000, 64, 1), 0);
+	assert_memory_equal(buf + 2 * PAGE, back, 64);
+
+	assert_int_equal(unmap_dma(x, 0x10000, PAGE, 0, NULL), 0);
+	assert_int_equal(open_fds(), before + 2);
+	assert_int_equal(unmap_dma(x, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL, NULL), 0);
+	assert_int_equal(open_fds(), before);
+	assert_int_equal(map_dma(x, buf, 0x10000, PAGE, RW), 0);
+	vdev_release(x->d, x->f);
+	x->f = NULL;
+	assert_int_equal(open_fds(), before);
+	munmap(buf, 4 * PAGE);
+}
+
 static void test_region_rw(void **state)
 {
 	struct fx *x = *state;
@@ -1113,6 +1164,7 @@ int main(void)
 	    T_WITH(test_map_dma_nospc, fx_setup_twomaps),
 	    T_WITH(test_map_dma_server_refuses, fx_setup_bigcaps),
 	    T(test_dma_by_message),
+	    T(test_dma_owner_exited),
 	    T(test_region_rw),
 	    T(test_owner),
 	    T(test_release_cleanup),

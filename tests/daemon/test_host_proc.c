@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -235,6 +236,104 @@ static void test_mem_fault(void **state)
 	assert_int_equal(host.ops->mem_write(host.ctx, c->pid, c->info.hole - 16, buf, sizeof(buf)),
 	                 -EFAULT);
 	assert_int_equal(host.ops->mem_read(host.ctx, NO_SUCH_PID, c->info.anon, buf, 8), -EFAULT);
+}
+
+/* Memory at the same address in the test and in every child it forks. */
+static char pin_text[64];
+
+/* A child that writes text into pin_text, says so, and exits when told
+ * (or when the pipe closes). set_tid: the pid it must have, or 0 for any.
+ * Returns its pid, or -errno when the pid cannot be chosen. */
+static pid_t pin_child(const char *text, pid_t set_tid, int *cmd)
+{
+	struct clone_args args = {.exit_signal = SIGCHLD};
+	int to[2], from[2];
+	pid_t pid;
+	char c;
+
+	assert_int_equal(pipe2(to, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(from, O_CLOEXEC), 0);
+	if (set_tid) {
+		args.set_tid = (uintptr_t)&set_tid;
+		args.set_tid_size = 1;
+	}
+	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	if (pid == 0) {
+		close(to[1]);
+		close(from[0]);
+		strcpy(pin_text, text);
+		if (write(from[1], "r", 1) != 1 || read(to[0], &c, 1) < 0)
+			_exit(2);
+		_exit(0);
+	}
+	if (pid < 0)
+		pid = -errno;
+	close(to[0]);
+	close(from[1]);
+	if (pid > 0)
+		read_all(from[0], &c, 1);
+	close(from[0]);
+	if (pid < 0)
+		close(to[1]);
+	else
+		*cmd = to[1];
+	return pid;
+}
+
+static void reap(pid_t pid, int cmd)
+{
+	int status;
+
+	close(cmd);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/*
+ * A pin reaches its process while it lives, and nothing once it has exited
+ * and been reaped, not even the process that then takes its pid (root can
+ * choose a child's pid with clone3 set_tid; elsewhere that part is skipped).
+ */
+static void test_pin(void **state)
+{
+	char buf[64] = {0};
+	int cmd, cmd2, pin;
+	pid_t pid, again;
+
+	assert_int_equal(host.ops->pin(host.ctx, NO_SUCH_PID), -ESRCH);
+	pid = pin_child("the first process", 0, &cmd);
+	assert_true(pid > 0);
+	pin = host.ops->pin(host.ctx, pid);
+	assert_true(pin >= 0);
+	assert_int_equal(host.ops->pin_read(host.ctx, pin, (uintptr_t)pin_text, buf, sizeof(buf)),
+	                 0);
+	assert_string_equal(buf, "the first process");
+	assert_int_equal(host.ops->pin_write(host.ctx, pin, (uintptr_t)pin_text, "!", 1), 0);
+	assert_int_equal(host.ops->pin_read(host.ctx, pin, (uintptr_t)pin_text, buf, 4), 0);
+	assert_memory_equal(buf, "!he ", 4);
+	assert_int_equal(host.ops->pin_read(host.ctx, pin, 8, buf, 8), -EFAULT);
+	assert_int_equal(host.ops->pin_write(host.ctx, pin, 8, buf, 8), -EFAULT);
+	assert_int_equal(host.ops->pin_read(host.ctx, pin, UINT64_MAX - 8, buf, 8), -EFAULT);
+
+	reap(pid, cmd);
+	assert_int_equal(host.ops->pin_read(host.ctx, pin, (uintptr_t)pin_text, buf, 8), -ESRCH);
+	assert_int_equal(host.ops->pin_write(host.ctx, pin, (uintptr_t)pin_text, "x", 1), -ESRCH);
+
+	again = pin_child("the next one with that pid", pid, &cmd2);
+	if (again > 0) {
+		assert_int_equal(again, pid);
+		assert_int_equal(host.ops->pin_read(host.ctx, pin, (uintptr_t)pin_text, buf, 8),
+		                 -ESRCH);
+		assert_int_equal(host.ops->pin_write(host.ctx, pin, (uintptr_t)pin_text, "x", 1),
+		                 -ESRCH);
+		assert_int_equal(
+		    host.ops->mem_read(host.ctx, pid, (uintptr_t)pin_text, buf, sizeof(buf)), 0);
+		assert_string_equal(buf, "the next one with that pid");
+		reap(again, cmd2);
+	}
+	close(pin);
+	if (again < 0)
+		skip();
 }
 
 static void test_fd_get(void **state)
@@ -473,7 +572,7 @@ int main(void)
 	    cmocka_unit_test(test_mem_fault),      cmocka_unit_test(test_fd_get),
 	    cmocka_unit_test(test_tgid_of),        cmocka_unit_test(test_mapping_memfd),
 	    cmocka_unit_test(test_mapping_anon),   cmocka_unit_test(test_offset_plain_read),
-	    cmocka_unit_test(test_offset_blocked),
+	    cmocka_unit_test(test_offset_blocked), cmocka_unit_test(test_pin),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
