@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -64,6 +65,22 @@ static int check_cuse(void)
 		fprintf(stderr, PROG ": cannot open /dev/cuse: %s%s\n", strerror(errno),
 		        errno == EACCES || errno == EPERM ? " (run as root)" : "");
 	return -1;
+}
+
+/* The daemon holds an fd for every DMA mapping (its pin on the owner's
+ * memory), every shared region and every server socket, across all nodes: the
+ * usual soft limit of 1024 would cap DMA maps far below the servers'
+ * max_dma_maps. Take what the hard limit allows. */
+static void raise_fd_limit(struct daemon *dm)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		vu_log(&dm->log.vu, VU_LOG_WARN, "cannot raise the open-file limit: %s",
+		       strerror(errno));
 }
 
 /* SIGTERM/SIGINT come through a signalfd; NODE_WAKE_SIGNAL only reaches
@@ -189,6 +206,7 @@ static int run(struct daemon *dm)
 	int status = EXIT_SERVER;
 
 	dlog_init(&dm->log, NULL, dm->opts.level, STDERR_FILENO);
+	raise_fd_limit(dm);
 	if (setup_signals(dm)) {
 		vu_log(&dm->log.vu, VU_LOG_ERR, "cannot set up signals: %s", strerror(errno));
 		return EXIT_SERVER;

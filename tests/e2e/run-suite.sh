@@ -176,6 +176,20 @@ program() {
 	report "$name" $rc "$WORK/out"
 }
 
+# The daemon holds an fd per DMA mapping, so it must run with its open-file
+# soft limit raised to the hard limit.
+fd_limit_case() {
+	selected fd_limit || return 0
+	if ! start_fixture; then
+		echo "fixture did not start" >"$WORK/out"
+		report fd_limit 1 "$WORK/out"
+		return
+	fi
+	awk '/^Max open files/ { print "# soft limit " $4 ", hard limit " $5; exit $4 != $5 }' \
+		"/proc/$daemon_pid/limits" >"$WORK/out" 2>&1
+	report fd_limit $? "$WORK/out"
+}
+
 stop_fixture() {
 	[ -n "$daemon_pid" ] || return 0
 	stop_pid "$daemon_pid" TERM
@@ -234,6 +248,7 @@ node_case mmap mmap "$NODE_A"
 node_case ebusy ebusy "$NODE_A"
 node_case release release "$NODE_A"
 node_case release-small release "$NODE_B"
+fd_limit_case
 program vfio-lspci "Capabilities: \[50\] MSI-X" vfio-lspci -x "$NODE_A"
 program vfio-dma-demo "Result: OK" vfio-dma-demo "$NODE_A"
 program vfio-dma-demo-anon "Result: OK" vfio-dma-demo --anon "$NODE_B"
