@@ -15,13 +15,17 @@
 
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
-enum { OPT_TIMEOUT = 256, OPT_OWNER, OPT_GROUP, OPT_MODE };
+enum { OPT_TIMEOUT = 256, OPT_OWNER, OPT_GROUP, OPT_MODE, OPT_IOMMUFD };
+
+/* The iommufd node's name unless --iommufd says otherwise. */
+#define IOMMUFD_DEFAULT "iommu"
 
 static const struct option long_opts[] = {
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"owner", required_argument, NULL, OPT_OWNER},
     {"group", required_argument, NULL, OPT_GROUP},
     {"mode", required_argument, NULL, OPT_MODE},
+    {"iommufd", required_argument, NULL, OPT_IOMMUFD},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -31,29 +35,36 @@ static const struct option long_opts[] = {
 
 void options_usage(FILE *f, const char *prog)
 {
-	fprintf(f,
-	        "Usage: %s [options] NAME=SERVER ...\n"
-	        "Present each vfio-user server as a VFIO device node /dev/vfio-user/NAME.\n"
-	        "\n"
-	        "SERVER is a unix socket path, unix:PATH, or tcp:HOST:PORT (TCP passes no\n"
-	        "file descriptors: DMA goes by messages and eventfds are not possible).\n"
-	        "NAME is 1-%d letters, digits, '.', '_', ':' or '-'; up to %d devices.\n"
-	        "\n"
-	        "Options:\n"
-	        "  --timeout=MS     wait at most MS ms for each server reply (default %d)\n"
-	        "  --owner=USER|UID owner of the device nodes (default root)\n"
-	        "  --group=GROUP|GID group of the device nodes (default root)\n"
-	        "  --mode=OCTAL     permissions of the device nodes (default 0600)\n"
-	        "  -v, --verbose    log more (-v info, -vv debug)\n"
-	        "  -q, --quiet      log errors only\n"
-	        "  -h, --help       show this help\n"
-	        "  -V, --version    show the version\n"
-	        "\n"
-	        "Needs root and the cuse kernel module (modprobe cuse). Runs in the\n"
-	        "foreground until SIGTERM or SIGINT, then removes its nodes and exits 0.\n"
-	        "Exit status: 0 after a clean shutdown, 1 when a server cannot be reached\n"
-	        "or a node cannot be created, 2 for a bad command line or no /dev/cuse.\n",
-	        prog, OPT_NAME_MAX, OPT_MAX_NODES, VU_DEFAULT_TIMEOUT_MS);
+	fprintf(
+	    f,
+	    "Usage: %s [options] NAME=SERVER ...\n"
+	    "Present each vfio-user server as a VFIO device node /dev/vfio-user/NAME\n"
+	    "(container and device in one fd) and as a VFIO device cdev\n"
+	    "/dev/vfio-user/devices/NAME, which binds to the daemon's iommufd node\n"
+	    "/dev/vfio-user/iommu, as the kernel's /dev/vfio/devices/vfioN and /dev/iommu.\n"
+	    "\n"
+	    "SERVER is a unix socket path, unix:PATH, or tcp:HOST:PORT (TCP passes no\n"
+	    "file descriptors: DMA goes by messages and eventfds are not possible).\n"
+	    "NAME is 1-%d letters, digits, '.', '_', ':' or '-'; up to %d devices.\n"
+	    "\n"
+	    "Options:\n"
+	    "  --timeout=MS     wait at most MS ms for each server reply (default %d)\n"
+	    "  --owner=USER|UID owner of the device nodes (default root)\n"
+	    "  --group=GROUP|GID group of the device nodes (default root)\n"
+	    "  --mode=OCTAL     permissions of the device nodes (default 0600)\n"
+	    "  --iommufd=NAME   the iommufd node is /dev/vfio-user/NAME (default " IOMMUFD_DEFAULT
+	    "):\n"
+	    "                   each daemon on a machine needs its own\n"
+	    "  -v, --verbose    log more (-v info, -vv debug)\n"
+	    "  -q, --quiet      log errors only\n"
+	    "  -h, --help       show this help\n"
+	    "  -V, --version    show the version\n"
+	    "\n"
+	    "Needs root and the cuse kernel module (modprobe cuse). Runs in the\n"
+	    "foreground until SIGTERM or SIGINT, then removes its nodes and exits 0.\n"
+	    "Exit status: 0 after a clean shutdown, 1 when a server cannot be reached\n"
+	    "or a node cannot be created, 2 for a bad command line or no /dev/cuse.\n",
+	    prog, OPT_NAME_MAX, OPT_MAX_NODES, VU_DEFAULT_TIMEOUT_MS);
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -221,6 +232,25 @@ static int add_node(struct options *o, const char *arg, char *err, size_t errlen
 	return 0;
 }
 
+/* /dev/vfio-user/devices holds the cdevs, and the iommufd node has its
+ * name: no device may take either. */
+static int check_reserved(const struct options *o, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < o->nr_nodes; i++) {
+		if (!strcmp(o->nodes[i].name, "devices"))
+			return fail(err, errlen,
+			            "device name 'devices' is taken: /dev/vfio-user/devices holds "
+			            "the device cdevs");
+		if (!strcmp(o->nodes[i].name, o->iommufd))
+			return fail(err, errlen,
+			            "device name '%s' is the iommufd node's (see --iommufd)",
+			            o->iommufd);
+	}
+	if (!strcmp(o->iommufd, "devices"))
+		return fail(err, errlen, "--iommufd: 'devices' holds the device cdevs");
+	return 0;
+}
+
 static int parse_option(struct options *o, int c, const char *arg, int *verbosity, char *err,
                         size_t errlen)
 {
@@ -242,6 +272,11 @@ static int parse_option(struct options *o, int c, const char *arg, int *verbosit
 			return fail(err, errlen, "--mode: '%s' is not an octal mode in 0-0777",
 			            arg);
 		o->mode = (int)v;
+		return 0;
+	case OPT_IOMMUFD:
+		if (check_name(arg, strlen(arg), err, errlen))
+			return -EINVAL;
+		snprintf(o->iommufd, sizeof(o->iommufd), "%s", arg);
 		return 0;
 	case 'v':
 		(*verbosity)++;
@@ -296,6 +331,7 @@ int options_parse(struct options *o, int argc, char **argv, char *err, size_t er
 	o->uid = (uid_t)-1;
 	o->gid = (gid_t)-1;
 	o->mode = -1;
+	snprintf(o->iommufd, sizeof(o->iommufd), "%s", IOMMUFD_DEFAULT);
 	err[0] = '\0';
 
 	/* getopt keeps its state in globals: optind = 0 restarts it fully. */
@@ -318,7 +354,7 @@ int options_parse(struct options *o, int argc, char **argv, char *err, size_t er
 	}
 	if (o->nr_nodes == 0)
 		return fail(err, errlen, "no device given: expected NAME=SERVER");
-	return 0;
+	return check_reserved(o, err, errlen);
 }
 
 void options_free(struct options *o)
