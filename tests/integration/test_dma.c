@@ -289,6 +289,34 @@ static void test_unmap_all(void **state)
 	assert_int_equal(dma(f->c, IOVA, 0, 16, EXDEV_DMA_CMD_DST_BAR2), EXDEV_STATUS_DMA_DONE);
 }
 
+/* A mapping that ends at the last IOVA byte, as QEMU makes and unmaps:
+ * mapped, used, and unmapped; a copy running past its end finds nothing
+ * there, not IOVA 0. */
+static void test_dma_top_of_iova(void **state)
+{
+	struct fixture *f = *state;
+	const uint64_t len = 64 << 10, top = 0 - len;
+	uint8_t got[256];
+
+	assert_int_equal(vu_dma_map(f->c, NULL, top, len, RW, f->memfd, 0), 0);
+	assert_int_equal(vu_dma_map(f->c, NULL, 0, 4096, RW, f->memfd, len), 0);
+	h_pattern(f->mem + len - sizeof(got), sizeof(got), 3);
+	assert_int_equal(
+	    dma(f->c, UINT64_MAX - sizeof(got) + 1, 0, sizeof(got), EXDEV_DMA_CMD_DST_BAR2),
+	    EXDEV_STATUS_DMA_DONE);
+	assert_int_equal(vu_region_read(f->c, NULL, 2, 0, got, sizeof(got)), 0);
+	assert_memory_equal(got, f->mem + len - sizeof(got), sizeof(got));
+	assert_int_equal(dma(f->c, UINT64_MAX - 15, 0, 32, EXDEV_DMA_CMD_DST_BAR2),
+	                 EXDEV_STATUS_DMA_ERROR);
+	/* Overlaps are seen at the top too. */
+	assert_int_equal(vu_dma_map(f->c, NULL, UINT64_MAX - 4095, 4096, RW, -1, 0), -EEXIST);
+	assert_int_equal(vu_dma_unmap(f->c, NULL, top, len, 0), 0);
+	assert_int_equal(dma(f->c, top, 0, 16, EXDEV_DMA_CMD_DST_BAR2), EXDEV_STATUS_DMA_ERROR);
+	/* The whole upper half, by message this time. */
+	assert_int_equal(vu_dma_map(f->c, NULL, 1ull << 63, 1ull << 63, RW, -1, 0), 0);
+	assert_int_equal(vu_dma_unmap(f->c, NULL, 1ull << 63, 1ull << 63, 0), 0);
+}
+
 /* Figures, not assertions: MB/s of 1 MiB copies each way. */
 static double rate(struct fixture *f, uint64_t src, uint64_t dst, uint32_t cmd, uint32_t len, int n)
 {
@@ -334,6 +362,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_dma_shrunk_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dma_client_refuses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unmap_all, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dma_top_of_iova, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dma_figures, setup, teardown),
 	};
 

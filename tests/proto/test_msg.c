@@ -99,9 +99,12 @@ static void dma_map(void **state)
 	m.argsz = sizeof(m);
 	m.flags = 1u << 7;
 	BAD(check(VFIO_USER_DMA_MAP, CMD, &m, sizeof(m), 0));
-	m.flags = 0;
+	m.flags = VFIO_USER_F_DMA_REGION_READ;
 	m.addr = UINT64_MAX - 0x1000;
 	BAD(check(VFIO_USER_DMA_MAP, CMD, &m, sizeof(m), 0));
+	/* Ending at the last IOVA byte is no wrap. */
+	m.addr = UINT64_MAX - 0x1fffff;
+	OK(check(VFIO_USER_DMA_MAP, CMD, &m, sizeof(m), 0));
 	m.addr = 0;
 	m.offset = UINT64_MAX;
 	BAD(check(VFIO_USER_DMA_MAP, CMD, &m, sizeof(m), 1));
