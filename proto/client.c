@@ -298,6 +298,10 @@ static int deliver(struct vu_client *c, struct vu_msg *m, int bad, const char *w
 		vu_msg_release(m);
 		finish(c, w, -EPROTO);
 	} else {
+		if ((m->hdr.flags & VFIO_USER_F_ERROR) && m->len)
+			vu_log(c->opts.log, VU_LOG_DEBUG,
+			       "error reply to %s (message %u) carries %zu bytes: ignored",
+			       vu_command_name(w->cmd), id, m->len);
 		w->msg = *m;
 		finish(c, w, 0);
 	}

@@ -734,11 +734,11 @@ int vu_msg_check(const struct vfio_user_header *hdr, const void *payload, size_t
 		return fail(why, whylen, "unknown command %u", hdr->cmd);
 	if (nr_fds > VU_MAX_MSG_FDS_LIMIT)
 		return bad(&c, "carries %zu fds, more than any message may", nr_fds);
-	if (reply && (hdr->flags & VFIO_USER_F_ERROR)) {
-		if (len)
-			return bad(&c, "error reply with %zu bytes of payload", len);
+	/* The spec makes an error reply a bare header, but libvfio-user sends
+	 * the reply buffer its failed callback had started: only the errno
+	 * counts, whatever follows it. */
+	if (reply && (hdr->flags & VFIO_USER_F_ERROR))
 		return want_fds(&c, 0);
-	}
 	return reply ? r->reply(&c) : r->request(&c);
 }
 

@@ -703,7 +703,9 @@ static void mig_data_read_write(void **state)
 	BAD(check(VFIO_USER_MIG_DATA_WRITE, CMD, buf, len, 0));
 }
 
-/* An error reply is the bare header with the error flag, for every command. */
+/* An error reply is the header with the error flag, for every command; the
+ * payload libvfio-user puts after it is accepted (and means nothing), fds
+ * are not. */
 static void error_replies(void **state)
 {
 	uint8_t b[16] = {0};
@@ -711,9 +713,10 @@ static void error_replies(void **state)
 
 	for (cmd = VFIO_USER_VERSION; cmd < VFIO_USER_MAX_COMMAND; cmd++) {
 		OK(check(cmd, ERR, NULL, 0, 0));
-		BAD(check(cmd, ERR, b, sizeof(b), 0));
-		BAD(check(cmd, ERR, b, 4, 0));
+		OK(check(cmd, ERR, b, sizeof(b), 0));
+		OK(check(cmd, ERR, b, 4, 0));
 		BAD(check(cmd, ERR, NULL, 0, 1));
+		BAD(check(cmd, ERR, b, 4, 1));
 	}
 }
 

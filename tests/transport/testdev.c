@@ -326,16 +326,18 @@ int guest_dma(void *arg, uint16_t cmd, uint64_t addr, void *buf, uint64_t count)
 
 static void logbuf_fn(void *arg, enum vu_log_level lvl, const char *line)
 {
+	static const char *const names[] = {"error", "warning", "info", "debug"};
 	struct logbuf *lb = arg;
-	size_t n = strlen(line);
+	size_t room;
+	int n;
 
 	pthread_mutex_lock(&lb->lock);
-	if (lb->len + n + 2 < sizeof(lb->text)) {
-		memcpy(lb->text + lb->len, line, n);
-		lb->len += n;
-		lb->text[lb->len++] = '\n';
+	room = sizeof(lb->text) - lb->len;
+	n = snprintf(lb->text + lb->len, room, "%s: %s\n", names[lvl], line);
+	if (n > 0 && (size_t)n < room)
+		lb->len += (size_t)n;
+	else
 		lb->text[lb->len] = '\0';
-	}
 	pthread_mutex_unlock(&lb->lock);
 }
 

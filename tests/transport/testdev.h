@@ -91,7 +91,8 @@ struct guest {
 };
 int guest_dma(void *arg, uint16_t cmd, uint64_t addr, void *buf, uint64_t count);
 
-/* A log that keeps every line (all levels) for tests to search. */
+/* A log that keeps every line (all levels, each led by its level's name:
+ * "debug: ...") for tests to search. */
 struct logbuf {
 	pthread_mutex_t lock;
 	char text[16384];
