@@ -185,7 +185,11 @@ static int do_region_info(struct vu_server_conn *s, struct vu_msg *m, struct rep
 	info->argsz = (uint32_t)len;
 	info->index = req->index;
 	if (len > room || len > req->argsz) {
-		/* Too small a buffer: say how much is needed, send no chain. */
+		/* Too small a buffer: say how much is needed, send no chain.
+		 * The kernel would still set CAPS, with cap_offset 0; on the
+		 * wire the spec and libvfio-user set it only when the chain
+		 * is in the reply, and QEMU's client refuses the other form. */
+		info->flags &= ~VFIO_REGION_INFO_FLAG_CAPS;
 		info->cap_offset = 0;
 		r->len = sizeof(*info);
 		r->fd = -1;

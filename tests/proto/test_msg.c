@@ -291,6 +291,12 @@ static void region_info(void **state)
 	/* libvfio-user pads a cut reply to the argsz asked; the tail is not read. */
 	memset(buf + 32, 0xff, 8);
 	OK(check(VFIO_USER_DEVICE_GET_REGION_INFO, REPLY, buf, 40, 0));
+	/* Both forms of a cut reply: the kernel's (CAPS set, cap_offset 0) and
+	 * the wire's (CAPS clear). */
+	put32(buf, offsetof(struct vfio_user_region_info, cap_offset), 0);
+	OK(check(VFIO_USER_DEVICE_GET_REGION_INFO, REPLY, buf, 32, 0));
+	put32(buf, offsetof(struct vfio_user_region_info, flags), VFIO_REGION_INFO_FLAG_READ);
+	OK(check(VFIO_USER_DEVICE_GET_REGION_INFO, REPLY, buf, 32, 0));
 }
 
 static int chain_reply(uint8_t *buf, size_t len)

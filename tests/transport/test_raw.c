@@ -37,6 +37,7 @@ struct raw {
 	int asked;           /* the script is done asking */
 	int got_reply;       /* the client's answer to our request was right */
 	struct guest *guest; /* client memory for DMA requests, or NULL */
+	bool kernel_form;    /* answer_cut_then_full: CAPS set in the cut reply */
 	struct vu_client *c;
 	struct logbuf log;
 };
@@ -496,6 +497,64 @@ static void test_region_fd_per_area(void **state)
 	assert_int_equal(count_fds(), before);
 }
 
+/* A region whose chain needs more than the client's first argsz: the cut
+ * reply comes first, in the kernel's form (CAPS set, cap_offset 0) or the
+ * wire's (CAPS clear), then the whole. */
+#define CUT_AREAS 19
+#define CUT_FULL  (32 + 16 + CUT_AREAS * 16)
+static void answer_cut_then_full(struct raw *r)
+{
+	struct vfio_user_header h, out;
+	struct vfio_user_region_info ri = {
+	    .argsz = CUT_FULL,
+	    .flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_MMAP,
+	    .size = 0x100000,
+	};
+	struct vfio_info_cap_header cap = {.id = VFIO_REGION_INFO_CAP_SPARSE_MMAP, .version = 1};
+	const uint32_t nr_areas[2] = {CUT_AREAS, 0};
+	uint8_t buf[256], reply[CUT_FULL] = {0};
+	int fd;
+
+	if (raw_recv(r->fd, &h, buf, sizeof(buf)) < 0)
+		return;
+	memcpy(&ri.index, buf + offsetof(struct vfio_user_region_info, index), sizeof(ri.index));
+	if (r->kernel_form)
+		ri.flags |= VFIO_REGION_INFO_FLAG_CAPS;
+	reply_hdr(&out, &h, sizeof(ri));
+	raw_send(r->fd, &out, &ri, sizeof(ri), NULL, 0);
+	if (raw_recv(r->fd, &h, buf, sizeof(buf)) < 0)
+		return;
+	ri.flags |= VFIO_REGION_INFO_FLAG_CAPS;
+	ri.cap_offset = sizeof(ri);
+	memcpy(reply, &ri, sizeof(ri));
+	memcpy(reply + sizeof(ri), &cap, sizeof(cap));
+	memcpy(reply + sizeof(ri) + sizeof(cap), nr_areas, sizeof(nr_areas));
+	fd = eventfd(0, EFD_CLOEXEC);
+	reply_hdr(&out, &h, sizeof(reply));
+	raw_send(r->fd, &out, reply, sizeof(reply), &fd, 1);
+	close(fd);
+}
+
+static void test_region_info_cut_forms(void **state)
+{
+	for (int kernel_form = 0; kernel_form < 2; kernel_form++) {
+		struct vfio_user_region_info *ri = NULL;
+		struct raw r = {.kernel_form = kernel_form};
+		int fd = -1;
+		size_t len = 0;
+
+		assert_int_equal(raw_open(&r, PLAIN, answer_cut_then_full, 0), 0);
+		assert_int_equal(vu_device_get_region_info(r.c, NULL, 2, &ri, &len, &fd), 0);
+		assert_int_equal(len, CUT_FULL);
+		assert_true(ri->flags & VFIO_REGION_INFO_FLAG_CAPS);
+		assert_int_equal(ri->cap_offset, sizeof(*ri));
+		assert_true(fd >= 0);
+		close(fd);
+		free(ri);
+		raw_close(&r);
+	}
+}
+
 /* A DMA_WRITE as libvfio-user sends the last piece of a split transfer:
  * the message as long as the first piece, count saying how much is data. */
 static void ask_long_write(struct raw *r)
@@ -895,6 +954,7 @@ int main(void)
 	    cmocka_unit_test(test_version_twin),
 	    cmocka_unit_test(test_bad_server_requests),
 	    cmocka_unit_test(test_region_fd_per_area),
+	    cmocka_unit_test(test_region_info_cut_forms),
 	    cmocka_unit_test(test_dma_write_long_message),
 	    cmocka_unit_test(test_irqs_past_kernel_fd_limit),
 	    cmocka_unit_test(test_serve_bad_commands),
