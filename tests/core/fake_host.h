@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "cuse/host.h"
+#include "core/host.h"
 
 #define FAKE_MAX  32
 #define FAKE_PINS 1024

@@ -4,8 +4,8 @@
  * connection to its vfio-user server, the device/region/IRQ info cached at
  * connect, the owner process and its DMA table. It turns VFIO ioctls and
  * region reads/writes into vfio-user requests, and answers as the kernel's
- * vfio-pci would. It knows nothing of CUSE: cuse/node.c calls it for each
- * request, and tests/cuse drives it directly with a fake host.
+ * vfio-pci would. It knows nothing of CUSE: daemon/node.c calls it for each
+ * request, and tests/core drives it directly with a fake host.
  *
  * All entry points are thread-safe; requests of one owner pipeline.
  * Every return is >= 0 on success or -errno exactly as the kernel returns it.

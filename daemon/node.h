@@ -13,9 +13,9 @@
 #include <signal.h>
 #include <sys/types.h>
 
-#include "host.h"
+#include "core/host.h"
 #include "proto/log.h"
-#include "vdev.h"
+#include "core/vdev.h"
 
 /* Sent to a node's loop thread to make it notice that it must exit. The
  * daemon blocks it everywhere else (see node_install_wake_handler). */

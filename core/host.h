@@ -4,7 +4,7 @@
  * file behind a piece of its memory, and the arguments of the syscall it is
  * blocked in. The translation core (vdev.c and friends) uses only this
  * interface, never /proc or CUSE directly, so unit tests can drive every
- * ioctl with a fake process (tests/cuse/fake_host.c) and the daemon plugs in
+ * ioctl with a fake process (tests/core/fake_host.c) and the daemon plugs in
  * the real one (host_proc.c).
  */
 #ifndef VFIO_USER_CUSE_HOST_H

@@ -23,7 +23,7 @@
 #include "log.h"
 #include "node.h"
 #include "options.h"
-#include "vdev.h"
+#include "core/vdev.h"
 
 #define PROG "vfio-user-cuse"
 

@@ -22,7 +22,7 @@
 #include <cmocka.h>
 #include <linux/vfio.h>
 
-#include "cuse/vdev.h"
+#include "core/vdev.h"
 #include "proto/client.h"
 #include "fake_host.h"
 #include "test_device.h"

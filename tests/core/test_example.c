@@ -24,7 +24,7 @@
 #include <cmocka.h>
 #include <linux/vfio.h>
 
-#include "cuse/vdev.h"
+#include "core/vdev.h"
 #include "examples/example-device.h"
 #include "fake_host.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The real struct host_ops (cuse/host.h): a client process reached through
+ * The real struct host_ops (core/host.h): a client process reached through
  * process_vm_readv/writev, pidfd_getfd and /proc. ctx is a const struct
  * vu_log * (or NULL) for the lines that say why a process could not be
  * reached. Needs ptrace-read rights over the callers (the daemon runs as
@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "host.h"
+#include "core/host.h"
 
 extern const struct host_ops host_proc_ops;
 
