@@ -808,6 +808,83 @@ static void test_serve_padded_requests(void **state)
 	tdev_fini(&dev);
 }
 
+/*
+ * Strict mode, as libvfio-user: without twin-socket mode, a command that
+ * arrives while the server waits for the answer to its DMA request ends
+ * the session with a protocol error; a permissive server queues it and
+ * answers both.
+ */
+static void strict_collision(bool strict)
+{
+	struct tdev dev;
+	struct tserver srv;
+	struct vu_server_opts so = {.strict = strict};
+	struct vfio_user_header h = {.msg_id = 1,
+	                             .cmd = VFIO_USER_REGION_WRITE,
+	                             .msg_size = sizeof(h) +
+	                                         sizeof(struct vfio_user_region_access) +
+	                                         sizeof(struct tdev_dma_cmd)};
+	struct {
+		struct vfio_user_region_access a;
+		struct tdev_dma_cmd cmd;
+	} wr = {.a = {.offset = TDEV_DMA_OFF, .region = 0, .count = sizeof(struct tdev_dma_cmd)},
+	        .cmd = {.src = GUEST_BASE, .dst = GUEST_BASE, .len = 8}};
+	struct vfio_user_device_info info = {.argsz = sizeof(info)};
+	struct vfio_user_header rh;
+	uint8_t buf[512];
+	int sv[2];
+
+	tdev_init(&dev);
+	vu_caps_default(&so.caps);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(tserver_start_fd_opts(&srv, &dev, &so, sv[0]), 0);
+	raw_hello(sv[1]);
+	/* The write makes the device DMA: its DMA_READ comes to us. */
+	raw_send(sv[1], &h, &wr, sizeof(wr), NULL, 0);
+	assert_true(raw_recv(sv[1], &rh, buf, sizeof(buf)) >= 0);
+	assert_int_equal(rh.cmd, VFIO_USER_DMA_READ);
+	/* A command of ours crosses it. */
+	h = (struct vfio_user_header){
+	    .msg_id = 2, .cmd = VFIO_USER_DEVICE_GET_INFO, .msg_size = sizeof(h) + sizeof(info)};
+	raw_send(sv[1], &h, &info, sizeof(info), NULL, 0);
+	if (strict) {
+		/* The server gives up its DMA, and the session. */
+		pthread_join(srv.th, NULL);
+		assert_int_equal(srv.ret, -EPROTO);
+	} else {
+		struct vfio_user_dma_access ack = {.addr = GUEST_BASE, .count = 8};
+		uint8_t rep[sizeof(ack) + 8] = {0};
+
+		memcpy(rep, &ack, sizeof(ack));
+		reply_hdr(&h, &rh, sizeof(rep));
+		raw_send(sv[1], &h, rep, sizeof(rep), NULL, 0);
+		assert_true(raw_recv(sv[1], &rh, buf, sizeof(buf)) >= 0);
+		assert_int_equal(rh.cmd, VFIO_USER_DMA_WRITE);
+		memcpy(rep, &ack, sizeof(ack));
+		reply_hdr(&h, &rh, sizeof(ack));
+		raw_send(sv[1], &h, rep, sizeof(ack), NULL, 0);
+		assert_true(raw_recv(sv[1], &rh, buf, sizeof(buf)) >= 0);
+		assert_int_equal(rh.msg_id, 1);
+		assert_int_equal(rh.flags, VFIO_USER_F_TYPE_REPLY);
+		assert_int_equal(raw_recv(sv[1], &rh, buf, sizeof(buf)), sizeof(info));
+		assert_int_equal(rh.msg_id, 2);
+		close(sv[1]);
+		pthread_join(srv.th, NULL);
+		assert_int_equal(srv.ret, 0);
+		sv[1] = -1;
+	}
+	assert_int_equal(dev.gone, 1);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	tdev_fini(&dev);
+}
+
+static void test_serve_strict_collision(void **state)
+{
+	strict_collision(false);
+	strict_collision(true);
+}
+
 /* A client that connects and leaves before VERSION is no error. */
 static void test_serve_client_leaves_early(void **state)
 {
@@ -960,6 +1037,7 @@ int main(void)
 	    cmocka_unit_test(test_serve_bad_commands),
 	    cmocka_unit_test(test_serve_no_version),
 	    cmocka_unit_test(test_serve_padded_requests),
+	    cmocka_unit_test(test_serve_strict_collision),
 	    cmocka_unit_test(test_serve_client_leaves_early),
 	    cmocka_unit_test(test_random_replies),
 	    cmocka_unit_test(test_random_commands),

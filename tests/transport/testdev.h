@@ -78,6 +78,11 @@ int tserver_start(struct tserver *s, struct tdev *d, const struct vu_caps *caps,
                   size_t addrlen);
 /* Serve an already connected fd. */
 int tserver_start_fd(struct tserver *s, struct tdev *d, const struct vu_caps *caps, int fd);
+/* The same with all of vu_serve's options (strict mode, a log). */
+int tserver_start_opts(struct tserver *s, struct tdev *d, const struct vu_server_opts *opts,
+                       char *addr, size_t addrlen);
+int tserver_start_fd_opts(struct tserver *s, struct tdev *d, const struct vu_server_opts *opts,
+                          int fd);
 /* Stop (if still serving) and join; returns what vu_serve returned. */
 int tserver_join(struct tserver *s);
 
