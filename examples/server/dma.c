@@ -224,6 +224,12 @@ static int dma_access(struct exdev *d, uint64_t iova, uint8_t *buf, size_t len, 
 {
 	uint32_t need = write ? VFIO_USER_F_DMA_REGION_WRITE : VFIO_USER_F_DMA_REGION_READ;
 
+	/* Like a real device, no access to client memory unless the driver
+	 * turned bus mastering on (copies within BAR2 need none). */
+	if (len && !exdev_config_bus_master(d)) {
+		vu_log(d->log, VU_LOG_WARN, "DMA: bus master is off in the command register");
+		return -EACCES;
+	}
 	/* Past the last IOVA byte there is nothing, not IOVA 0. */
 	if (len && iova + (len - 1) < iova) {
 		vu_log(d->log, VU_LOG_WARN, "DMA: 0x%llx+0x%zx runs past the last IOVA",

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
 #include "core/vdev.h"
@@ -79,6 +80,18 @@ static void server_kill(struct fx *x)
 	x->server = -1;
 }
 
+/* What a driver does before it lets the device DMA or send MSI-X: memory
+ * space and bus master on in the command register. */
+static void pci_enable(struct fx *x)
+{
+	uint64_t off = ((uint64_t)VFIO_PCI_CONFIG_REGION_INDEX << 40) + PCI_COMMAND;
+	uint16_t cmd = 0;
+
+	assert_int_equal(vdev_read(x->d, x->f, &x->r, off, &cmd, 2), 2);
+	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	assert_int_equal(vdev_write(x->d, x->f, &x->r, off, &cmd, 2), 2);
+}
+
 static int fx_setup(void **state)
 {
 	static unsigned int seq;
@@ -106,6 +119,7 @@ static int fx_setup(void **state)
 	assert_int_equal(ret, 0);
 	x->r = (struct vreq){.pid = PID, .tid = PID};
 	assert_int_equal(vdev_open(x->d, &x->r, &x->f), 0);
+	pci_enable(x);
 	*state = x;
 	return 0;
 }
@@ -288,6 +302,7 @@ static void test_release_unmaps(void **state)
 	vdev_release(x->d, x->f);
 	assert_int_equal(vdev_open(x->d, &x->r, &x->f), 0);
 	assert_int_equal(reg_read(x, EXDEV_REG_SCRATCH), 0); /* reset on release */
+	pci_enable(x);
 	assert_true(device_copy(x, SRC_IOVA, SRC_IOVA + PAGE, PAGE) & EXDEV_STATUS_DMA_ERROR);
 	munmap(priv, LEN);
 }
