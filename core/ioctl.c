@@ -97,7 +97,9 @@ static long device_get_region_info(const struct ictx *x)
 		return ret;
 	if (info.argsz < minsz || info.index >= x->c->dev.num_regions)
 		return -EINVAL;
-	reg = &x->c->regions[info.index];
+	ret = info_region(x->d, x->c, x->r, info.index, &reg);
+	if (ret < 0)
+		return vdev_errno(x->d, ret);
 	if (reg->err)
 		return reg->err;
 	argsz = info.argsz;
@@ -129,7 +131,9 @@ static long device_get_irq_info(const struct ictx *x)
 		return ret;
 	if (info.argsz < minsz || info.index >= x->c->dev.num_irqs)
 		return -EINVAL;
-	q = &x->c->irqs[info.index];
+	ret = info_irq(x->d, x->c, x->r, info.index, &q);
+	if (ret < 0)
+		return vdev_errno(x->d, ret);
 	if (q->err)
 		return q->err;
 	argsz = info.argsz;
@@ -139,17 +143,23 @@ static long device_get_irq_info(const struct ictx *x)
 }
 
 /* As vfio_set_irqs_validate_and_prepare: 0 with the size of the data that
- * follows the header, or -EINVAL. */
+ * follows the header, or -EINVAL (or the error of asking the server for the
+ * index's info, when connect could not). */
 static int irq_set_validate(const struct ictx *x, const struct vfio_irq_set *h, size_t *size)
 {
 	size_t minsz = offsetofend(struct vfio_irq_set, count);
+	const struct virq *q;
 	uint32_t max, each;
+	int ret;
 
 	if (h->argsz < minsz || h->index >= x->c->dev.num_irqs ||
 	    h->count >= UINT32_MAX - h->start ||
 	    (h->flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)))
 		return -EINVAL;
-	max = x->c->irqs[h->index].err ? 0 : x->c->irqs[h->index].info.count;
+	ret = info_irq(x->d, x->c, x->r, h->index, &q);
+	if (ret < 0)
+		return vdev_errno(x->d, ret);
+	max = q->err ? 0 : q->info.count;
 	if (h->start >= max || h->start + h->count > max)
 		return -EINVAL;
 	switch (h->flags & VFIO_IRQ_SET_DATA_TYPE_MASK) {

@@ -39,15 +39,18 @@
 #define VDEV_MAX_IRQS    64
 
 /* One region as a VFIO program sees it: the fixed part plus the capability
- * chain laid out as the kernel would return it (first cap at offset 32). */
+ * chain laid out as the kernel would return it (first cap at offset 32).
+ * Unchanging once cached (under d->lock); until then nothing is known. */
 struct vregion {
-	int err; /* the server's answer when it refused the index, else 0 */
+	bool cached; /* the server answered: info, or its refusal in err */
+	int err;     /* the server's answer when it refused the index, else 0 */
 	struct vfio_region_info info;
 	void *caps; /* caps_len bytes, "next" offsets from the start of info */
 	size_t caps_len;
 };
 
 struct virq {
+	bool cached;
 	int err;
 	struct vfio_irq_info info;
 };
@@ -150,9 +153,25 @@ void vdev_set_ioas(struct vdev *d, struct ioas *s);
 /* Note which IRQ indexes hold eventfds, so release can disarm them. */
 void vdev_irq_armed(struct vdev *d, uint32_t index, bool armed);
 
-/* info.c: fill c->dev, c->regions, c->irqs from the server; free them. */
+/*
+ * info.c: fill c->dev, c->regions, c->irqs from the server; free them. An
+ * index whose query failed on this side (a timeout, no memory...) is left
+ * uncached; info_cache_fill fails only when the connection is lost or the
+ * server's answers are malformed.
+ */
 int info_cache_fill(struct vdev *d, struct vconn *c);
 void info_cache_free(struct vconn *c);
+
+/*
+ * The cached info of region (IRQ) index < num_regions (num_irqs), asked of
+ * the server now if it is not cached yet. 0 with *out set (its err is the
+ * server's refusal of the index, kept for the connection's life), or this
+ * side's -errno (then nothing is cached and the next call asks again).
+ */
+int info_region(struct vdev *d, struct vconn *c, const struct vreq *r, uint32_t index,
+                const struct vregion **out);
+int info_irq(struct vdev *d, struct vconn *c, const struct vreq *r, uint32_t index,
+             const struct virq **out);
 
 /* ioctl.c: the ioctls of a file of d. */
 long vdev_do_ioctl(struct vdev *d, struct vconn *c, struct vfile *f, const struct vreq *r,

@@ -224,8 +224,16 @@ static void conn_free(struct vconn *c)
 static int conn_open(struct vdev *d, enum vu_log_level fail_lvl, struct vconn **out)
 {
 	struct vconn *c = calloc(1, sizeof(*c));
+	/* Twin-socket mode when the server offers it: libvfio-user's servers
+	 * drop the connection when one of our commands arrives while they
+	 * wait for the answer to their DMA request, and programs issue
+	 * commands from any thread at any time. Without it, DMA requests
+	 * come on the main socket and the reader serves them there, which
+	 * is all a client can do (libvfio-user warns such a server that it
+	 * breaks when both sides send at once). */
 	struct vu_client_opts opts = {
 	    .timeout_ms = d->timeout_ms,
+	    .twin_socket = true,
 	    .dma = conn_dma,
 	    .disconnected = conn_lost,
 	    .log = d->log,
@@ -455,9 +463,10 @@ int vdev_create(const struct vdev_config *cfg, struct vdev **out)
 		conn_free(c);
 		goto fail;
 	}
-	vdev_log(d, VU_LOG_INFO, "connected to %s: %u regions, %u IRQ indexes%s", d->server,
+	vdev_log(d, VU_LOG_INFO, "connected to %s: %u regions, %u IRQ indexes%s%s", d->server,
 	         c->dev.num_regions, c->dev.num_irqs,
-	         c->dev.flags & VFIO_DEVICE_FLAGS_RESET ? ", reset" : "");
+	         c->dev.flags & VFIO_DEVICE_FLAGS_RESET ? ", reset" : "",
+	         c->caps.twin_socket ? ", twin socket" : "");
 	*out = d;
 	return 0;
 fail:
