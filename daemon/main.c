@@ -120,12 +120,10 @@ static int create_devices(struct daemon *dm)
 		};
 
 		dlog_init(&dev->log, o->nodes[i].name, o->level, STDERR_FILENO);
+		/* A failure is logged there, in one line with its diagnosis. */
 		ret = vdev_create(&cfg, &dev->vdev);
-		if (ret) {
-			vu_log(&dm->log.vu, VU_LOG_ERR, "%s: cannot reach server %s: %s",
-			       o->nodes[i].name, o->nodes[i].server, strerror(-ret));
+		if (ret)
 			return ret;
-		}
 	}
 	return 0;
 }
