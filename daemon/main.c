@@ -141,6 +141,8 @@ static int start_nodes(struct daemon *dm)
 		    .uid = o->uid,
 		    .gid = o->gid,
 		    .mode = o->mode,
+		    .dev_major = o->nodes[i].major,
+		    .dev_minor = o->nodes[i].minor,
 		    .max_threads = NODE_MAX_THREADS,
 		    .idle_threads = NODE_IDLE_THREADS,
 		    .ready_timeout_ms = READY_TIMEOUT_MS,
