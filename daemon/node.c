@@ -394,15 +394,17 @@ static void log_ready(struct node *n)
 	       minor(st.st_rdev));
 }
 
+/* The mode first, while the daemon still owns the node: chmod on a node
+ * given away would need CAP_FOWNER too. */
 static int apply_access(struct node *n)
 {
+	if (n->cfg.mode >= 0 && chmod(n->path, (mode_t)n->cfg.mode)) {
+		vu_log(n->cfg.log, VU_LOG_ERR, "chmod %s: %s", n->path, strerror(errno));
+		return -errno;
+	}
 	if ((n->cfg.uid != (uid_t)-1 || n->cfg.gid != (gid_t)-1) &&
 	    chown(n->path, n->cfg.uid, n->cfg.gid)) {
 		vu_log(n->cfg.log, VU_LOG_ERR, "chown %s: %s", n->path, strerror(errno));
-		return -errno;
-	}
-	if (n->cfg.mode >= 0 && chmod(n->path, (mode_t)n->cfg.mode)) {
-		vu_log(n->cfg.log, VU_LOG_ERR, "chmod %s: %s", n->path, strerror(errno));
 		return -errno;
 	}
 	return 0;
