@@ -28,6 +28,7 @@
 #include "ioas.h"
 #include "vdev.h"
 #include "proto/client.h"
+#include "proto/diag.h"
 #include "proto/msg.h"
 
 /* vfio-pci's region offsets: index in the top 24 bits of the file offset. */
@@ -62,6 +63,7 @@ struct virq {
 struct vconn {
 	struct vdev *d;
 	struct vu_client *c;
+	struct vu_connect_log log; /* the client's log: quiet while connecting */
 	uint64_t gen;
 	unsigned int refs;
 	struct vu_caps caps;

@@ -195,6 +195,13 @@ void vdev_set_ioas(struct vdev *d, struct ioas *s)
 	pthread_mutex_unlock(&d->lock);
 }
 
+/* An inherited socket (fd:N) cannot be opened again: by then its number may
+ * name another file. */
+static bool can_reconnect(const struct vdev *d)
+{
+	return strncmp(d->server, "fd:", 3) != 0;
+}
+
 /* Called on the connection's reader thread: it cannot close the connection
  * (that joins the reader), so hand over to the reconnect thread. */
 static void conn_lost(void *arg, int err)
@@ -204,9 +211,11 @@ static void conn_lost(void *arg, int err)
 
 	pthread_mutex_lock(&d->lock);
 	if (d->conn == c && !d->lost) {
-		vdev_log(d, VU_LOG_WARN,
-		         "server %s gone (%s): calls fail with EIO until it is back", d->server,
-		         strerror(err < 0 ? -err : err));
+		vdev_log(d, VU_LOG_WARN, "server %s gone (%s): calls fail with EIO %s", d->server,
+		         strerror(err < 0 ? -err : err),
+		         can_reconnect(d) ? "until it is back"
+		                          : "until the daemon restarts (an inherited socket "
+		                            "cannot be opened again)");
 		d->lost = true;
 		pthread_cond_broadcast(&d->cond);
 	}
@@ -236,17 +245,23 @@ static int conn_open(struct vdev *d, enum vu_log_level fail_lvl, struct vconn **
 	    .twin_socket = true,
 	    .dma = conn_dma,
 	    .disconnected = conn_lost,
-	    .log = d->log,
 	};
+	char why[512];
 	int ret;
 
 	if (!c)
 		return -ENOMEM;
 	c->d = d;
 	opts.arg = c;
+	/* One line for a failed connect, with its diagnosis; what the
+	 * library met on the way goes to the debug log. */
+	vu_connect_log_init(&c->log, d->log);
+	opts.log = &c->log.log;
 	ret = vu_client_connect(d->server, &opts, &c->c);
+	vu_connect_log_done(&c->log);
 	if (ret < 0) {
-		vdev_log(d, fail_lvl, "cannot connect to %s: %s", d->server, strerror(-ret));
+		vu_connect_explain(d->server, ret, c->log.detail, d->timeout_ms, why, sizeof(why));
+		vdev_log(d, fail_lvl, "cannot connect to %s: %s", d->server, why);
 		c->c = NULL;
 		goto fail;
 	}
@@ -392,7 +407,12 @@ static void *reconnector(void *arg)
 			continue;
 		}
 		conn_retire(d);
-		reconnect(d);
+		if (can_reconnect(d)) {
+			reconnect(d);
+			continue;
+		}
+		while (!d->stopping)
+			pthread_cond_wait(&d->cond, &d->lock);
 	}
 	pthread_mutex_unlock(&d->lock);
 	return NULL;
@@ -460,6 +480,7 @@ int vdev_create(const struct vdev_config *cfg, struct vdev **out)
 	pthread_mutex_unlock(&d->lock);
 	ret = -pthread_create(&d->reconnector, NULL, reconnector, d);
 	if (ret < 0) {
+		vdev_log(d, VU_LOG_ERR, "cannot start a thread: %s", strerror(-ret));
 		conn_free(c);
 		goto fail;
 	}

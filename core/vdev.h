@@ -60,9 +60,12 @@ struct vdev_config {
 
 /*
  * Create a device and connect to its server (negotiate, cache info). If the
- * server cannot be reached the error is returned (the daemon refuses to start
- * a node for a server it never saw). After a later disconnect the device
- * reconnects by itself, with backoff.
+ * server cannot be reached the error is returned, logged in one line with
+ * its diagnosis (the daemon refuses to start a node for a server it never
+ * saw). After a later disconnect the device says so once, reconnects by
+ * itself with backoff (each failed try logged at debug level only) and says
+ * once that the server is back; a server reached through an inherited
+ * socket (fd:N) stays gone.
  */
 int vdev_create(const struct vdev_config *cfg, struct vdev **out);
 void vdev_destroy(struct vdev *d);

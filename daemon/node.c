@@ -14,9 +14,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "devnum.h"
 #include "proto/client.h"
 
 #define POLL_STEP_MS 5
@@ -449,15 +451,28 @@ static int wait_ready(struct node *n)
 	}
 }
 
+/* The number too: what a container's copy of the node must carry. */
+static void log_ready(struct node *n)
+{
+	struct stat st;
+
+	if (stat(n->path, &st))
+		st.st_rdev = 0;
+	vu_log(n->cfg.log, VU_LOG_INFO, "%s is ready (char %u:%u)", n->path, major(st.st_rdev),
+	       minor(st.st_rdev));
+}
+
+/* The mode first, while the daemon still owns the node: chmod on a node
+ * given away would need CAP_FOWNER too. */
 static int apply_access(struct node *n)
 {
+	if (n->cfg.mode >= 0 && chmod(n->path, (mode_t)n->cfg.mode)) {
+		vu_log(n->cfg.log, VU_LOG_ERR, "chmod %s: %s", n->path, strerror(errno));
+		return -errno;
+	}
 	if ((n->cfg.uid != (uid_t)-1 || n->cfg.gid != (gid_t)-1) &&
 	    chown(n->path, n->cfg.uid, n->cfg.gid)) {
 		vu_log(n->cfg.log, VU_LOG_ERR, "chown %s: %s", n->path, strerror(errno));
-		return -errno;
-	}
-	if (n->cfg.mode >= 0 && chmod(n->path, (mode_t)n->cfg.mode)) {
-		vu_log(n->cfg.log, VU_LOG_ERR, "chmod %s: %s", n->path, strerror(errno));
 		return -errno;
 	}
 	return 0;
@@ -483,6 +498,8 @@ static int open_session(struct node *n)
 	ci.dev_info_argv = dev_info;
 	/* VFIO ioctls encode no size (_IO(';', 100 + n)). */
 	ci.flags = CUSE_UNRESTRICTED_IOCTL;
+	ci.dev_major = n->cfg.dev_major;
+	ci.dev_minor = n->cfg.dev_minor;
 	n->se = cuse_lowlevel_new(&args, &ci, &node_ops, n);
 	fuse_opt_free_args(&args);
 	if (!n->se) {
@@ -550,15 +567,17 @@ int node_start(const struct node_config *cfg, struct vdev *d, struct node **out)
 	pthread_mutex_lock(&n->lock);
 	ret = wait_ready(n);
 	pthread_mutex_unlock(&n->lock);
-	if (ret) {
+	if (ret == -ENODEV && cfg->dev_major)
+		devnum_log_refusal(cfg->log, n->path, cfg->dev_major, cfg->dev_minor);
+	else if (ret)
 		vu_log(cfg->log, VU_LOG_ERR, "%s did not appear: %s", n->path,
 		       ret == -ENODEV ? "the kernel refused the device" : "timed out");
+	if (ret)
 		goto err;
-	}
 	ret = apply_access(n);
 	if (ret)
 		goto err;
-	vu_log(cfg->log, VU_LOG_INFO, "%s is ready", n->path);
+	log_ready(n);
 	*out = n;
 	return 0;
 err:

@@ -42,6 +42,8 @@ struct node_config {
 	uid_t uid;                /* (uid_t)-1: keep root */
 	gid_t gid;                /* (gid_t)-1: keep root */
 	int mode;                 /* -1: keep 0600 */
+	unsigned int dev_major;   /* fixed device number; 0: the kernel picks */
+	unsigned int dev_minor;   /* its minor, with a dev_major */
 	int max_threads;          /* request threads of this node */
 	int idle_threads;         /* of which at most this many stay idle */
 	int ready_timeout_ms;     /* for the node to appear */
