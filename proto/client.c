@@ -156,8 +156,9 @@ static void lost(struct vu_client *c, int err)
 	pthread_mutex_unlock(&c->lock);
 
 	if (!closing) {
-		vu_log(c->opts.log, VU_LOG_WARN, "vfio-user server connection lost: %s",
-		       strerror(-err));
+		/* A program that is told reports it in its own words. */
+		vu_log(c->opts.log, c->opts.disconnected ? VU_LOG_DEBUG : VU_LOG_WARN,
+		       "vfio-user server connection lost: %s", strerror(-err));
 		if (c->opts.disconnected)
 			c->opts.disconnected(c->opts.arg, err);
 	}

@@ -66,7 +66,8 @@ struct vu_client_opts {
  *   PATH or unix:PATH   a unix socket
  *   fd:N                an already connected unix socket we take over
  *   tcp:HOST:PORT       TCP (no fds cross: DMA goes by messages, no eventfds)
- * Returns 0 with *out set, or -errno with the reason logged.
+ * Returns 0 with *out set, or -errno: a failed negotiation is logged, a
+ * failed connect only at debug level; vu_connect_explain (diag.h) says why.
  */
 int vu_client_connect(const char *addr, const struct vu_client_opts *opts, struct vu_client **out);
 

@@ -127,7 +127,7 @@ static int fx_start(void **state, const char *const *server_args)
 	}
 	assert_int_equal(ret, 0);
 	x->r = (struct vreq){.pid = PID, .tid = PID};
-	assert_int_equal(vdev_open(x->d, &x->r, &x->f), 0);
+	assert_int_equal(vdev_open(x->d, &x->r, VFILE_NODE, &x->f), 0);
 	pci_enable(x);
 	*state = x;
 	return 0;
@@ -332,7 +332,7 @@ static void test_release_unmaps(void **state)
 	                 0);
 
 	vdev_release(x->d, x->f);
-	assert_int_equal(vdev_open(x->d, &x->r, &x->f), 0);
+	assert_int_equal(vdev_open(x->d, &x->r, VFILE_NODE, &x->f), 0);
 	assert_int_equal(reg_read(x, EXDEV_REG_SCRATCH), 0); /* reset on release */
 	pci_enable(x);
 	assert_true(device_copy(x, SRC_IOVA, SRC_IOVA + PAGE, PAGE) & EXDEV_STATUS_DMA_ERROR);
@@ -357,7 +357,7 @@ static void test_server_killed_and_restarted(void **state)
 
 	x->server = server_start(x->path, x->server_args);
 	for (int i = 0; i < 200; i++) {
-		ret = vdev_open(x->d, &other, &f2);
+		ret = vdev_open(x->d, &other, VFILE_NODE, &f2);
 		if (ret == 0)
 			break;
 		sleep_ms(50);

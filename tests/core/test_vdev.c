@@ -69,7 +69,7 @@ static int fx_setup_full(void **state, bool reset_flag, uint32_t max_maps, int t
 	cfg.log = getenv("VUC_TEST_VERBOSE") ? NULL : &x->log;
 	assert_int_equal(vdev_create(&cfg, &x->d), 0);
 	x->r = (struct vreq){.pid = PID, .tid = PID};
-	assert_int_equal(vdev_open(x->d, &x->r, &x->f), 0);
+	assert_int_equal(vdev_open(x->d, &x->r, VFILE_NODE, &x->f), 0);
 	*state = x;
 	return 0;
 }
@@ -1003,13 +1003,13 @@ static void test_owner(void **state)
 	struct vreq thread = {.pid = PID, .tid = PID + 1};
 	struct vfile *f2, *f3;
 
-	assert_int_equal(vdev_open(x->d, &other, &f2), -EBUSY);
-	assert_int_equal(vdev_open(x->d, &thread, &f2), 0);
+	assert_int_equal(vdev_open(x->d, &other, VFILE_NODE, &f2), -EBUSY);
+	assert_int_equal(vdev_open(x->d, &thread, VFILE_NODE, &f2), 0);
 	vdev_release(x->d, x->f);
 	x->f = NULL;
-	assert_int_equal(vdev_open(x->d, &other, &f3), -EBUSY);
+	assert_int_equal(vdev_open(x->d, &other, VFILE_NODE, &f3), -EBUSY);
 	vdev_release(x->d, f2);
-	assert_int_equal(vdev_open(x->d, &other, &f3), 0);
+	assert_int_equal(vdev_open(x->d, &other, VFILE_NODE, &f3), 0);
 	vdev_release(x->d, f3);
 }
 
@@ -1039,7 +1039,7 @@ static void test_release_cleanup(void **state)
 	assert_int_equal(x->t.resets, 1);
 
 	/* The next owner starts from nothing: no IOMMU, no mappings. */
-	assert_int_equal(vdev_open(x->d, &x->r, &x->f), 0);
+	assert_int_equal(vdev_open(x->d, &x->r, VFILE_NODE, &x->f), 0);
 	assert_int_equal(map_dma(x, buf, 0x10000, PAGE, RW), -EINVAL);
 	set_iommu(x, VFIO_TYPE1v2_IOMMU);
 	assert_int_equal(map_dma(x, buf, 0x10000, PAGE, RW), 0);
@@ -1073,11 +1073,11 @@ static void test_server_gone_and_back(void **state)
 	}
 	assert_int_equal(ret, -EIO);
 	assert_int_equal(io_val(x, VFIO_GET_API_VERSION, 0), -EIO);
-	assert_int_equal(vdev_open(x->d, &other, &f2), -EIO);
+	assert_int_equal(vdev_open(x->d, &other, VFILE_NODE, &f2), -EIO);
 
 	assert_int_equal(tdev_start(&x->t, true, 16), 0);
 	for (int i = 0; i < 200; i++) {
-		ret = vdev_open(x->d, &other, &f2);
+		ret = vdev_open(x->d, &other, VFILE_NODE, &f2);
 		if (ret == 0)
 			break;
 		sleep_ms(50);
