@@ -158,6 +158,8 @@ int case_iommufd(struct e2e *t)
 	CHECK(ioctl(iommufd, IOMMU_HWPT_ALLOC, &ha) == 0, "HWPT_ALLOC: %s", strerror(errno));
 	CHECK_OK(attach(a, ha.out_hwpt_id));
 	CHECK_OK(attach(b, ioas));
+	CHECK_OK(pci_enable(a)); /* DMA needs bus mastering */
+	CHECK_OK(pci_enable(b));
 
 	fill(src, LEN, 3);
 	memset(dst, 0, LEN);
