@@ -145,9 +145,6 @@ int case_iommufd(struct e2e *t)
 	CHECK_OK(bind(b, iommufd, &idb));
 	CHECK(bind(a, iommufd, NULL) == -EINVAL, "a second BIND");
 	CHECK(ioctl(a, VFIO_DEVICE_GET_INFO, &info) == 0 && info.num_regions > 7);
-	/* As a driver does before the devices may DMA. */
-	CHECK_OK(pci_enable(a));
-	CHECK_OK(pci_enable(b));
 
 	CHECK_OK(ioas_alloc(iommufd, &ioas));
 	hi.dev_id = ida;
