@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Region reads and writes at vfio-pci offsets (index << 40 | offset), checked
+ * as vfio_pci_rw checks them: a bad index or a missing permission is EINVAL;
+ * BAR-like regions start inside and are cut at their end (a short count, as
+ * vfio_pci_bar_rw); PCI config space must hold the whole access, else EFAULT
+ * (vfio_config_do_rw). The proto client splits at the server's transfer
+ * size. Every write waits for the server's reply: none is posted, so a
+ * config-space write has taken effect when write() returns.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "vdev-internal.h"
+
+static bool is_config(const struct vconn *c, uint32_t index)
+{
+	return (c->dev.flags & VFIO_DEVICE_FLAGS_PCI) && index == VFIO_PCI_CONFIG_REGION_INDEX;
+}
+
+/* The count to transfer at pos, or -errno. */
+static ssize_t region_span(struct vdev *d, struct vconn *c, const struct vreq *r, uint32_t index,
+                           uint64_t pos, size_t len, bool write)
+{
+	const struct vregion *reg;
+	uint32_t need = write ? VFIO_REGION_INFO_FLAG_WRITE : VFIO_REGION_INFO_FLAG_READ;
+	uint64_t size;
+	int ret = info_region(d, c, r, index, &reg);
+
+	if (ret < 0)
+		return vdev_errno(d, ret);
+	size = reg->info.size;
+	if (reg->err || !(reg->info.flags & need)) {
+		vdev_log(d, VU_LOG_DEBUG, "%s of region %u: not permitted",
+		         write ? "write" : "read", index);
+		return -EINVAL;
+	}
+	if (is_config(c, index)) {
+		if (pos >= size || len > size - pos)
+			return -EFAULT;
+		return len;
+	}
+	if (pos >= size) {
+		vdev_log(d, VU_LOG_DEBUG, "%s at 0x%llx of region %u (size 0x%llx): out of range",
+		         write ? "write" : "read", (unsigned long long)pos, index,
+		         (unsigned long long)size);
+		return -EINVAL;
+	}
+	return len < size - pos ? len : size - pos;
+}
+
+ssize_t vdev_region_rw(struct vdev *d, struct vconn *c, const struct vreq *r, uint64_t off,
+                       void *buf, size_t len, bool write)
+{
+	struct vu_call_opts o = vdev_call_opts(d, r);
+	uint64_t index = off >> VDEV_OFFSET_SHIFT, pos = off & VDEV_OFFSET_MASK;
+	ssize_t n;
+	int ret;
+
+	if (index >= c->dev.num_regions) {
+		vdev_log(d, VU_LOG_DEBUG, "%s at 0x%llx: no region %llu", write ? "write" : "read",
+		         (unsigned long long)off, (unsigned long long)index);
+		return -EINVAL;
+	}
+	if (!len)
+		return 0;
+	n = region_span(d, c, r, index, pos, len, write);
+	if (n <= 0)
+		return n;
+	if (write)
+		ret = vu_region_write(c->c, &o, index, pos, buf, n);
+	else
+		ret = vu_region_read(c->c, &o, index, pos, buf, n);
+	return ret < 0 ? vdev_errno(d, ret) : n;
+}

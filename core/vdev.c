@@ -1,0 +1,773 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A device node's life: its connection to the server (and the reconnect when
+ * the server goes away), the process that owns it, and the cleanup when that
+ * process closes its last fd.
+ *
+ * Connections have generations. A disconnect ends one: every call on it, and
+ * every later call on a file opened under it, fails with EIO, and the
+ * device's state (owner, DMA table, armed IRQs) is dropped since the server
+ * forgot it too. A reconnect thread retries with backoff; once back it
+ * resets the device and refreshes the info cache, so the next open works.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "vdev-internal.h"
+
+#define RECONNECT_FIRST_MS 100
+#define RECONNECT_MAX_MS   5000
+/* How long an open waits for the previous owner's cleanup, beyond one
+ * request timeout. */
+#define OPEN_WAIT_SLACK_MS 1000
+
+void vdev_log(const struct vdev *d, enum vu_log_level lvl, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (d->log && lvl > d->log->level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	vu_log(d->log, lvl, "%s: %s", d->name, line);
+}
+
+int vdev_errno(struct vdev *d, int err)
+{
+	if (err == -ENOTCONN || err == -EPROTO)
+		return -EIO;
+	return err;
+}
+
+struct vu_call_opts vdev_call_opts(const struct vdev *d, const struct vreq *r)
+{
+	return (struct vu_call_opts){.timeout_ms = d->timeout_ms, .cancel = r ? r->cancel : NULL};
+}
+
+int vdev_read_arg(struct vdev *d, const struct vreq *r, uint64_t addr, void *buf, size_t len)
+{
+	return d->host.ops->mem_read(d->host.ctx, r->pid, addr, buf, len);
+}
+
+int vdev_write_arg(struct vdev *d, const struct vreq *r, uint64_t addr, const void *buf, size_t len)
+{
+	return d->host.ops->mem_write(d->host.ctx, r->pid, addr, buf, len);
+}
+
+void vdev_irq_armed(struct vdev *d, uint32_t index, bool armed)
+{
+	if (index >= VDEV_MAX_IRQS)
+		return;
+	pthread_mutex_lock(&d->lock);
+	d->irq_armed[index] = armed;
+	pthread_mutex_unlock(&d->lock);
+}
+
+static struct timespec deadline_in(int ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (t.tv_nsec >= 1000000000) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000;
+	}
+	return t;
+}
+
+/* Called on the connection's reader thread: the server's DMA goes to the
+ * space the device is attached to. */
+static int conn_dma(void *arg, uint16_t cmd, uint64_t addr, void *buf, uint64_t count)
+{
+	struct vconn *c = arg;
+	struct vdev *d = c->d;
+	struct ioas *s;
+	int ret;
+
+	pthread_mutex_lock(&d->lock);
+	s = d->ioas;
+	if (s)
+		ioas_get(s);
+	pthread_mutex_unlock(&d->lock);
+	if (!s) {
+		vdev_log(d, VU_LOG_WARN, "server %s at IOVA 0x%llx: nothing is mapped",
+		         vu_command_name(cmd), (unsigned long long)addr);
+		return -EFAULT;
+	}
+	ret = ioas_access(s, cmd, addr, buf, count);
+	ioas_put(s);
+	return ret;
+}
+
+/* The live connection, referenced, or NULL. */
+static struct vconn *conn_live(struct vdev *d)
+{
+	return vconn_get(d, NULL);
+}
+
+int vdev_dma_map(struct vdev *d, uint64_t iova, uint64_t size, uint32_t prot, int fd, uint64_t off)
+{
+	struct vu_call_opts o = {.timeout_ms = d->timeout_ms};
+	struct vconn *c = conn_live(d);
+	int ret;
+
+	if (!c)
+		return -ENOTCONN;
+	ret = vu_dma_map(c->c, &o, iova, size, prot, fd, off);
+	if (ret < 0)
+		vdev_log(d, VU_LOG_INFO, "DMA_MAP iova 0x%llx size 0x%llx: %s",
+		         (unsigned long long)iova, (unsigned long long)size, strerror(-ret));
+	vconn_put(c);
+	return ret;
+}
+
+int vdev_dma_unmap(struct vdev *d, uint64_t iova, uint64_t size)
+{
+	struct vu_call_opts o = {.timeout_ms = d->timeout_ms};
+	struct vconn *c = conn_live(d);
+	int ret;
+
+	if (!c)
+		return -ENOTCONN;
+	ret = vu_dma_unmap(c->c, &o, iova, size, 0);
+	if (ret < 0)
+		vdev_log(d, VU_LOG_WARN, "DMA_UNMAP iova 0x%llx size 0x%llx: %s",
+		         (unsigned long long)iova, (unsigned long long)size, strerror(-ret));
+	vconn_put(c);
+	return ret;
+}
+
+/* The server's capabilities; the spec's defaults while it is away. */
+static struct vu_caps conn_caps(struct vdev *d)
+{
+	struct vu_caps caps = {.pgsizes = 4096, .max_dma_maps = 65535};
+
+	pthread_mutex_lock(&d->lock);
+	if (d->conn)
+		caps = d->conn->caps;
+	pthread_mutex_unlock(&d->lock);
+	return caps;
+}
+
+uint64_t vdev_dma_pgsizes(struct vdev *d)
+{
+	uint64_t p = conn_caps(d).pgsizes;
+
+	return p ? p : 4096;
+}
+
+uint64_t vdev_dma_pgsize(struct vdev *d)
+{
+	uint64_t p = vdev_dma_pgsizes(d);
+
+	return p & -p;
+}
+
+uint32_t vdev_dma_max_maps(struct vdev *d)
+{
+	return conn_caps(d).max_dma_maps;
+}
+
+bool vdev_dma_pass_fds(struct vdev *d)
+{
+	struct vconn *c = conn_live(d);
+	bool pass;
+
+	if (!c)
+		return false;
+	pass = vu_client_can_pass_fds(c->c);
+	vconn_put(c);
+	return pass;
+}
+
+void vdev_set_ioas(struct vdev *d, struct ioas *s)
+{
+	pthread_mutex_lock(&d->lock);
+	d->ioas = s;
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* An inherited socket (fd:N) cannot be opened again: by then its number may
+ * name another file. */
+static bool can_reconnect(const struct vdev *d)
+{
+	return strncmp(d->server, "fd:", 3) != 0;
+}
+
+/* Called on the connection's reader thread: it cannot close the connection
+ * (that joins the reader), so hand over to the reconnect thread. */
+static void conn_lost(void *arg, int err)
+{
+	struct vconn *c = arg;
+	struct vdev *d = c->d;
+
+	pthread_mutex_lock(&d->lock);
+	if (d->conn == c && !d->lost) {
+		vdev_log(d, VU_LOG_WARN, "server %s gone (%s): calls fail with EIO %s", d->server,
+		         strerror(err < 0 ? -err : err),
+		         can_reconnect(d) ? "until it is back"
+		                          : "until the daemon restarts (an inherited socket "
+		                            "cannot be opened again)");
+		d->lost = true;
+		pthread_cond_broadcast(&d->cond);
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void conn_free(struct vconn *c)
+{
+	if (c->c)
+		vu_client_close(c->c);
+	info_cache_free(c);
+	free(c);
+}
+
+static int conn_open(struct vdev *d, enum vu_log_level fail_lvl, struct vconn **out)
+{
+	struct vconn *c = calloc(1, sizeof(*c));
+	/* Twin-socket mode when the server offers it: libvfio-user's servers
+	 * drop the connection when one of our commands arrives while they
+	 * wait for the answer to their DMA request, and programs issue
+	 * commands from any thread at any time. Without it, DMA requests
+	 * come on the main socket and the reader serves them there, which
+	 * is all a client can do (libvfio-user warns such a server that it
+	 * breaks when both sides send at once). */
+	struct vu_client_opts opts = {
+	    .timeout_ms = d->timeout_ms,
+	    .twin_socket = true,
+	    .dma = conn_dma,
+	    .disconnected = conn_lost,
+	};
+	char why[512];
+	int ret;
+
+	if (!c)
+		return -ENOMEM;
+	c->d = d;
+	opts.arg = c;
+	/* One line for a failed connect, with its diagnosis; what the
+	 * library met on the way goes to the debug log. */
+	vu_connect_log_init(&c->log, d->log);
+	opts.log = &c->log.log;
+	ret = vu_client_connect(d->server, &opts, &c->c);
+	vu_connect_log_done(&c->log);
+	if (ret < 0) {
+		vu_connect_explain(d->server, ret, c->log.detail, d->timeout_ms, why, sizeof(why));
+		vdev_log(d, fail_lvl, "cannot connect to %s: %s", d->server, why);
+		c->c = NULL;
+		goto fail;
+	}
+	c->caps = *vu_client_caps(c->c);
+	ret = info_cache_fill(d, c);
+	if (ret < 0)
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	conn_free(c);
+	return ret;
+}
+
+/* Make c the live connection. Called locked. A disconnect that came before
+ * c was published found d->conn != c: catch it here. */
+static void conn_publish(struct vdev *d, struct vconn *c)
+{
+	c->gen = d->gen;
+	d->conn = c;
+	d->lost = !vu_client_connected(c->c);
+}
+
+struct vconn *vconn_get(struct vdev *d, const struct vfile *f)
+{
+	struct vconn *c = NULL;
+
+	pthread_mutex_lock(&d->lock);
+	if (d->conn && !d->lost && (!f || f->gen == d->conn->gen)) {
+		c = d->conn;
+		c->refs++;
+	}
+	pthread_mutex_unlock(&d->lock);
+	/* The client fails its waiters before it tells us the server left:
+	 * a call right after one that failed must fail too. */
+	if (c && !vu_client_connected(c->c)) {
+		vconn_put(c);
+		c = NULL;
+	}
+	return c;
+}
+
+void vconn_put(struct vconn *c)
+{
+	struct vdev *d = c->d;
+
+	pthread_mutex_lock(&d->lock);
+	if (--c->refs == 0)
+		pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/*
+ * Retire the lost connection: wait for the calls still holding it (they fail
+ * at once with ENOTCONN), then forget the owner's state, which the server
+ * dropped when the client left, and close it. Forgetting only once those
+ * calls are done keeps a late SET_IOMMU or MAP_DMA from leaking into the
+ * next connection. Called locked; unlocks meanwhile.
+ */
+static void conn_retire(struct vdev *d)
+{
+	struct vconn *old = d->conn;
+	struct ioas *attached = d->ioas, *own = d->node_ct.ioas;
+
+	d->conn = NULL;
+	d->gen++;
+	pthread_cond_broadcast(&d->cond);
+	while (old && old->refs)
+		pthread_cond_wait(&d->cond, &d->lock);
+	d->owner = 0;
+	d->nr_open = 0;
+	d->releasing = false;
+	d->bound = NULL;
+	d->node_ct = (struct vcontainer){0};
+	memset(d->irq_armed, 0, sizeof(d->irq_armed));
+	if (attached)
+		ioas_get(attached);
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	/* With no connection the detach sends nothing. */
+	if (attached) {
+		ioas_detach(attached, d);
+		ioas_put(attached);
+	}
+	if (own)
+		ioas_put(own);
+	if (old)
+		conn_free(old);
+	pthread_mutex_lock(&d->lock);
+}
+
+/* Reset the device of a new connection: the previous owner may have left it
+ * in any state. */
+static void conn_reset(struct vdev *d, struct vconn *c)
+{
+	struct vu_call_opts o = {.timeout_ms = d->timeout_ms};
+	int ret;
+
+	if (!(c->dev.flags & VFIO_DEVICE_FLAGS_RESET))
+		return;
+	ret = vu_device_reset(c->c, &o);
+	if (ret < 0)
+		vdev_log(d, VU_LOG_WARN, "reset after reconnect: %s", strerror(-ret));
+}
+
+/* Retry with backoff until connected or stopping. Called locked. */
+static void reconnect(struct vdev *d)
+{
+	int delay = RECONNECT_FIRST_MS;
+
+	while (!d->stopping) {
+		struct timespec until = deadline_in(delay);
+		struct vconn *c;
+		int ret;
+
+		while (!d->stopping &&
+		       pthread_cond_timedwait(&d->cond, &d->lock, &until) != ETIMEDOUT)
+			;
+		if (d->stopping)
+			return;
+		pthread_mutex_unlock(&d->lock);
+		ret = conn_open(d, VU_LOG_DEBUG, &c);
+		if (ret == 0)
+			conn_reset(d, c);
+		pthread_mutex_lock(&d->lock);
+		if (ret == 0) {
+			conn_publish(d, c);
+			vdev_log(d, VU_LOG_WARN, "server %s is back", d->server);
+			return;
+		}
+		delay = delay * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : delay * 2;
+	}
+}
+
+static void *reconnector(void *arg)
+{
+	struct vdev *d = arg;
+
+	pthread_mutex_lock(&d->lock);
+	while (!d->stopping) {
+		if (!d->lost) {
+			pthread_cond_wait(&d->cond, &d->lock);
+			continue;
+		}
+		conn_retire(d);
+		if (can_reconnect(d)) {
+			reconnect(d);
+			continue;
+		}
+		while (!d->stopping)
+			pthread_cond_wait(&d->cond, &d->lock);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return NULL;
+}
+
+static void vdev_free(struct vdev *d)
+{
+	if (d->node_ct.ioas) {
+		ioas_detach(d->node_ct.ioas, d);
+		ioas_put(d->node_ct.ioas);
+	}
+	pthread_cond_destroy(&d->cond);
+	pthread_mutex_destroy(&d->lock);
+	free(d->name);
+	free(d->server);
+	free(d);
+}
+
+static int vdev_init(struct vdev *d, const struct vdev_config *cfg)
+{
+	pthread_condattr_t ca;
+
+	d->name = strdup(cfg->name ? cfg->name : "vfio-user");
+	d->server = strdup(cfg->server ? cfg->server : "");
+	if (!d->name || !d->server)
+		return -ENOMEM;
+	d->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : VU_DEFAULT_TIMEOUT_MS;
+	d->host = cfg->host;
+	d->log = cfg->log;
+	d->iommufd_get = cfg->iommufd_get;
+	d->iommufd_arg = cfg->iommufd_arg;
+	d->gen = 1;
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&d->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	return 0;
+}
+
+int vdev_create(const struct vdev_config *cfg, struct vdev **out)
+{
+	struct vdev *d = calloc(1, sizeof(*d));
+	struct vconn *c;
+	int ret;
+
+	if (!d)
+		return -ENOMEM;
+	if (!cfg->host.ops || !cfg->server) {
+		free(d);
+		return -EINVAL;
+	}
+	ret = vdev_init(d, cfg);
+	if (ret < 0) {
+		free(d->name);
+		free(d->server);
+		free(d);
+		return ret;
+	}
+	ret = conn_open(d, VU_LOG_ERR, &c);
+	if (ret < 0)
+		goto fail;
+	pthread_mutex_lock(&d->lock);
+	conn_publish(d, c);
+	pthread_mutex_unlock(&d->lock);
+	ret = -pthread_create(&d->reconnector, NULL, reconnector, d);
+	if (ret < 0) {
+		vdev_log(d, VU_LOG_ERR, "cannot start a thread: %s", strerror(-ret));
+		conn_free(c);
+		goto fail;
+	}
+	vdev_log(d, VU_LOG_INFO, "connected to %s: %u regions, %u IRQ indexes%s%s", d->server,
+	         c->dev.num_regions, c->dev.num_irqs,
+	         c->dev.flags & VFIO_DEVICE_FLAGS_RESET ? ", reset" : "",
+	         c->caps.twin_socket ? ", twin socket" : "");
+	*out = d;
+	return 0;
+fail:
+	vdev_free(d);
+	return ret;
+}
+
+void vdev_destroy(struct vdev *d)
+{
+	if (!d)
+		return;
+	pthread_mutex_lock(&d->lock);
+	d->stopping = true;
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	pthread_join(d->reconnector, NULL);
+	if (d->conn)
+		conn_free(d->conn);
+	vdev_free(d);
+}
+
+/* Wait (bounded) for the previous owner's cleanup. Called locked. */
+static void open_wait_release(struct vdev *d)
+{
+	struct timespec until = deadline_in(d->timeout_ms + OPEN_WAIT_SLACK_MS);
+
+	while (d->releasing && pthread_cond_timedwait(&d->cond, &d->lock, &until) != ETIMEDOUT)
+		;
+}
+
+/* The one-fd node's own container, attached to the device. Called
+ * unlocked by the owner's first open. */
+static int node_container_new(struct vdev *d, struct ioas **out)
+{
+	struct ioas_config cfg = {.name = d->name, .host = d->host, .log = d->log};
+	struct ioas *s;
+	int ret = ioas_create(&cfg, &s);
+
+	if (ret < 0)
+		return ret;
+	ret = ioas_attach(s, d);
+	if (ret < 0) {
+		ioas_put(s);
+		return ret;
+	}
+	*out = s;
+	return 0;
+}
+
+static int open_node(struct vdev *d, const struct vreq *r, struct vfile *f)
+{
+	struct ioas *s = NULL;
+	bool first;
+	int ret = 0;
+
+	pthread_mutex_lock(&d->lock);
+	open_wait_release(d);
+	if (!d->conn || d->lost || !vu_client_connected(d->conn->c)) {
+		ret = -EIO;
+	} else if (d->releasing || d->bound || (d->owner && d->owner != r->pid)) {
+		vdev_log(d, VU_LOG_INFO, "open by pid %d refused: %s", (int)r->pid,
+		         d->bound ? "its device cdev is bound" : "another process owns the device");
+		ret = -EBUSY;
+	}
+	first = ret == 0 && !d->owner;
+	if (first) {
+		d->owner = r->pid;
+		d->releasing = true; /* until the container is in place */
+	}
+	if (ret == 0) {
+		d->nr_open++;
+		f->gen = d->gen;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (!first)
+		return ret;
+	ret = node_container_new(d, &s);
+	pthread_mutex_lock(&d->lock);
+	d->releasing = false;
+	if (ret == 0 && f->gen == d->gen) {
+		d->node_ct = (struct vcontainer){.ioas = s};
+		s = NULL;
+	} else if (ret == 0) {
+		ret = -EIO; /* the server left meanwhile */
+	}
+	if (ret < 0 && f->gen == d->gen) {
+		d->owner = 0;
+		d->nr_open--;
+	}
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	if (s) {
+		ioas_detach(s, d);
+		ioas_put(s);
+	}
+	return ret;
+}
+
+int vdev_open(struct vdev *d, const struct vreq *r, enum vfile_kind kind, struct vfile **out)
+{
+	struct vfile *f = calloc(1, sizeof(*f));
+	int ret = 0;
+
+	if (!f)
+		return -ENOMEM;
+	f->d = d;
+	f->kind = kind;
+	if (kind == VFILE_NODE) {
+		ret = open_node(d, r, f);
+	} else {
+		pthread_mutex_lock(&d->lock);
+		if (!d->conn || d->lost)
+			ret = -EIO;
+		f->gen = d->gen;
+		pthread_mutex_unlock(&d->lock);
+	}
+	if (ret < 0) {
+		free(f);
+		return ret;
+	}
+	*out = f;
+	return 0;
+}
+
+/* Disarm, with the server, every IRQ index the owner gave eventfds to. */
+static void release_irqs(struct vdev *d, struct vconn *c, const bool *armed)
+{
+	struct vu_call_opts o = {.timeout_ms = d->timeout_ms};
+
+	for (uint32_t i = 0; i < VDEV_MAX_IRQS && i < c->dev.num_irqs; i++) {
+		int ret;
+
+		if (!armed[i])
+			continue;
+		ret = vu_device_set_irqs(c->c, &o,
+		                         VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, i, 0,
+		                         0, NULL, NULL);
+		if (ret < 0)
+			vdev_log(d, VU_LOG_WARN, "release: disabling IRQ index %u: %s", i,
+			         strerror(-ret));
+	}
+}
+
+static void release_cleanup(struct vdev *d, struct vconn *c, const bool *armed)
+{
+	struct vu_call_opts o = {.timeout_ms = d->timeout_ms};
+	int ret;
+
+	release_irqs(d, c, armed);
+	if (!(c->dev.flags & VFIO_DEVICE_FLAGS_RESET))
+		return;
+	ret = vu_device_reset(c->c, &o);
+	if (ret < 0)
+		vdev_log(d, VU_LOG_WARN, "release: reset: %s", strerror(-ret));
+}
+
+/* Give the device back: take its DMA back from the server (by detaching it
+ * from space s), disarm its IRQs, reset it. Called unlocked by the one
+ * file that had the device, with d->releasing set. */
+static void device_give_back(struct vdev *d, uint64_t gen, struct ioas *s, bool own)
+{
+	bool armed[VDEV_MAX_IRQS];
+	struct vconn *c = NULL;
+
+	if (s) {
+		ioas_detach(s, d);
+		if (own)
+			ioas_put(s);
+	}
+	pthread_mutex_lock(&d->lock);
+	memcpy(armed, d->irq_armed, sizeof(armed));
+	memset(d->irq_armed, 0, sizeof(d->irq_armed));
+	if (d->gen == gen && d->conn && !d->lost) {
+		c = d->conn;
+		c->refs++;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (c) {
+		release_cleanup(d, c, armed);
+		vconn_put(c);
+	}
+}
+
+static void release_node(struct vdev *d, struct vfile *f)
+{
+	struct ioas *s;
+
+	pthread_mutex_lock(&d->lock);
+	if (f->gen != d->gen || --d->nr_open > 0) {
+		pthread_mutex_unlock(&d->lock);
+		return;
+	}
+	d->releasing = true;
+	s = d->node_ct.ioas;
+	d->node_ct = (struct vcontainer){0};
+	pthread_mutex_unlock(&d->lock);
+
+	device_give_back(d, f->gen, s, true);
+
+	pthread_mutex_lock(&d->lock);
+	if (d->gen == f->gen) {
+		d->owner = 0;
+		d->releasing = false;
+		pthread_cond_broadcast(&d->cond);
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* A device cdev file: the bound one gives the device back and unbinds. */
+static void release_cdev(struct vdev *d, struct vfile *f)
+{
+	bool bound;
+
+	pthread_mutex_lock(&d->lock);
+	bound = d->bound == f;
+	if (bound)
+		d->releasing = true;
+	pthread_mutex_unlock(&d->lock);
+	if (bound)
+		device_give_back(d, f->gen, f->ioas, false);
+	else if (f->ioas)
+		ioas_detach(f->ioas, d); /* the connection it was attached on is gone */
+	vfile_unbind(f);
+	if (!bound)
+		return;
+	pthread_mutex_lock(&d->lock);
+	if (d->bound == f)
+		d->bound = NULL;
+	d->releasing = false;
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
+void vdev_release(struct vdev *d, struct vfile *f)
+{
+	if (f->kind == VFILE_NODE)
+		release_node(d, f);
+	else
+		release_cdev(d, f);
+	free(f);
+}
+
+long vdev_ioctl(struct vdev *d, struct vfile *f, const struct vreq *r, unsigned int cmd,
+                uint64_t arg)
+{
+	struct vconn *c = vconn_get(d, f);
+	long ret;
+
+	if (!c)
+		return -EIO;
+	ret = vdev_do_ioctl(d, c, f, r, cmd, arg);
+	vconn_put(c);
+	return ret;
+}
+
+ssize_t vdev_read(struct vdev *d, struct vfile *f, const struct vreq *r, uint64_t off, void *buf,
+                  size_t len)
+{
+	struct vconn *c = vconn_get(d, f);
+	ssize_t ret;
+
+	if (!c)
+		return -EIO;
+	ret = f->kind == VFILE_CDEV && !f->ictx ? -EINVAL
+	                                        : vdev_region_rw(d, c, r, off, buf, len, false);
+	vconn_put(c);
+	return ret;
+}
+
+ssize_t vdev_write(struct vdev *d, struct vfile *f, const struct vreq *r, uint64_t off,
+                   const void *buf, size_t len)
+{
+	struct vconn *c = vconn_get(d, f);
+	ssize_t ret;
+
+	if (!c)
+		return -EIO;
+	ret = f->kind == VFILE_CDEV && !f->ictx
+	          ? -EINVAL
+	          : vdev_region_rw(d, c, r, off, (void *)buf, len, true);
+	vconn_put(c);
+	return ret;
+}
