@@ -42,7 +42,7 @@
 #define CAP_CHECKPOINT_RESTORE 40
 #endif
 #define CAPBIT(c) (1ull << (c))
-/* What contrib/vfio-user-cuse@.service leaves the daemon. */
+/* What daemon/vfio-user-cuse@.service.in leaves the daemon. */
 #define UNIT_CAPS                                                                                  \
 	(CAPBIT(CAP_SYS_PTRACE) | CAPBIT(CAP_DAC_OVERRIDE) | CAPBIT(CAP_CHECKPOINT_RESTORE) |      \
 	 CAPBIT(CAP_CHOWN))
