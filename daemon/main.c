@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * vfio-user-cuse: one /dev/vfio-user/NAME node per vfio-user server.
+ * vfio-user-cuse: for each vfio-user server a one-fd node,
+ * /dev/vfio-user/NAME, and a VFIO device cdev, /dev/vfio-user/devices/NAME;
+ * and one iommufd node, /dev/vfio-user/iommu, for them all.
  *
  * Threads: this one parses the command line, starts everything and then
  * only waits for SIGTERM/SIGINT (signalfd) or a node whose session ended;
@@ -39,15 +41,32 @@
 struct device {
 	struct dlog log;
 	struct vdev *vdev;
-	struct node *node;
+	struct node *node; /* the one-fd node */
+	struct node *cdev; /* the device cdev */
 };
 
 struct daemon {
 	struct options opts;
 	struct dlog log;
 	struct device *devs;
+	struct node *iommu; /* the iommufd node */
 	int sig_fd, ended_fd;
 };
+
+/* VFIO_DEVICE_BIND_IOMMUFD: which of our iommufd contexts is the
+ * program's fd. */
+static int daemon_iommufd_get(void *arg, pid_t pid, int fd, struct iommufd **out)
+{
+	struct daemon *dm = arg;
+	int ours, ret;
+
+	ours = host_proc_ops.fd_get(&dm->log.vu, pid, fd);
+	if (ours < 0)
+		return ours;
+	ret = dm->iommu ? node_iommufd_of(dm->iommu, ours, out) : -EBADFD;
+	close(ours);
+	return ret;
+}
 
 /* The check libfuse would make, done first so the hint comes before any
  * server is contacted. */
@@ -145,6 +164,8 @@ static int create_devices(struct daemon *dm)
 		    .timeout_ms = o->timeout_ms,
 		    .host = {&host_proc_ops, &dev->log.vu},
 		    .log = &dev->log.vu,
+		    .iommufd_get = daemon_iommufd_get,
+		    .iommufd_arg = dm,
 		};
 
 		dlog_init(&dev->log, o->nodes[i].name, o->level, STDERR_FILENO);
@@ -156,32 +177,51 @@ static int create_devices(struct daemon *dm)
 	return 0;
 }
 
+static struct node_config node_cfg(struct daemon *dm, enum node_kind kind, const char *name,
+                                   const struct vu_log *log)
+{
+	const struct options *o = &dm->opts;
+
+	return (struct node_config){
+	    .kind = kind,
+	    .name = name,
+	    .uid = o->uid,
+	    .gid = o->gid,
+	    .mode = o->mode,
+	    .max_threads = NODE_MAX_THREADS,
+	    .idle_threads = NODE_IDLE_THREADS,
+	    .ready_timeout_ms = READY_TIMEOUT_MS,
+	    /* A running request ends within its server timeout. */
+	    .stop_timeout_ms = o->timeout_ms + READY_TIMEOUT_MS,
+	    .host = {&host_proc_ops, (void *)log},
+	    .log = log,
+	    .ended_fd = dm->ended_fd,
+	};
+}
+
 static int start_nodes(struct daemon *dm)
 {
 	const struct options *o = &dm->opts;
+	struct node_config cfg = node_cfg(dm, NODE_IOMMU, o->iommufd, &dm->log.vu);
+	char name[96];
 	size_t i;
 	int ret;
 
+	ret = node_start(&cfg, NULL, &dm->iommu);
+	if (ret)
+		return ret;
 	for (i = 0; i < o->nr_nodes; i++) {
 		struct device *dev = &dm->devs[i];
-		struct node_config cfg = {
-		    .name = o->nodes[i].name,
-		    .uid = o->uid,
-		    .gid = o->gid,
-		    .mode = o->mode,
-		    .dev_major = o->nodes[i].major,
-		    .dev_minor = o->nodes[i].minor,
-		    .max_threads = NODE_MAX_THREADS,
-		    .idle_threads = NODE_IDLE_THREADS,
-		    .ready_timeout_ms = READY_TIMEOUT_MS,
-		    /* A running request ends within its server timeout. */
-		    .stop_timeout_ms = o->timeout_ms + READY_TIMEOUT_MS,
-		    .host = {&host_proc_ops, &dev->log.vu},
-		    .log = &dev->log.vu,
-		    .ended_fd = dm->ended_fd,
-		};
 
+		cfg = node_cfg(dm, NODE_DEVICE, o->nodes[i].name, &dev->log.vu);
+		cfg.dev_major = o->nodes[i].major;
+		cfg.dev_minor = o->nodes[i].minor;
 		ret = node_start(&cfg, dev->vdev, &dev->node);
+		if (ret)
+			return ret;
+		snprintf(name, sizeof(name), "devices/%s", o->nodes[i].name);
+		cfg = node_cfg(dm, NODE_CDEV, name, &dev->log.vu);
+		ret = node_start(&cfg, dev->vdev, &dev->cdev);
 		if (ret)
 			return ret;
 	}
@@ -222,9 +262,14 @@ static int shut_down(struct daemon *dm)
 	size_t i = dm->opts.nr_nodes;
 	int ret = 0;
 
-	while (i-- > 0)
+	while (i-- > 0) {
 		if (dm->devs[i].node && node_stop(dm->devs[i].node))
 			ret = -ETIMEDOUT;
+		if (dm->devs[i].cdev && node_stop(dm->devs[i].cdev))
+			ret = -ETIMEDOUT;
+	}
+	if (dm->iommu && node_stop(dm->iommu))
+		ret = -ETIMEDOUT;
 	if (ret)
 		return ret;
 	for (i = 0; i < dm->opts.nr_nodes; i++)

@@ -15,7 +15,10 @@
 
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
-enum { OPT_TIMEOUT = 256, OPT_OWNER, OPT_GROUP, OPT_MODE, OPT_DEVNUM };
+enum { OPT_TIMEOUT = 256, OPT_OWNER, OPT_GROUP, OPT_MODE, OPT_DEVNUM, OPT_IOMMUFD };
+
+/* The iommufd node's name unless --iommufd says otherwise. */
+#define IOMMUFD_DEFAULT "iommu"
 
 static const struct option long_opts[] = {
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -23,6 +26,7 @@ static const struct option long_opts[] = {
     {"group", required_argument, NULL, OPT_GROUP},
     {"mode", required_argument, NULL, OPT_MODE},
     {"devnum", required_argument, NULL, OPT_DEVNUM},
+    {"iommufd", required_argument, NULL, OPT_IOMMUFD},
     {"foreground", no_argument, NULL, 'f'},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
@@ -33,45 +37,51 @@ static const struct option long_opts[] = {
 
 void options_usage(FILE *f, const char *prog)
 {
-	fprintf(f,
-	        "Usage: %s [options] NAME=SERVER ...\n"
-	        "Present each vfio-user server as a VFIO device node /dev/vfio-user/NAME.\n"
-	        "\n"
-	        "SERVER is a unix socket path, unix:PATH, tcp:HOST:PORT, or fd:N (a connected\n"
-	        "socket the daemon inherits, never reopened once that server is gone). TCP\n"
-	        "passes no file descriptors: DMA goes by messages and eventfds are not possible.\n"
-	        "NAME is 1-%d letters, digits, '.', '_', ':' or '-'; up to %d devices.\n"
-	        "\n"
-	        "Options:\n"
-	        "  --timeout=MS     wait at most MS ms for each server reply (default %d)\n"
-	        "  --owner=USER|UID owner of the device nodes (default root)\n"
-	        "  --group=GROUP|GID group of the device nodes (default root)\n"
-	        "  --mode=OCTAL     permissions of the device nodes (default 0600)\n"
-	        "  --devnum=NAME=MAJOR:MINOR\n"
-	        "                   a fixed device number for node NAME (default: the kernel\n"
-	        "                   picks one); MAJOR 1-%d, MINOR 0-%d\n"
-	        "  -f, --foreground accepted for FUSE's sake: the daemon always runs in the\n"
-	        "                   foreground\n"
-	        "  -v, --verbose    log more (-v info, -vv debug)\n"
-	        "  -q, --quiet      log errors only\n"
-	        "  -h, --help       show this help\n"
-	        "  -V, --version    show the version\n"
-	        "\n"
-	        "Needs root (CAP_SYS_PTRACE, CAP_DAC_OVERRIDE, and CAP_SYS_ADMIN or\n"
-	        "CAP_CHECKPOINT_RESTORE at least) and the cuse kernel module (modprobe cuse).\n"
-	        "\n"
-	        "Signals: SIGTERM or SIGINT removes the nodes and exits 0. SIGHUP is ignored.\n"
-	        "\n"
-	        "Environment: with NOTIFY_SOCKET (systemd's Type=notify) the daemon sends\n"
-	        "READY=1 once every node is usable and STOPPING=1 at shutdown. With\n"
-	        "JOURNAL_STREAM (its stderr is the journal) log lines carry <N> priority\n"
-	        "prefixes and no timestamp.\n"
-	        "\n"
-	        "Exit status: 0 after a clean shutdown, 1 when a server cannot be reached or a\n"
-	        "node cannot be created, 2 for a bad command line, missing privileges or no\n"
-	        "/dev/cuse.\n",
-	        prog, OPT_NAME_MAX, OPT_MAX_NODES, VU_DEFAULT_TIMEOUT_MS, OPT_MAJOR_MAX,
-	        OPT_MINOR_MAX);
+	fprintf(
+	    f,
+	    "Usage: %s [options] NAME=SERVER ...\n"
+	    "Present each vfio-user server as a VFIO device node /dev/vfio-user/NAME\n"
+	    "(container and device in one fd) and as a VFIO device cdev\n"
+	    "/dev/vfio-user/devices/NAME, which binds to the daemon's iommufd node\n"
+	    "/dev/vfio-user/iommu, as the kernel's /dev/vfio/devices/vfioN and /dev/iommu.\n"
+	    "\n"
+	    "SERVER is a unix socket path, unix:PATH, tcp:HOST:PORT, or fd:N (a connected\n"
+	    "socket the daemon inherits, never reopened once that server is gone). TCP\n"
+	    "passes no file descriptors: DMA goes by messages and eventfds are not possible.\n"
+	    "NAME is 1-%d letters, digits, '.', '_', ':' or '-'; up to %d devices.\n"
+	    "\n"
+	    "Options:\n"
+	    "  --timeout=MS     wait at most MS ms for each server reply (default %d)\n"
+	    "  --owner=USER|UID owner of the device nodes (default root)\n"
+	    "  --group=GROUP|GID group of the device nodes (default root)\n"
+	    "  --mode=OCTAL     permissions of the device nodes (default 0600)\n"
+	    "  --devnum=NAME=MAJOR:MINOR\n"
+	    "                   a fixed device number for node NAME (default: the kernel\n"
+	    "                   picks one); MAJOR 1-%d, MINOR 0-%d\n"
+	    "  --iommufd=NAME   the iommufd node is /dev/vfio-user/NAME (default " IOMMUFD_DEFAULT
+	    "):\n"
+	    "                   each daemon on a machine needs its own\n"
+	    "  -f, --foreground accepted for FUSE's sake: the daemon always runs in the\n"
+	    "                   foreground\n"
+	    "  -v, --verbose    log more (-v info, -vv debug)\n"
+	    "  -q, --quiet      log errors only\n"
+	    "  -h, --help       show this help\n"
+	    "  -V, --version    show the version\n"
+	    "\n"
+	    "Needs root (CAP_SYS_PTRACE, CAP_DAC_OVERRIDE, and CAP_SYS_ADMIN or\n"
+	    "CAP_CHECKPOINT_RESTORE at least) and the cuse kernel module (modprobe cuse).\n"
+	    "\n"
+	    "Signals: SIGTERM or SIGINT removes the nodes and exits 0. SIGHUP is ignored.\n"
+	    "\n"
+	    "Environment: with NOTIFY_SOCKET (systemd's Type=notify) the daemon sends\n"
+	    "READY=1 once every node is usable and STOPPING=1 at shutdown. With\n"
+	    "JOURNAL_STREAM (its stderr is the journal) log lines carry <N> priority\n"
+	    "prefixes and no timestamp.\n"
+	    "\n"
+	    "Exit status: 0 after a clean shutdown, 1 when a server cannot be reached or a\n"
+	    "node cannot be created, 2 for a bad command line, missing privileges or no\n"
+	    "/dev/cuse.\n",
+	    prog, OPT_NAME_MAX, OPT_MAX_NODES, VU_DEFAULT_TIMEOUT_MS, OPT_MAJOR_MAX, OPT_MINOR_MAX);
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -257,6 +267,25 @@ static int add_node(struct options *o, const char *arg, char *err, size_t errlen
 	return 0;
 }
 
+/* /dev/vfio-user/devices holds the cdevs, and the iommufd node has its
+ * name: no device may take either. */
+static int check_reserved(const struct options *o, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < o->nr_nodes; i++) {
+		if (!strcmp(o->nodes[i].name, "devices"))
+			return fail(err, errlen,
+			            "device name 'devices' is taken: /dev/vfio-user/devices holds "
+			            "the device cdevs");
+		if (!strcmp(o->nodes[i].name, o->iommufd))
+			return fail(err, errlen,
+			            "device name '%s' is the iommufd node's (see --iommufd)",
+			            o->iommufd);
+	}
+	if (!strcmp(o->iommufd, "devices"))
+		return fail(err, errlen, "--iommufd: 'devices' holds the device cdevs");
+	return 0;
+}
+
 /* --devnum=NAME=MAJOR:MINOR, checked now, matched to its node at the end. */
 static int add_devnum(struct options *o, const char *arg, char *err, size_t errlen)
 {
@@ -337,6 +366,11 @@ static int parse_option(struct options *o, int c, const char *arg, int *verbosit
 			            arg);
 		o->mode = (int)v;
 		return 0;
+	case OPT_IOMMUFD:
+		if (check_name(arg, strlen(arg), err, errlen))
+			return -EINVAL;
+		snprintf(o->iommufd, sizeof(o->iommufd), "%s", arg);
+		return 0;
 	case OPT_DEVNUM:
 		return add_devnum(o, arg, err, errlen);
 	case 'f':
@@ -395,6 +429,7 @@ int options_parse(struct options *o, int argc, char **argv, char *err, size_t er
 	o->uid = (uid_t)-1;
 	o->gid = (gid_t)-1;
 	o->mode = -1;
+	snprintf(o->iommufd, sizeof(o->iommufd), "%s", IOMMUFD_DEFAULT);
 	err[0] = '\0';
 
 	/* getopt keeps its state in globals: optind = 0 restarts it fully. */
@@ -417,6 +452,9 @@ int options_parse(struct options *o, int argc, char **argv, char *err, size_t er
 	}
 	if (o->nr_nodes == 0)
 		return fail(err, errlen, "no device given: expected NAME=SERVER");
+	ret = check_reserved(o, err, errlen);
+	if (ret)
+		return ret;
 	return apply_devnums(o, err, errlen);
 }
 

@@ -37,12 +37,13 @@ struct opt_devnum {
 };
 
 struct options {
-	int timeout_ms;          /* per server request */
-	uid_t uid;               /* (uid_t)-1: leave the node's owner alone */
-	gid_t gid;               /* (gid_t)-1: leave its group alone */
-	int mode;                /* -1: leave its mode (0600) alone */
-	enum vu_log_level level; /* from -v/-q */
-	bool help, version;      /* print and exit; nodes are not checked */
+	int timeout_ms;                 /* per server request */
+	uid_t uid;                      /* (uid_t)-1: leave the node's owner alone */
+	gid_t gid;                      /* (gid_t)-1: leave its group alone */
+	int mode;                       /* -1: leave its mode (0600) alone */
+	enum vu_log_level level;        /* from -v/-q */
+	bool help, version;             /* print and exit; nodes are not checked */
+	char iommufd[OPT_NAME_MAX + 1]; /* the iommufd node is /dev/vfio-user/<iommufd> */
 	size_t nr_nodes;
 	struct opt_node nodes[OPT_MAX_NODES];
 	size_t nr_devnums;

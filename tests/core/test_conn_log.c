@@ -116,7 +116,7 @@ static int wait_back(struct vdev *d, int ms)
 	int ret = -EIO;
 
 	for (int i = 0; i < ms / 20 && ret; i++) {
-		ret = vdev_open(d, &r, &f);
+		ret = vdev_open(d, &r, VFILE_NODE, &f);
 		if (ret)
 			sleep_ms(20);
 	}

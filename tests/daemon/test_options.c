@@ -255,6 +255,26 @@ static void test_many_nodes(void **state)
 	options_free(&o);
 }
 
+/* The iommufd node's name: "iommu" unless --iommufd says; no device may
+ * take it, nor "devices", where the cdevs live. */
+static void test_iommufd_name(void **state)
+{
+	struct parsed *p = parse("a=/tmp/s", NULL);
+
+	assert_int_equal(p->ret, 0);
+	assert_string_equal(p->o.iommufd, "iommu");
+	done(p);
+	p = parse("--iommufd=iommu-b", "a=/tmp/s", NULL);
+	assert_int_equal(p->ret, 0);
+	assert_string_equal(p->o.iommufd, "iommu-b");
+	done(p);
+	expect_error(parse("iommu=/tmp/s", NULL), "is the iommufd node's");
+	expect_error(parse("--iommufd=x", "x=/tmp/s", NULL), "is the iommufd node's");
+	expect_error(parse("devices=/tmp/s", NULL), "holds the device cdevs");
+	expect_error(parse("--iommufd=devices", "a=/tmp/s", NULL), "holds the device cdevs");
+	expect_error(parse("--iommufd=a/b", "a=/tmp/s", NULL), "contains '/'");
+}
+
 static void test_bad_pairs(void **state)
 {
 	char longname[OPT_NAME_MAX + 8], longpath[200];
@@ -330,8 +350,9 @@ int main(void)
 	    cmocka_unit_test(test_defaults),     cmocka_unit_test(test_server_forms),
 	    cmocka_unit_test(test_all_options),  cmocka_unit_test(test_verbosity),
 	    cmocka_unit_test(test_help_version), cmocka_unit_test(test_many_nodes),
-	    cmocka_unit_test(test_bad_pairs),    cmocka_unit_test(test_bad_options),
-	    cmocka_unit_test(test_devnum),       cmocka_unit_test(test_foreground),
+	    cmocka_unit_test(test_iommufd_name), cmocka_unit_test(test_bad_pairs),
+	    cmocka_unit_test(test_bad_options),  cmocka_unit_test(test_devnum),
+	    cmocka_unit_test(test_foreground),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -127,6 +127,10 @@ static pid_t spawn(struct e2e *t, const struct spawn *s, char *const argv[])
 	return pid;
 }
 
+/* Beside the suite's own daemon (and each other), every daemon here has an
+ * iommufd node of its own. */
+#define IOMMUFD(tag) "--iommufd=iommu-" tag
+
 /* The case's own file name in its directory. */
 static void case_file(struct e2e *t, const char *name, char *path)
 {
@@ -226,7 +230,8 @@ static int read_id(const char *node)
 int case_devnum(struct e2e *t)
 {
 	char sock[PATH_MAX], sock2[PATH_MAX], log[PATH_MAX], log2[PATH_MAX], dn[32];
-	char *argv[] = {"vfio-user-cuse", "-v", dn, NULL, NULL};
+	char io[32] = IOMMUFD("dn");
+	char *argv[] = {"vfio-user-cuse", "-v", io, dn, NULL, NULL};
 	char arg[PATH_MAX + 16], arg2[PATH_MAX + 16];
 	struct spawn s = {.log = log, .fd = -1}, s2 = {.log = log2, .fd = -1};
 	const char *node = NODE_DIR "/e2e-dn";
@@ -239,7 +244,7 @@ int case_devnum(struct e2e *t)
 	case_file(t, "daemon2.log", log2);
 	snprintf(dn, sizeof(dn), "--devnum=e2e-dn=%d:0", DN_MAJOR);
 	snprintf(arg, sizeof(arg), "e2e-dn=%s", sock);
-	argv[3] = arg;
+	argv[4] = arg;
 	d = spawn(t, &s, argv);
 	CHECK(d > 0);
 	CHECK_OK(wait_node(node, d));
@@ -252,7 +257,8 @@ int case_devnum(struct e2e *t)
 
 	snprintf(dn, sizeof(dn), "--devnum=e2e-dn2=%d:0", DN_MAJOR);
 	snprintf(arg2, sizeof(arg2), "e2e-dn2=%s", sock2);
-	argv[3] = arg2;
+	argv[4] = arg2;
+	snprintf(io, sizeof(io), IOMMUFD("dn2"));
 	d2 = spawn(t, &s2, argv);
 	CHECK(d2 > 0);
 	CHECK(exit_code(t, d2) == 1, "a second daemon on a taken number must fail");
@@ -300,8 +306,8 @@ int case_container_alias(struct e2e *t)
 {
 	char sock_a[PATH_MAX], sock_b[PATH_MAX], alias[PATH_MAX], dn[32], got[32];
 	char arg_a[PATH_MAX + 16], arg_b[PATH_MAX + 16];
-	char *argv_a[] = {"vfio-user-cuse", dn, arg_a, NULL};
-	char *argv_b[] = {"vfio-user-cuse", arg_b, NULL};
+	char *argv_a[] = {"vfio-user-cuse", IOMMUFD("ca"), dn, arg_a, NULL};
+	char *argv_b[] = {"vfio-user-cuse", IOMMUFD("cb"), arg_b, NULL};
 	struct spawn s = {.fd = -1};
 	const char *node_a = NODE_DIR "/e2e-ca", *node_b = NODE_DIR "/e2e-cb";
 	struct stat st;
@@ -396,7 +402,7 @@ static void next_datagram(int fd, int ms, char *buf, size_t len)
 int case_notify(struct e2e *t)
 {
 	char sock[PATH_MAX], nsock[PATH_MAX], env[PATH_MAX + 16], msg[256], arg[PATH_MAX + 16];
-	char *argv[] = {"vfio-user-cuse", "--mode=0666", arg, NULL};
+	char *argv[] = {"vfio-user-cuse", IOMMUFD("nt"), "--mode=0666", arg, NULL};
 	struct spawn s = {.env = env, .fd = -1};
 	const char *node = NODE_DIR "/e2e-nt";
 	long long t0 = procs_now_ms();
@@ -443,7 +449,7 @@ int case_notify(struct e2e *t)
 int case_sighup(struct e2e *t)
 {
 	char sock[PATH_MAX], log[PATH_MAX], arg[PATH_MAX + 16];
-	char *argv[] = {"vfio-user-cuse", "-v", arg, NULL};
+	char *argv[] = {"vfio-user-cuse", IOMMUFD("hup"), "-v", arg, NULL};
 	struct spawn s = {.log = log, .fd = -1};
 	const char *node = NODE_DIR "/e2e-hup";
 	uint32_t v;
@@ -475,7 +481,7 @@ int case_sighup(struct e2e *t)
 int case_journal(struct e2e *t)
 {
 	char sock[PATH_MAX], log[PATH_MAX], arg[PATH_MAX + 16];
-	char *argv[] = {"vfio-user-cuse", "-v", arg, NULL};
+	char *argv[] = {"vfio-user-cuse", IOMMUFD("jn"), "-v", arg, NULL};
 	struct spawn s = {.log = log, .journal = true, .fd = -1};
 	const char *text, *line;
 	pid_t d;
@@ -518,7 +524,7 @@ static int run_demo(struct e2e *t, const struct spawn *s, const char *mode, cons
 int case_capabilities(struct e2e *t)
 {
 	char sock[PATH_MAX], log[PATH_MAX], plog[PATH_MAX], arg[PATH_MAX + 16];
-	char *argv[] = {"vfio-user-cuse", "--mode=0666", "--owner=0", arg, NULL};
+	char *argv[] = {"vfio-user-cuse", IOMMUFD("cap"), "--mode=0666", "--owner=0", arg, NULL};
 	struct spawn s = {.log = log, .caps = UNIT_CAPS, .fd = -1};
 	struct spawn prog = {.log = plog, .uid = OTHER_UID, .fd = -1};
 	const char *node = NODE_DIR "/e2e-cap";
@@ -556,7 +562,7 @@ int case_capabilities(struct e2e *t)
 int case_one_line(struct e2e *t)
 {
 	char sock[PATH_MAX], log[PATH_MAX], arg[PATH_MAX + 16], want[PATH_MAX + 64];
-	char *argv[] = {"vfio-user-cuse", arg, NULL};
+	char *argv[] = {"vfio-user-cuse", IOMMUFD("ol"), arg, NULL};
 	struct spawn s = {.log = log, .fd = -1};
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	const char *text;
@@ -593,7 +599,7 @@ int case_one_line(struct e2e *t)
 int case_away_log(struct e2e *t)
 {
 	char sock[PATH_MAX], log[PATH_MAX], arg[PATH_MAX + 16];
-	char *argv[] = {"vfio-user-cuse", arg, NULL};
+	char *argv[] = {"vfio-user-cuse", IOMMUFD("away"), arg, NULL};
 	struct spawn s = {.log = log, .fd = -1};
 	const char *node = NODE_DIR "/e2e-away", *text;
 	long long end;
@@ -631,7 +637,7 @@ int case_fd_server(struct e2e *t)
 {
 	char log[PATH_MAX], slog[PATH_MAX];
 	char *sargv[] = {"vfio-user-example-server", "--fd=3", NULL};
-	char *dargv[] = {"vfio-user-cuse", "e2e-fd=fd:4", NULL};
+	char *dargv[] = {"vfio-user-cuse", IOMMUFD("fd"), "e2e-fd=fd:4", NULL};
 	struct spawn ss = {.log = slog, .as_fd = 3}, ds = {.log = log, .as_fd = 4};
 	const char *node = NODE_DIR "/e2e-fd";
 	pid_t srv, d;
@@ -666,7 +672,7 @@ int case_fd_server(struct e2e *t)
 int case_namespaces(struct e2e *t)
 {
 	char sock[PATH_MAX], log[PATH_MAX], plog[PATH_MAX], arg[PATH_MAX + 16];
-	char *argv[] = {"vfio-user-cuse", "--mode=0666", arg, NULL};
+	char *argv[] = {"vfio-user-cuse", IOMMUFD("ns"), "--mode=0666", arg, NULL};
 	struct spawn s = {.log = log, .fd = -1};
 	struct spawn prog = {.log = plog, .new_userns = true, .fd = -1};
 	const char *node = NODE_DIR "/e2e-ns";

@@ -45,6 +45,9 @@ int case_mmap(struct e2e *t);
 /* cases_owner.c */
 int case_ebusy(struct e2e *t);
 int case_release(struct e2e *t);
+/* cases_iommufd.c */
+int case_iommufd(struct e2e *t);
+int case_iommufd_excl(struct e2e *t);
 /* cases_life.c */
 int case_eintr(struct e2e *t);
 int case_timeout(struct e2e *t);

@@ -248,6 +248,8 @@ node_case mmap mmap "$NODE_A"
 node_case ebusy ebusy "$NODE_A"
 node_case release release "$NODE_A"
 node_case release-small release "$NODE_B"
+node_case iommufd iommufd "$NODE_A" "$NODE_B"
+node_case iommufd_excl iommufd_excl "$NODE_A"
 fd_limit_case
 program vfio-lspci "Capabilities: \[50\] MSI-X" vfio-lspci -x "$NODE_A"
 program vfio-dma-demo "Result: OK" vfio-dma-demo "$NODE_A"
