@@ -1,11 +1,14 @@
 #!/bin/sh
-# check-install.sh BUILD LIBDIR INSTALL_E2E: what `cmake --install BUILD`
+# check-install.sh BUILD LIBDIR INSTALL_E2E SANITIZE: what `cmake --install BUILD`
 # puts in a prefix of one's choosing, and in a DESTDIR staging tree, is
 # whole and names the paths it was installed at.
 set -u
 build=$1
 libdir=$2
 e2e=$3
+# A sanitized library needs its runtime in the programs that link it.
+cflags=
+[ "$4" = ON ] && cflags="-fsanitize=address,undefined"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vuc-install.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 prefix=$tmp/prefix
@@ -81,8 +84,8 @@ int main(void)
 }
 PROG
 export PKG_CONFIG_PATH=$prefix/$libdir/pkgconfig
-# shellcheck disable=SC2046 # pkg-config gives words
-if cc -o "$tmp/prog" "$tmp/prog.c" $(pkg-config --cflags --libs vfio-user-proto vfio-user-compat) \
+# shellcheck disable=SC2046,SC2086 # pkg-config and cflags give words
+if cc $cflags -o "$tmp/prog" "$tmp/prog.c" $(pkg-config --cflags --libs vfio-user-proto vfio-user-compat) \
 	2>"$tmp/cc.log"; then
 	out=$(LD_LIBRARY_PATH=$prefix/$libdir "$tmp/prog")
 	case $out in
