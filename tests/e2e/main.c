@@ -53,6 +53,16 @@ static const struct entry cases[] = {
     {"caller_killed", case_caller_killed, 0, "a program killed mid-request dies at once"},
     {"sigterm", case_sigterm, 0, "daemon SIGTERM: exit 0, node gone"},
     {"nodes64", case_nodes64, 0, "64 nodes in one daemon"},
+    {"devnum", case_devnum, 0, "--devnum: the node's number; a taken one refused"},
+    {"container_alias", case_container_alias, 0, "a mknod copy reaches the device after a restart"},
+    {"notify", case_notify, 0, "READY=1 once the node is usable, STOPPING=1 at SIGTERM"},
+    {"sighup", case_sighup, 0, "SIGHUP is ignored, the node keeps working"},
+    {"journal", case_journal, 0, "JOURNAL_STREAM: <N> priorities, no timestamps"},
+    {"capabilities", case_capabilities, 0, "the unit's capabilities serve another user"},
+    {"one_line", case_one_line, 0, "an unreachable server: one line with the reason"},
+    {"away_log", case_away_log, 0, "a server away: one line gone, one line back"},
+    {"fd_server", case_fd_server, 0, "a server socket passed as fd:N"},
+    {"namespaces", case_namespaces, 0, "programs in user and pid namespaces"},
 };
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))

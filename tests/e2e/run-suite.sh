@@ -292,6 +292,16 @@ life_case server_restart
 life_case caller_killed
 life_case sigterm
 life_case nodes64
+life_case devnum
+life_case container_alias
+life_case notify
+life_case sighup
+life_case journal
+life_case capabilities
+life_case one_line
+life_case away_log
+life_case fd_server
+life_case namespaces
 
 if selected bench; then
 	begin bench
