@@ -285,6 +285,11 @@ fd_limit_case
 program vfio-lspci "Capabilities: \[50\] MSI-X" vfio-lspci -x "$NODE_A"
 program vfio-dma-demo "Result: OK" vfio-dma-demo "$NODE_A"
 program vfio-dma-demo-anon "Result: OK" vfio-dma-demo --anon "$NODE_B"
+# The legacy model at the kernel's paths: /dev/vfio/vfio and /dev/vfio/N.
+program vfio-user-ns "Result: OK" sh -c 'g=$(readlink /run/vfio-user/devices/e2e-a/iommu_group) &&
+	exec vfio-user-ns vfio-dma-demo "/dev/vfio/${g##*/}" e2e-a'
+program vfio-user-ns-lspci "MSI-X" sh -c 'g=$(readlink /run/vfio-user/devices/e2e-b/iommu_group) &&
+	exec vfio-user-ns vfio-lspci "/dev/vfio/${g##*/}" e2e-b'
 life_case eintr
 life_case timeout
 life_case server_kill
