@@ -207,6 +207,8 @@ static int start_nodes(struct daemon *dm)
 	size_t i;
 	int ret;
 
+	cfg.dev_major = o->iommu_major;
+	cfg.dev_minor = o->iommu_minor;
 	ret = node_start(&cfg, NULL, &dm->iommu);
 	if (ret)
 		return ret;
@@ -221,6 +223,8 @@ static int start_nodes(struct daemon *dm)
 			return ret;
 		snprintf(name, sizeof(name), "devices/%s", o->nodes[i].name);
 		cfg = node_cfg(dm, NODE_CDEV, name, &dev->log.vu);
+		cfg.dev_major = o->nodes[i].cdev_major;
+		cfg.dev_minor = o->nodes[i].cdev_minor;
 		ret = node_start(&cfg, dev->vdev, &dev->cdev);
 		if (ret)
 			return ret;
