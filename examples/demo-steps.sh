@@ -124,7 +124,9 @@ run vfio-user-info vfio-user-info "$sock" || fail "vfio-user-info could not quer
 
 heading "3. Start vfio-user-cuse"
 explain "The daemon connects to the server and creates $node through CUSE (a" \
-	"character device served by a program). -v makes it say what it does."
+	"character device served by a program). Beside it come /dev/vfio-user/iommu" \
+	"and /dev/vfio-user/devices/0, the kernel's newer interface (an iommufd and a" \
+	"device cdev) for programs such as QEMU. -v makes the daemon say what it does."
 background daemon vfio-user-cuse -v 0="$sock"
 daemon=$started
 wait_for "$node" "$daemon" test -c $node
@@ -181,7 +183,7 @@ What to try next
     device in one call; vfio-lspci and vfio-dma-demo are short examples.
   - As a service: vfio-user-cuse@NAME.service (man vfio-user-cuse), and
     --devnum for containers (docs/service.md).
-  - QEMU and other stock VFIO programs that open /dev/vfio/vfio and a group
-    themselves do not run on a node yet (a node is one fd: container and
-    device); that is being worked on.
+  - QEMU: its vfio-pci device takes /dev/vfio-user/devices/0 and
+    /dev/vfio-user/iommu as it would the kernel's; docs/qemu.md has the
+    command line.
 EOF
