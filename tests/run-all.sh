@@ -69,8 +69,9 @@ build_and_test() {
 }
 
 heading "Packages"
+# Not the fuzz packages: run-all.sh does not fuzz (tests/fuzz/run.sh installs them).
 # shellcheck disable=SC2086 # lists of words
-if ! vuc_install_packages $VUC_BUILD_PACKAGES $VUC_FUZZ_PACKAGES $VUC_VM_PACKAGES; then
+if ! vuc_install_packages $VUC_BUILD_PACKAGES $VUC_VM_PACKAGES; then
 	echo "Could not install the packages the tests need." >&2
 	echo "0 passed, 1 failed"
 	exit 1
@@ -101,8 +102,8 @@ vm_suite() {
 	record "$name" "$passed" "$failed" $(($(date +%s) - start))
 }
 
-# Both runs use one kernel download.
-export VUC_VM_CACHE=$src/build/vm/cache
+# Both runs use one kernel download (VUC_VM_CACHE, if set, says where).
+export VUC_VM_CACHE=${VUC_VM_CACHE:-$src/build/vm/cache}
 vm_suite "End-to-end tests in the VM" "$src/build"
 # The daemon's CUSE side runs for real only in the VM: sanitize it there too.
 vm_suite "Same, under ASan and UBSan" "$src/build-asan"

@@ -48,6 +48,9 @@ int case_release(struct e2e *t);
 /* cases_iommufd.c */
 int case_iommufd(struct e2e *t);
 int case_iommufd_excl(struct e2e *t);
+/* cases_group.c */
+int case_groups(struct e2e *t);
+int case_groups_unset(struct e2e *t);
 /* cases_life.c */
 int case_eintr(struct e2e *t);
 int case_timeout(struct e2e *t);

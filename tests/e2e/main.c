@@ -44,6 +44,8 @@ static const struct entry cases[] = {
     {"release", case_release, 1, "owner's exit leaves no DMA maps or eventfds"},
     {"iommufd", case_iommufd, 1, "two devices in one IOAS through iommufd and cdevs (ARG: node b)"},
     {"iommufd_excl", case_iommufd_excl, 1, "one-fd node and bound cdev exclude each other"},
+    {"groups", case_groups, 1, "two groups in one container on two servers (ARG: node b)"},
+    {"groups_unset", case_groups_unset, 1, "UNSET_CONTAINER with mappings live"},
     {"eintr", case_eintr, 0, "a signal ends a request to a slow server with EINTR"},
     {"timeout", case_timeout, 0, "daemon --timeout shorter than the server: ETIMEDOUT"},
     {"server_kill", case_server_kill, 0, "server killed: pending and later requests EIO"},
