@@ -246,6 +246,10 @@ static int start_shared(struct daemon *dm, enum node_kind kind, const char *name
 	int ret;
 
 	cfg.quiet_exists = !given;
+	if (kind == NODE_IOMMU) {
+		cfg.dev_major = dm->opts.iommu_major;
+		cfg.dev_minor = dm->opts.iommu_minor;
+	}
 	ret = node_start(&cfg, NULL, out);
 	if (ret != -EEXIST || given)
 		return ret;
@@ -308,6 +312,8 @@ static int start_nodes(struct daemon *dm)
 		if (o->models & OPT_MODEL_IOMMUFD) {
 			snprintf(name, sizeof(name), "devices/%s", o->nodes[i].name);
 			cfg = node_cfg(dm, NODE_CDEV, name, &dev->log.vu);
+			cfg.dev_major = o->nodes[i].cdev_major;
+			cfg.dev_minor = o->nodes[i].cdev_minor;
 			ret = node_start(&cfg, dev->vdev, &dev->cdev);
 			if (ret)
 				return ret;

@@ -225,13 +225,13 @@ static int read_id(const char *node)
 	return ret;
 }
 
-/* The node has the fixed number; a second daemon asking for the same one
- * is refused with who holds it. */
+/* The node, its cdev and the iommufd node have the fixed numbers; a second
+ * daemon asking for a taken one is refused with who holds it. */
 int case_devnum(struct e2e *t)
 {
 	char sock[PATH_MAX], sock2[PATH_MAX], log[PATH_MAX], log2[PATH_MAX], dn[32];
 	char io[32] = IOMMUFD("dn");
-	char *argv[] = {"vfio-user-cuse", "-v", io, dn, NULL, NULL};
+	char *argv[] = {"vfio-user-cuse", "-v", io, dn, NULL, NULL, NULL, NULL};
 	char arg[PATH_MAX + 16], arg2[PATH_MAX + 16];
 	struct spawn s = {.log = log, .fd = -1}, s2 = {.log = log2, .fd = -1};
 	const char *node = NODE_DIR "/e2e-dn";
@@ -244,13 +244,19 @@ int case_devnum(struct e2e *t)
 	case_file(t, "daemon2.log", log2);
 	snprintf(dn, sizeof(dn), "--devnum=e2e-dn=%d:0", DN_MAJOR);
 	snprintf(arg, sizeof(arg), "e2e-dn=%s", sock);
-	argv[4] = arg;
+	argv[4] = "--devnum=devices/e2e-dn=120:3";
+	argv[5] = "--devnum=iommu-dn=120:4";
+	argv[6] = arg;
 	d = spawn(t, &s, argv);
 	CHECK(d > 0);
 	CHECK_OK(wait_node(node, d));
 	CHECK(stat(node, &st) == 0);
 	NOTE("%s is %u:%u", node, major(st.st_rdev), minor(st.st_rdev));
 	CHECK(st.st_rdev == makedev(DN_MAJOR, 0));
+	/* The cdev comes after the node. */
+	CHECK_OK(wait_node(NODE_DIR "/devices/e2e-dn", d));
+	CHECK(stat(NODE_DIR "/devices/e2e-dn", &st) == 0 && st.st_rdev == makedev(DN_MAJOR, 3));
+	CHECK(stat(NODE_DIR "/iommu-dn", &st) == 0 && st.st_rdev == makedev(DN_MAJOR, 4));
 	CHECK_OK(read_id(node));
 	CHECK(strstr(slurp(log), "e2e-dn is ready (char 120:0)"),
 	      "the ready line names the number");
@@ -258,6 +264,7 @@ int case_devnum(struct e2e *t)
 	snprintf(dn, sizeof(dn), "--devnum=e2e-dn2=%d:0", DN_MAJOR);
 	snprintf(arg2, sizeof(arg2), "e2e-dn2=%s", sock2);
 	argv[4] = arg2;
+	argv[5] = NULL;
 	snprintf(io, sizeof(io), IOMMUFD("dn2"));
 	d2 = spawn(t, &s2, argv);
 	CHECK(d2 > 0);
