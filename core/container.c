@@ -419,7 +419,7 @@ int container_add_group(struct container *k, struct vdev *d)
 	return ret;
 }
 
-void container_del_group(struct container *k, struct vdev *d)
+void container_del_group(struct container *k, struct vdev *d, bool detach)
 {
 	struct ioas *gone = NULL;
 
@@ -428,7 +428,7 @@ void container_del_group(struct container *k, struct vdev *d)
 		if (k->groups[i] != d)
 			continue;
 		k->groups[i] = k->groups[--k->nr_groups];
-		if (k->ct.ioas)
+		if (k->ct.ioas && detach)
 			ioas_detach(k->ct.ioas, d);
 		break;
 	}

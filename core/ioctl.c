@@ -438,11 +438,25 @@ static long cdev_bind(const struct ictx *x)
 	return 0;
 }
 
+/* Whether f still has its device: after a reconnect the device was taken
+ * from every file of the lost connection, and may be another file's now. */
+static bool vfile_current(const struct vfile *f)
+{
+	struct vdev *d = f->d;
+	bool cur;
+
+	pthread_mutex_lock(&d->lock);
+	cur = d->bound == f || d->group == f;
+	pthread_mutex_unlock(&d->lock);
+	return cur;
+}
+
 static void cdev_detach(struct vfile *f)
 {
 	if (!f->pt_id)
 		return;
-	ioas_detach(f->ioas, f->d);
+	if (vfile_current(f))
+		ioas_detach(f->ioas, f->d);
 	iommufd_pt_put(f->ictx, f->pt_id, f->ioas);
 	f->pt_id = 0;
 	f->ioas = NULL;
@@ -516,7 +530,7 @@ void vfile_unset_container(struct vfile *f)
 {
 	if (!f->container)
 		return;
-	container_del_group(f->container, f->d);
+	container_del_group(f->container, f->d, vfile_current(f));
 	f->container = NULL;
 }
 

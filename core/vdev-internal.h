@@ -193,9 +193,10 @@ bool vfile_has_device(const struct vfile *f);
 
 /* container.c: a group set to container k (its device attached at once if
  * the container has its IOMMU), a group leaving it (the last one returns
- * the container to unset), whether it has its IOMMU. */
+ * the container to unset; detach false for a group whose device a
+ * reconnect took already), whether it has its IOMMU. */
 int container_add_group(struct container *k, struct vdev *d);
-void container_del_group(struct container *k, struct vdev *d);
+void container_del_group(struct container *k, struct vdev *d, bool detach);
 bool container_has_iommu(struct container *k);
 
 /* container.c: a TYPE1 container ioctl, or -ENOTTY for others. pgsizes is

@@ -733,8 +733,6 @@ static void release_cdev(struct vdev *d, struct vfile *f)
 	pthread_mutex_unlock(&d->lock);
 	if (bound)
 		device_give_back(d, f->gen, f->ioas, false);
-	else if (f->ioas)
-		ioas_detach(f->ioas, d); /* the connection it was attached on is gone */
 	vfile_unbind(f);
 	if (!bound)
 		return;
@@ -829,9 +827,9 @@ int vdev_pci_config(struct vdev *d, uint32_t off, void *buf, size_t len)
 	if (!(c->dev.flags & VFIO_DEVICE_FLAGS_PCI))
 		ret = -EINVAL;
 	else
-		ret = vdev_region_rw(d, c, NULL,
-		                     ((uint64_t)VFIO_PCI_CONFIG_REGION_INDEX << VDEV_OFFSET_SHIFT) | off,
-		                     buf, len, false);
+		ret = vdev_region_rw(
+		    d, c, NULL, ((uint64_t)VFIO_PCI_CONFIG_REGION_INDEX << VDEV_OFFSET_SHIFT) | off,
+		    buf, len, false);
 	vconn_put(c);
 	if (ret >= 0 && (size_t)ret != len)
 		ret = -EIO;

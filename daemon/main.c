@@ -227,8 +227,8 @@ static int add_sysfs(struct daemon *dm, size_t i)
 	uint8_t cfg[64];
 	int ret = vdev_pci_config(dev->vdev, 0, cfg, sizeof(cfg));
 
-	ret = sysfs_add(o->sysfs, o->nodes[i].name, dev->group_nr, node_rdev(dev->cdev),
-	                ret == 0 ? cfg : NULL, &dm->log.vu);
+	ret = sysfs_add(o->sysfs, o->nodes[i].name, dev->group != NULL, dev->group_nr,
+	                dev->cdev ? node_rdev(dev->cdev) : 0, ret == 0 ? cfg : NULL, &dm->log.vu);
 	dev->in_sysfs = ret == 0;
 	return ret;
 }
@@ -280,32 +280,45 @@ static int start_nodes(struct daemon *dm)
 	size_t i;
 	int ret;
 
-	ret = start_shared(dm, NODE_IOMMU, o->iommufd, o->iommufd_given, &dm->iommu);
-	if (ret)
-		return ret;
-	ret = start_shared(dm, NODE_CONTAINER, o->container, o->container_given, &dm->container);
-	if (ret)
-		return ret;
+	if (o->models & OPT_MODEL_IOMMUFD) {
+		ret = start_shared(dm, NODE_IOMMU, o->iommufd, o->iommufd_given, &dm->iommu);
+		if (ret)
+			return ret;
+	}
+	if (o->models & OPT_MODEL_LEGACY) {
+		ret = start_shared(dm, NODE_CONTAINER, o->container, o->container_given,
+		                   &dm->container);
+		if (ret)
+			return ret;
+	}
 	for (i = 0; i < o->nr_nodes; i++) {
 		struct device *dev = &dm->devs[i];
 
-		cfg = node_cfg(dm, NODE_DEVICE, o->nodes[i].name, &dev->log.vu);
-		cfg.dev_major = o->nodes[i].major;
-		cfg.dev_minor = o->nodes[i].minor;
-		ret = node_start(&cfg, dev->vdev, &dev->node);
-		if (ret)
-			return ret;
-		snprintf(name, sizeof(name), "devices/%s", o->nodes[i].name);
-		cfg = node_cfg(dm, NODE_CDEV, name, &dev->log.vu);
-		ret = node_start(&cfg, dev->vdev, &dev->cdev);
-		if (ret)
-			return ret;
-		ret = start_group(dm, i, &group);
-		if (ret)
-			return ret;
-		ret = add_sysfs(dm, i);
-		if (ret)
-			return ret;
+		if (o->models & OPT_MODEL_NODE) {
+			cfg = node_cfg(dm, NODE_DEVICE, o->nodes[i].name, &dev->log.vu);
+			cfg.dev_major = o->nodes[i].major;
+			cfg.dev_minor = o->nodes[i].minor;
+			ret = node_start(&cfg, dev->vdev, &dev->node);
+			if (ret)
+				return ret;
+		}
+		if (o->models & OPT_MODEL_IOMMUFD) {
+			snprintf(name, sizeof(name), "devices/%s", o->nodes[i].name);
+			cfg = node_cfg(dm, NODE_CDEV, name, &dev->log.vu);
+			ret = node_start(&cfg, dev->vdev, &dev->cdev);
+			if (ret)
+				return ret;
+		}
+		if (o->models & OPT_MODEL_LEGACY) {
+			ret = start_group(dm, i, &group);
+			if (ret)
+				return ret;
+		}
+		if (o->models & (OPT_MODEL_IOMMUFD | OPT_MODEL_LEGACY)) {
+			ret = add_sysfs(dm, i);
+			if (ret)
+				return ret;
+		}
 	}
 	return 0;
 }

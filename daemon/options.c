@@ -25,6 +25,7 @@ enum {
 	OPT_CONTAINER,
 	OPT_GROUP_BASE,
 	OPT_SYSFS,
+	OPT_MODELS,
 };
 
 /* The iommufd and container nodes' names, the sysfs-like tree's place,
@@ -44,6 +45,7 @@ static const struct option long_opts[] = {
     {"container", required_argument, NULL, OPT_CONTAINER},
     {"group-base", required_argument, NULL, OPT_GROUP_BASE},
     {"sysfs", required_argument, NULL, OPT_SYSFS},
+    {"models", required_argument, NULL, OPT_MODELS},
     {"foreground", no_argument, NULL, 'f'},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
@@ -375,6 +377,33 @@ static int apply_devnums(struct options *o, char *err, size_t errlen)
 	return 0;
 }
 
+static int parse_models(struct options *o, const char *arg, char *err, size_t errlen)
+{
+	static const struct {
+		const char *name;
+		unsigned int bit;
+	} models[] = {
+	    {"node", OPT_MODEL_NODE}, {"iommufd", OPT_MODEL_IOMMUFD}, {"legacy", OPT_MODEL_LEGACY}};
+	const char *p = arg;
+
+	o->models = 0;
+	while (*p) {
+		size_t len = strcspn(p, ","), i;
+
+		for (i = 0; i < sizeof(models) / sizeof(models[0]); i++)
+			if (strlen(models[i].name) == len && !strncmp(p, models[i].name, len))
+				break;
+		if (i == sizeof(models) / sizeof(models[0]))
+			return fail(err, errlen, "--models: '%.*s' is not node, iommufd or legacy",
+			            (int)len, p);
+		o->models |= models[i].bit;
+		p += len + (p[len] == ',');
+	}
+	if (!o->models)
+		return fail(err, errlen, "--models: give at least one of node, iommufd, legacy");
+	return 0;
+}
+
 static int parse_option(struct options *o, int c, const char *arg, int *verbosity, char *err,
                         size_t errlen)
 {
@@ -415,6 +444,8 @@ static int parse_option(struct options *o, int c, const char *arg, int *verbosit
 			            GROUP_BASE_MAX);
 		o->group_base = (unsigned int)v;
 		return 0;
+	case OPT_MODELS:
+		return parse_models(o, arg, err, errlen);
 	case OPT_SYSFS:
 		if (arg[0] != '/' || strlen(arg) > 200)
 			return fail(err, errlen,
@@ -482,6 +513,7 @@ int options_parse(struct options *o, int argc, char **argv, char *err, size_t er
 	o->mode = -1;
 	snprintf(o->iommufd, sizeof(o->iommufd), "%s", IOMMUFD_DEFAULT);
 	snprintf(o->container, sizeof(o->container), "%s", CONTAINER_DEFAULT);
+	o->models = OPT_MODEL_NODE | OPT_MODEL_IOMMUFD | OPT_MODEL_LEGACY;
 	o->sysfs = strdup(SYSFS_DEFAULT);
 	if (!o->sysfs)
 		return -ENOMEM;

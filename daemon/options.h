@@ -36,6 +36,12 @@ struct opt_devnum {
 	unsigned int major, minor;
 };
 
+/* The device models served (--models): the one-fd node, the kernel's
+ * iommufd + device cdev, the kernel's container + group. */
+#define OPT_MODEL_NODE    1u
+#define OPT_MODEL_IOMMUFD 2u
+#define OPT_MODEL_LEGACY  4u
+
 struct options {
 	int timeout_ms;                      /* per server request */
 	uid_t uid;                           /* (uid_t)-1: leave the node's owner alone */
@@ -48,6 +54,7 @@ struct options {
 	bool iommufd_given, container_given; /* by the options, not the defaults */
 	unsigned int group_base;             /* device i's group is group_base + i */
 	char *sysfs;                         /* the sysfs-like tree's top, or NULL */
+	unsigned int models;                 /* OPT_MODEL_* to serve */
 	size_t nr_nodes;
 	struct opt_node nodes[OPT_MAX_NODES];
 	size_t nr_devnums;

@@ -69,23 +69,23 @@ static int put_ids(const char *dir, const uint8_t *cfg)
 	return ret ? ret : put_file(dir, "subsystem_device", text);
 }
 
-int sysfs_add(const char *top, const char *name, unsigned int group, dev_t cdev, const uint8_t *cfg,
-              const struct vu_log *log)
+int sysfs_add(const char *top, const char *name, bool has_group, unsigned int group, dev_t cdev,
+              const uint8_t *cfg, const struct vu_log *log)
 {
 	char dir[DIR_LEN], path[PATH_LEN], text[64];
 	int ret;
 
 	snprintf(dir, sizeof(dir), "%s/devices/%s", top, name);
 	snprintf(path, sizeof(path), "%s/vfio-dev/vfio%u", dir, group);
-	ret = mkdirs(path);
+	ret = mkdirs(cdev ? path : dir);
 	snprintf(text, sizeof(text), "%u:%u\n", major(cdev), minor(cdev));
-	if (ret == 0)
+	if (ret == 0 && cdev)
 		ret = put_file(path, "dev", text);
 	if (ret == 0 && cfg)
 		ret = put_ids(dir, cfg);
 	snprintf(path, sizeof(path), "%s/iommu_group", dir);
 	snprintf(text, sizeof(text), "../../groups/%u", group);
-	if (ret == 0 && (unlink(path) == 0 || errno == ENOENT) && symlink(text, path))
+	if (ret == 0 && has_group && (unlink(path) == 0 || errno == ENOENT) && symlink(text, path))
 		ret = -errno;
 	if (ret < 0)
 		vu_log(log, VU_LOG_ERR, "cannot make %s: %s", dir, strerror(-ret));

@@ -77,8 +77,9 @@ if ! vuc_install_packages $VUC_BUILD_PACKAGES $VUC_VM_PACKAGES; then
 	exit 1
 fi
 
-build_and_test "Unit and integration tests" "$src/build"
-build_and_test "Same, under ASan and UBSan" "$src/build-asan" -DSANITIZE=ON
+# The VM suites below run the end-to-end suite from these builds' install trees.
+build_and_test "Unit and integration tests" "$src/build" -DVUC_INSTALL_E2E=ON
+build_and_test "Same, under ASan and UBSan" "$src/build-asan" -DSANITIZE=ON -DVUC_INSTALL_E2E=ON
 
 # vm_suite NAME DIR: the end-to-end suite from DIR's install tree, in the VM.
 vm_suite() {

@@ -273,6 +273,27 @@ static void test_iommufd_name(void **state)
 	expect_error(parse("devices=/tmp/s", NULL), "holds the device cdevs");
 	expect_error(parse("--iommufd=devices", "a=/tmp/s", NULL), "holds the device cdevs");
 	expect_error(parse("--iommufd=a/b", "a=/tmp/s", NULL), "contains '/'");
+	expect_error(parse("groups=/tmp/s", NULL), "holds the groups");
+	expect_error(parse("vfio=/tmp/s", NULL), "is the container node's");
+	expect_error(parse("--container=iommu", "a=/tmp/s", NULL), "name the same node");
+	expect_error(parse("--group-base=x", "a=/tmp/s", NULL), "--group-base");
+	expect_error(parse("--sysfs=rel", "a=/tmp/s", NULL), "absolute path");
+}
+
+/* --models picks the device models; all by default. */
+static void test_models(void **state)
+{
+	struct parsed *p = parse("a=/tmp/s", NULL);
+
+	assert_int_equal(p->ret, 0);
+	assert_int_equal(p->o.models, OPT_MODEL_NODE | OPT_MODEL_IOMMUFD | OPT_MODEL_LEGACY);
+	done(p);
+	p = parse("--models=node,legacy", "a=/tmp/s", NULL);
+	assert_int_equal(p->ret, 0);
+	assert_int_equal(p->o.models, OPT_MODEL_NODE | OPT_MODEL_LEGACY);
+	done(p);
+	expect_error(parse("--models=node,vga", "a=/tmp/s", NULL), "'vga' is not node");
+	expect_error(parse("--models=", "a=/tmp/s", NULL), "at least one");
 }
 
 static void test_bad_pairs(void **state)
@@ -350,9 +371,9 @@ int main(void)
 	    cmocka_unit_test(test_defaults),     cmocka_unit_test(test_server_forms),
 	    cmocka_unit_test(test_all_options),  cmocka_unit_test(test_verbosity),
 	    cmocka_unit_test(test_help_version), cmocka_unit_test(test_many_nodes),
-	    cmocka_unit_test(test_iommufd_name), cmocka_unit_test(test_bad_pairs),
-	    cmocka_unit_test(test_bad_options),  cmocka_unit_test(test_devnum),
-	    cmocka_unit_test(test_foreground),
+	    cmocka_unit_test(test_iommufd_name), cmocka_unit_test(test_models),
+	    cmocka_unit_test(test_bad_pairs),    cmocka_unit_test(test_bad_options),
+	    cmocka_unit_test(test_devnum),       cmocka_unit_test(test_foreground),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

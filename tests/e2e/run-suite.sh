@@ -279,10 +279,17 @@ node_case release release "$NODE_A"
 node_case release-small release "$NODE_B"
 node_case iommufd iommufd "$NODE_A" "$NODE_B"
 node_case iommufd_excl iommufd_excl "$NODE_A"
+node_case groups groups "$NODE_A" "$NODE_B"
+node_case groups_unset groups_unset "$NODE_A"
 fd_limit_case
 program vfio-lspci "Capabilities: \[50\] MSI-X" vfio-lspci -x "$NODE_A"
 program vfio-dma-demo "Result: OK" vfio-dma-demo "$NODE_A"
 program vfio-dma-demo-anon "Result: OK" vfio-dma-demo --anon "$NODE_B"
+# The legacy model at the kernel's paths: /dev/vfio/vfio and /dev/vfio/N.
+program vfio-user-ns "Result: OK" sh -c 'g=$(readlink /run/vfio-user/devices/e2e-a/iommu_group) &&
+	exec vfio-user-ns vfio-dma-demo "/dev/vfio/${g##*/}" e2e-a'
+program vfio-user-ns-lspci "MSI-X" sh -c 'g=$(readlink /run/vfio-user/devices/e2e-b/iommu_group) &&
+	exec vfio-user-ns vfio-lspci "/dev/vfio/${g##*/}" e2e-b'
 life_case eintr
 life_case timeout
 life_case server_kill
@@ -290,6 +297,16 @@ life_case server_restart
 life_case caller_killed
 life_case sigterm
 life_case nodes64
+life_case devnum
+life_case container_alias
+life_case notify
+life_case sighup
+life_case journal
+life_case capabilities
+life_case one_line
+life_case away_log
+life_case fd_server
+life_case namespaces
 
 if selected bench; then
 	begin bench

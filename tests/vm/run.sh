@@ -7,9 +7,10 @@ usage() {
 	cat <<'EOF'
 usage: tests/vm/run.sh [--select LIST] [--demo | --smoke] [--build DIR] [--timeout SEC]
 
-Builds DIR (default: build/ in the source tree; configured if needed),
-installs it into DIR/vm/stage, packs that with Debian's kernel and busybox
-into an initramfs and boots it in qemu. Prints what the VM prints.
+Builds DIR (default: build/ in the source tree; configured if needed, and
+for the suite with -DVUC_INSTALL_E2E=ON), installs it into DIR/vm/stage,
+packs that with Debian's kernel and busybox into an initramfs and boots it
+in qemu. Prints what the VM prints.
 
   --select LIST   run only the end-to-end tests whose names contain one of
                   the comma-separated patterns in LIST
@@ -100,8 +101,14 @@ build=$(cd "$build" && pwd)
 vm=$build/vm
 mkdir -p "$vm"
 
-if [ ! -f "$build/CMakeCache.txt" ]; then
-	cmake -S "$src" -B "$build" >/dev/null || die "cmake configure of $build failed"
+# The suite runs from the install tree, which has it only with VUC_INSTALL_E2E.
+configure=()
+[ -f "$build/CMakeCache.txt" ] || configure=(-S "$src" -B "$build")
+if [ $mode = test ] && ! grep -q '^VUC_INSTALL_E2E:BOOL=ON$' "$build/CMakeCache.txt" 2>/dev/null; then
+	configure=(-S "$src" -B "$build" -DVUC_INSTALL_E2E=ON)
+fi
+if [ ${#configure[@]} -gt 0 ]; then
+	cmake "${configure[@]}" >/dev/null || die "cmake configure of $build failed"
 fi
 cmake --build "$build" -j "$(nproc)" >"$vm/build.log" 2>&1 || {
 	tail -n 40 "$vm/build.log"
