@@ -259,6 +259,46 @@ static void pause_briefly(int round)
 		nanosleep(&ts, NULL);
 }
 
+int hp_parse_syscall_fd(const char *text, int *fd)
+{
+	uint64_t args[6];
+	char *end;
+	long nr;
+
+	if (!strncmp(text, "running", 7))
+		return -EAGAIN;
+	errno = 0;
+	nr = strtol(text, &end, 10);
+	if (errno || end == text || (*end != ' ' && *end != '\n' && *end != '\0'))
+		return -EINVAL;
+	if (nr != HP_NR_IOCTL)
+		return -EOPNOTSUPP;
+	if (parse_args(end, args, 6) || args[0] > INT32_MAX)
+		return -EINVAL;
+	*fd = (int)args[0];
+	return 0;
+}
+
+static int proc_syscall_fd(void *ctx, pid_t tid, int *fd)
+{
+	char path[64], buf[512];
+	int round, ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)tid);
+	for (round = 0; round < SYSCALL_YIELDS + SYSCALL_SLEEPS; round++) {
+		ret = read_proc(path, buf, sizeof(buf));
+		if (ret)
+			return ret;
+		ret = hp_parse_syscall_fd(buf, fd);
+		if (ret != -EAGAIN)
+			return ret;
+		pause_briefly(round);
+	}
+	vu_log(ctx, VU_LOG_WARN, "thread %d never showed its syscall: cannot tell its fd",
+	       (int)tid);
+	return -EAGAIN;
+}
+
 static int proc_syscall_offset(void *ctx, pid_t tid, uint64_t *off)
 {
 	char path[64], buf[512];
@@ -430,6 +470,7 @@ const struct host_ops host_proc_ops = {
     .fd_get = proc_fd_get,
     .mapping = proc_mapping,
     .syscall_offset = proc_syscall_offset,
+    .syscall_fd = proc_syscall_fd,
     .tgid_of = proc_tgid_of,
     .pin = proc_pin,
     .pin_read = proc_pin_read,

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * vfio-user-cuse: one /dev/vfio-user/NAME node per vfio-user server.
+ * vfio-user-cuse: for each vfio-user server a one-fd node,
+ * /dev/vfio-user/NAME, and a VFIO device cdev, /dev/vfio-user/devices/NAME;
+ * and one iommufd node, /dev/vfio-user/iommu, for them all.
  *
  * Threads: this one parses the command line, starts everything and then
  * only waits for SIGTERM/SIGINT (signalfd) or a node whose session ended;
+ * SIGHUP is taken and ignored, so a closed terminal does not stop it;
  * each node has a loop thread and up to NODE_MAX_THREADS request threads;
  * each server connection has the protocol layer's reader thread.
  */
@@ -22,7 +25,10 @@
 #include "host_proc.h"
 #include "log.h"
 #include "node.h"
+#include "notify.h"
 #include "options.h"
+#include "privs.h"
+#include "sysfs.h"
 #include "core/vdev.h"
 
 #define PROG "vfio-user-cuse"
@@ -36,15 +42,50 @@
 struct device {
 	struct dlog log;
 	struct vdev *vdev;
-	struct node *node;
+	struct node *node;     /* the one-fd node */
+	struct node *cdev;     /* the device cdev */
+	struct node *group;    /* the device's VFIO group */
+	unsigned int group_nr; /* its number */
+	bool in_sysfs;         /* its sysfs-like entry was made */
 };
 
 struct daemon {
 	struct options opts;
 	struct dlog log;
 	struct device *devs;
+	struct node *iommu;     /* the iommufd node */
+	struct node *container; /* the container node */
 	int sig_fd, ended_fd;
 };
+
+/* VFIO_DEVICE_BIND_IOMMUFD: which of our iommufd contexts is the
+ * program's fd. */
+static int daemon_iommufd_get(void *arg, pid_t pid, int fd, struct iommufd **out)
+{
+	struct daemon *dm = arg;
+	int ours, ret;
+
+	ours = host_proc_ops.fd_get(&dm->log.vu, pid, fd);
+	if (ours < 0)
+		return ours;
+	ret = dm->iommu ? node_iommufd_of(dm->iommu, ours, out) : -EBADFD;
+	close(ours);
+	return ret;
+}
+
+/* VFIO_GROUP_SET_CONTAINER: which of our containers is the program's fd. */
+static int daemon_container_get(void *arg, pid_t pid, int fd, struct container **out)
+{
+	struct daemon *dm = arg;
+	int ours, ret;
+
+	ours = host_proc_ops.fd_get(&dm->log.vu, pid, fd);
+	if (ours < 0)
+		return ours;
+	ret = dm->container ? node_container_of(dm->container, ours, out) : -EINVAL;
+	close(ours);
+	return ret;
+}
 
 /* The check libfuse would make, done first so the hint comes before any
  * server is contacted. */
@@ -57,14 +98,38 @@ static int check_cuse(void)
 		return 0;
 	}
 	if (errno == ENOENT || errno == ENODEV || errno == ENXIO)
-		fprintf(stderr,
-		        PROG ": /dev/cuse: %s: the cuse kernel module is not loaded "
-		             "(try 'modprobe cuse' as root)\n",
-		        strerror(errno));
+		dlog_early(VU_LOG_ERR,
+		           "/dev/cuse: %s: the cuse kernel module is not loaded "
+		           "(try 'modprobe cuse' as root)",
+		           strerror(errno));
 	else
-		fprintf(stderr, PROG ": cannot open /dev/cuse: %s%s\n", strerror(errno),
-		        errno == EACCES || errno == EPERM ? " (run as root)" : "");
+		dlog_early(VU_LOG_ERR, "cannot open /dev/cuse: %s%s", strerror(errno),
+		           errno == EACCES || errno == EPERM ? " (run as root)" : "");
 	return -1;
+}
+
+/* Refuse to start without what serving programs takes (privs.h), rather
+ * than fail them one by one later. */
+static int check_privileges(const struct options *o)
+{
+	char missing[256];
+
+	if (!privs_missing(privs_effective(), o->uid != (uid_t)-1 || o->gid != (gid_t)-1, missing,
+	                   sizeof(missing)))
+		return 0;
+	dlog_early(VU_LOG_ERR,
+	           "missing %s: run as root (the daemon reaches into the memory of the programs "
+	           "that use its nodes)",
+	           missing);
+	return -1;
+}
+
+static void tell_supervisor(struct daemon *dm, const char *state)
+{
+	int ret = notify_send(state);
+
+	if (ret)
+		vu_log(&dm->log.vu, VU_LOG_WARN, "cannot notify NOTIFY_SOCKET: %s", strerror(-ret));
 }
 
 /* The daemon holds an fd for every DMA mapping (its pin on the owner's
@@ -83,7 +148,7 @@ static void raise_fd_limit(struct daemon *dm)
 		       strerror(errno));
 }
 
-/* SIGTERM/SIGINT come through a signalfd; NODE_WAKE_SIGNAL only reaches
+/* SIGTERM/SIGINT/SIGHUP come through a signalfd; NODE_WAKE_SIGNAL only reaches
  * the node loop threads that unblock it. Done before any thread starts so
  * every thread inherits the mask. */
 static int setup_signals(struct daemon *dm)
@@ -95,6 +160,7 @@ static int setup_signals(struct daemon *dm)
 	sigaddset(&set, NODE_WAKE_SIGNAL);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL) || node_install_wake_handler())
 		return -1;
 	sigdelset(&set, NODE_WAKE_SIGNAL);
@@ -117,50 +183,148 @@ static int create_devices(struct daemon *dm)
 		    .timeout_ms = o->timeout_ms,
 		    .host = {&host_proc_ops, &dev->log.vu},
 		    .log = &dev->log.vu,
+		    .iommufd_get = daemon_iommufd_get,
+		    .container_get = daemon_container_get,
+		    .iommufd_arg = dm,
 		};
 
 		dlog_init(&dev->log, o->nodes[i].name, o->level, STDERR_FILENO);
+		/* A failure is logged there, in one line with its diagnosis. */
 		ret = vdev_create(&cfg, &dev->vdev);
-		if (ret) {
-			vu_log(&dm->log.vu, VU_LOG_ERR, "%s: cannot reach server %s: %s",
-			       o->nodes[i].name, o->nodes[i].server, strerror(-ret));
-			return ret;
-		}
-	}
-	return 0;
-}
-
-static int start_nodes(struct daemon *dm)
-{
-	const struct options *o = &dm->opts;
-	size_t i;
-	int ret;
-
-	for (i = 0; i < o->nr_nodes; i++) {
-		struct device *dev = &dm->devs[i];
-		struct node_config cfg = {
-		    .name = o->nodes[i].name,
-		    .uid = o->uid,
-		    .gid = o->gid,
-		    .mode = o->mode,
-		    .max_threads = NODE_MAX_THREADS,
-		    .idle_threads = NODE_IDLE_THREADS,
-		    .ready_timeout_ms = READY_TIMEOUT_MS,
-		    /* A running request ends within its server timeout. */
-		    .stop_timeout_ms = o->timeout_ms + READY_TIMEOUT_MS,
-		    .host = {&host_proc_ops, &dev->log.vu},
-		    .log = &dev->log.vu,
-		    .ended_fd = dm->ended_fd,
-		};
-
-		ret = node_start(&cfg, dev->vdev, &dev->node);
 		if (ret)
 			return ret;
 	}
 	return 0;
 }
 
-/* Wait for SIGTERM/SIGINT (0) or a node whose session ended (-ENODEV). */
+static struct node_config node_cfg(struct daemon *dm, enum node_kind kind, const char *name,
+                                   const struct vu_log *log)
+{
+	const struct options *o = &dm->opts;
+
+	return (struct node_config){
+	    .kind = kind,
+	    .name = name,
+	    .uid = o->uid,
+	    .gid = o->gid,
+	    .mode = o->mode,
+	    .max_threads = NODE_MAX_THREADS,
+	    .idle_threads = NODE_IDLE_THREADS,
+	    .ready_timeout_ms = READY_TIMEOUT_MS,
+	    /* A running request ends within its server timeout. */
+	    .stop_timeout_ms = o->timeout_ms + READY_TIMEOUT_MS,
+	    .host = {&host_proc_ops, (void *)log},
+	    .log = log,
+	    .ended_fd = dm->ended_fd,
+	};
+}
+
+/* The device's sysfs-like entry, for programs that take a sysfs path. */
+static int add_sysfs(struct daemon *dm, size_t i)
+{
+	const struct options *o = &dm->opts;
+	struct device *dev = &dm->devs[i];
+	uint8_t cfg[64];
+	int ret = vdev_pci_config(dev->vdev, 0, cfg, sizeof(cfg));
+
+	ret = sysfs_add(o->sysfs, o->nodes[i].name, dev->group != NULL, dev->group_nr,
+	                dev->cdev ? node_rdev(dev->cdev) : 0, ret == 0 ? cfg : NULL, &dm->log.vu);
+	dev->in_sysfs = ret == 0;
+	return ret;
+}
+
+/* The iommufd or container node: a default name another daemon has taken
+ * gives way to NAME-<first device>, so a second daemon needs no options. */
+static int start_shared(struct daemon *dm, enum node_kind kind, const char *name, bool given,
+                        struct node **out)
+{
+	struct node_config cfg = node_cfg(dm, kind, name, &dm->log.vu);
+	char other[2 * OPT_NAME_MAX + 2];
+	int ret;
+
+	cfg.quiet_exists = !given;
+	ret = node_start(&cfg, NULL, out);
+	if (ret != -EEXIST || given)
+		return ret;
+	snprintf(other, sizeof(other), "%s-%s", name, dm->opts.nodes[0].name);
+	vu_log(&dm->log.vu, VU_LOG_INFO, NODE_DIR "/%s is another daemon's: this one is %s", name,
+	       other);
+	cfg.name = other;
+	return node_start(&cfg, NULL, out);
+}
+
+/* The group node of device i: the first free number from the last one. */
+static int start_group(struct daemon *dm, size_t i, unsigned int *group)
+{
+	struct device *dev = &dm->devs[i];
+	struct node_config cfg;
+	char name[32];
+	int ret = -EEXIST;
+
+	for (int tries = 0; ret == -EEXIST && tries < 1024; tries++, (*group)++) {
+		snprintf(name, sizeof(name), "groups/%u", *group);
+		cfg = node_cfg(dm, NODE_GROUP, name, &dev->log.vu);
+		cfg.quiet_exists = true;
+		ret = node_start(&cfg, dev->vdev, &dev->group);
+	}
+	dev->group_nr = *group - 1;
+	return ret;
+}
+
+static int start_nodes(struct daemon *dm)
+{
+	const struct options *o = &dm->opts;
+	unsigned int group = o->group_base;
+	struct node_config cfg;
+	char name[96];
+	size_t i;
+	int ret;
+
+	if (o->models & OPT_MODEL_IOMMUFD) {
+		ret = start_shared(dm, NODE_IOMMU, o->iommufd, o->iommufd_given, &dm->iommu);
+		if (ret)
+			return ret;
+	}
+	if (o->models & OPT_MODEL_LEGACY) {
+		ret = start_shared(dm, NODE_CONTAINER, o->container, o->container_given,
+		                   &dm->container);
+		if (ret)
+			return ret;
+	}
+	for (i = 0; i < o->nr_nodes; i++) {
+		struct device *dev = &dm->devs[i];
+
+		if (o->models & OPT_MODEL_NODE) {
+			cfg = node_cfg(dm, NODE_DEVICE, o->nodes[i].name, &dev->log.vu);
+			cfg.dev_major = o->nodes[i].major;
+			cfg.dev_minor = o->nodes[i].minor;
+			ret = node_start(&cfg, dev->vdev, &dev->node);
+			if (ret)
+				return ret;
+		}
+		if (o->models & OPT_MODEL_IOMMUFD) {
+			snprintf(name, sizeof(name), "devices/%s", o->nodes[i].name);
+			cfg = node_cfg(dm, NODE_CDEV, name, &dev->log.vu);
+			ret = node_start(&cfg, dev->vdev, &dev->cdev);
+			if (ret)
+				return ret;
+		}
+		if (o->models & OPT_MODEL_LEGACY) {
+			ret = start_group(dm, i, &group);
+			if (ret)
+				return ret;
+		}
+		if (o->models & (OPT_MODEL_IOMMUFD | OPT_MODEL_LEGACY)) {
+			ret = add_sysfs(dm, i);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+/* Wait for SIGTERM/SIGINT (0) or a node whose session ended (-ENODEV). The
+ * daemon has nothing to reload: SIGHUP is ignored, with a line. */
 static int wait_for_stop(struct daemon *dm)
 {
 	struct pollfd pfd[2] = {{dm->sig_fd, POLLIN, 0}, {dm->ended_fd, POLLIN, 0}};
@@ -175,11 +339,14 @@ static int wait_for_stop(struct daemon *dm)
 		}
 		if (pfd[1].revents)
 			return -ENODEV;
-		if (pfd[0].revents && read(dm->sig_fd, &si, sizeof(si)) == sizeof(si)) {
-			vu_log(&dm->log.vu, VU_LOG_INFO, "%s: shutting down",
-			       strsignal((int)si.ssi_signo));
-			return 0;
+		if (!pfd[0].revents || read(dm->sig_fd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (si.ssi_signo == SIGHUP) {
+			vu_log(&dm->log.vu, VU_LOG_INFO, "SIGHUP ignored: nothing to reload");
+			continue;
 		}
+		vu_log(&dm->log.vu, VU_LOG_INFO, "%s: shutting down", strsignal((int)si.ssi_signo));
+		return 0;
 	}
 }
 
@@ -190,9 +357,20 @@ static int shut_down(struct daemon *dm)
 	size_t i = dm->opts.nr_nodes;
 	int ret = 0;
 
-	while (i-- > 0)
+	while (i-- > 0) {
 		if (dm->devs[i].node && node_stop(dm->devs[i].node))
 			ret = -ETIMEDOUT;
+		if (dm->devs[i].cdev && node_stop(dm->devs[i].cdev))
+			ret = -ETIMEDOUT;
+		if (dm->devs[i].group && node_stop(dm->devs[i].group))
+			ret = -ETIMEDOUT;
+		if (dm->devs[i].in_sysfs)
+			sysfs_remove(dm->opts.sysfs, dm->opts.nodes[i].name, dm->devs[i].group_nr);
+	}
+	if (dm->iommu && node_stop(dm->iommu))
+		ret = -ETIMEDOUT;
+	if (dm->container && node_stop(dm->container))
+		ret = -ETIMEDOUT;
 	if (ret)
 		return ret;
 	for (i = 0; i < dm->opts.nr_nodes; i++)
@@ -216,8 +394,11 @@ static int run(struct daemon *dm)
 		return EXIT_SERVER;
 	if (!create_devices(dm) && !start_nodes(dm)) {
 		vu_log(&dm->log.vu, VU_LOG_INFO, "serving %zu device(s)", dm->opts.nr_nodes);
+		/* Every node is there, with its owner and mode: usable. */
+		tell_supervisor(dm, "READY=1\nSTATUS=serving the devices");
 		if (!wait_for_stop(dm))
 			status = EXIT_SUCCESS;
+		tell_supervisor(dm, "STOPPING=1\nSTATUS=removing the nodes");
 	}
 	if (shut_down(dm))
 		status = EXIT_SERVER;
@@ -228,12 +409,15 @@ static int run(struct daemon *dm)
 int main(int argc, char **argv)
 {
 	struct daemon dm = {.sig_fd = -1, .ended_fd = -1};
+	bool journal = dlog_is_journal(getenv("JOURNAL_STREAM"), STDERR_FILENO);
 	char err[512];
 	int status;
 
+	dlog_use_journal(journal);
 	if (options_parse(&dm.opts, argc, argv, err, sizeof(err))) {
-		fprintf(stderr, PROG ": %s\nTry '" PROG " --help'.\n",
-		        err[0] ? err : strerror(ENOMEM));
+		dlog_early(VU_LOG_ERR, "%s", err[0] ? err : strerror(ENOMEM));
+		if (!journal)
+			fprintf(stderr, "Try '" PROG " --help'.\n");
 		options_free(&dm.opts);
 		return EXIT_USAGE;
 	}
@@ -245,7 +429,7 @@ int main(int argc, char **argv)
 		options_free(&dm.opts);
 		return EXIT_SUCCESS;
 	}
-	if (check_cuse()) {
+	if (check_privileges(&dm.opts) || check_cuse()) {
 		options_free(&dm.opts);
 		return EXIT_USAGE;
 	}

@@ -74,15 +74,17 @@ build_and_test() {
 }
 
 heading "Packages"
+# Not the fuzz packages: run-all.sh does not fuzz (tests/fuzz/run.sh installs them).
 # shellcheck disable=SC2086 # lists of words
-if ! vuc_install_packages $VUC_BUILD_PACKAGES $VUC_FUZZ_PACKAGES $VUC_VM_PACKAGES; then
+if ! vuc_install_packages $VUC_BUILD_PACKAGES $VUC_VM_PACKAGES; then
 	echo "Could not install the packages the tests need." >&2
 	echo "0 passed, 1 failed"
 	exit 1
 fi
 
-build_and_test "Unit and integration tests" "$src/build"
-build_and_test "Same, under ASan and UBSan" "$src/build-asan" -DSANITIZE=ON
+# The VM suites below run the end-to-end suite from these builds' install trees.
+build_and_test "Unit and integration tests" "$src/build" -DVUC_INSTALL_E2E=ON
+build_and_test "Same, under ASan and UBSan" "$src/build-asan" -DSANITIZE=ON -DVUC_INSTALL_E2E=ON
 
 # vm_suite NAME DIR LOG [ARG...]: tests/vm/run.sh --build DIR ARG... (by
 # default the end-to-end suite from DIR's install tree), in the VM; its
@@ -109,8 +111,8 @@ vm_suite() {
 	record "$name" "$passed" "$failed" $(($(date +%s) - start)) "$skipped"
 }
 
-# Both runs use one kernel download.
-export VUC_VM_CACHE=$src/build/vm/cache
+# Both runs use one kernel download (VUC_VM_CACHE, if set, says where).
+export VUC_VM_CACHE=${VUC_VM_CACHE:-$src/build/vm/cache}
 vm_suite "End-to-end tests in the VM" "$src/build" vm-suite.log
 # The daemon's CUSE side runs for real only in the VM: sanitize it there too.
 vm_suite "Same, under ASan and UBSan" "$src/build-asan" vm-suite.log

@@ -30,6 +30,8 @@ struct cli {
 	uint32_t max_xfer;
 	uint32_t max_fds;
 	bool no_mmap;
+	bool strict;
+	bool no_twin;
 	unsigned int reply_delay_ms;
 	bool verbose;
 };
@@ -37,19 +39,33 @@ struct cli {
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: " PROG " (--socket-path=PATH | --fd=N) [options]\n"
-	        "Serve the vfio-user example device (examples/example-device.h).\n"
+	        "Usage: " PROG " (--socket-path=PATH | --fd=N) [options]\n"
+	        "Serve the PCI device of examples/example-device.h over vfio-user: registers,\n"
+	        "64 KiB of RAM, a DMA engine, MSI-X and INTx interrupts. It serves one client\n"
+	        "at a time, the next once the previous has left, and logs to stderr.\n"
 	        "\n"
-	        "  --socket-path=PATH    listen on a unix socket at PATH (replaced if present)\n"
-	        "  --fd=N                use fd N: a listening socket (serve clients in turn)\n"
-	        "                        or a connected one (serve it, then exit)\n"
-	        "  --max-xfer=BYTES      max_data_xfer_size to negotiate (default %u)\n"
-	        "  --max-fds=N           max_msg_fds to negotiate (default %u)\n"
-	        "  --no-mmap             offer BAR2 without an fd: message access only\n"
-	        "  --reply-delay-ms=N    sleep N ms before answering each request but the\n"
-	        "                        info queries (device, region, IRQ info)\n"
-	        "  -v, --verbose         log every mapping and connection detail\n"
-	        "  -h, --help            this text\n",
+	        "Options:\n"
+	        "  --socket-path=PATH  listen on a unix socket at PATH (an old socket file is\n"
+	        "                      replaced, and removed at exit)\n"
+	        "  --fd=N              use fd N: a listening socket (serve clients in turn)\n"
+	        "                      or a connected one (serve it, then exit)\n"
+	        "  --max-xfer=BYTES    max_data_xfer_size to negotiate (default %u)\n"
+	        "  --max-fds=N         max_msg_fds to negotiate (default %u)\n"
+	        "  --no-mmap           offer BAR2 without an fd: message access only\n"
+	        "  --strict            as libvfio-user: a command that arrives while the\n"
+	        "                      device waits for a DMA reply ends the connection\n"
+	        "  --no-twin-socket    do not offer twin-socket mode\n"
+	        "  --reply-delay-ms=N  sleep N ms before answering each request but the info\n"
+	        "                      queries (device, region, IRQ info)\n"
+	        "  -v, --verbose       log every mapping and connection detail\n"
+	        "  -h, --help          show this help\n"
+	        "  -V, --version       show the version\n"
+	        "\n"
+	        "Signals: SIGTERM or SIGINT stops the server; it exits 0.\n"
+	        "\n"
+	        "Exit status: 0 after SIGTERM or SIGINT (with a connected --fd, once its client\n"
+	        "has left), 1 when the socket or the device cannot be set up, 2 for a bad\n"
+	        "command line.\n",
 	        VU_DEFAULT_MAX_DATA_XFER_SIZE, DEFAULT_MAX_FDS);
 }
 
@@ -101,6 +117,12 @@ static int parse_opt(struct cli *cli, int c, const char *arg)
 	case 'm':
 		cli->no_mmap = true;
 		break;
+	case 'S':
+		cli->strict = true;
+		break;
+	case 'T':
+		cli->no_twin = true;
+		break;
 	case 'd':
 		err = parse_uint("--reply-delay-ms", arg, 3600 * 1000, &v);
 		cli->reply_delay_ms = v;
@@ -115,7 +137,7 @@ static int parse_opt(struct cli *cli, int c, const char *arg)
 	return err;
 }
 
-/* Returns 0 to run, 1 after --help, -EINVAL on bad usage. */
+/* Returns 0 to run, 1 after --help or --version, -EINVAL on bad usage. */
 static int parse_args(int argc, char **argv, struct cli *cli)
 {
 	static const struct option longopts[] = {
@@ -124,16 +146,23 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 	    {"max-xfer", required_argument, NULL, 'x'},
 	    {"max-fds", required_argument, NULL, 'n'},
 	    {"no-mmap", no_argument, NULL, 'm'},
+	    {"strict", no_argument, NULL, 'S'},
+	    {"no-twin-socket", no_argument, NULL, 'T'},
 	    {"reply-delay-ms", required_argument, NULL, 'd'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "vhV", longopts, NULL)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
+			return 1;
+		}
+		if (c == 'V') {
+			printf(PROG " %s\n", VFIO_USER_CUSE_VERSION);
 			return 1;
 		}
 		if (parse_opt(cli, c, optarg))
@@ -149,7 +178,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 	}
 	return 0;
 bad:
-	usage(stderr);
+	fprintf(stderr, "Try '" PROG " --help'.\n");
 	return -EINVAL;
 }
 
@@ -248,7 +277,8 @@ static int run(const struct cli *cli, const struct vu_log *log)
 	s.opts.caps.max_msg_fds = cli->max_fds;
 	/* Offered, taken only if the client asks: clients get to test both. */
 	s.opts.caps.write_multiple = true;
-	s.opts.caps.twin_socket = true;
+	s.opts.caps.twin_socket = !cli->no_twin;
+	s.opts.strict = cli->strict;
 	s.opts.log = log;
 	dopts.max_dma_maps = s.opts.caps.max_dma_maps;
 	err = exdev_init(&s.dev, &dopts);

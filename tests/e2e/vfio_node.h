@@ -17,8 +17,13 @@
 /* vfio-pci's layout, which the node reproduces: region index in bits 40+. */
 #define REGION_OFF(index, off) (((uint64_t)(index) << 40) + (off))
 
-/* Waits on eventfds and nodes are bounded by this unless a case says otherwise. */
-#define WAIT_MS 5000
+/*
+ * Waits on eventfds and nodes are bounded by this unless a case says
+ * otherwise. The example device signals before the register write that
+ * raises returns, so this only limits how long a missing interrupt takes to
+ * fail, on however loaded a host.
+ */
+#define WAIT_MS 20000
 
 int node_open(const char *path);
 
@@ -27,6 +32,11 @@ int region_write(int fd, unsigned int index, uint64_t off, const void *buf, size
 int reg_read(int fd, uint32_t reg, uint32_t *val);
 int reg_write(int fd, uint32_t reg, uint32_t val);
 int reg_write64(int fd, uint32_t reg, uint64_t val);
+
+/* Memory space and bus mastering on in the PCI command register, as a
+ * driver does before the device may DMA or send MSI-X (the example device
+ * does neither without bus mastering, as real devices do). */
+int pci_enable(int fd);
 
 int iommu_setup(int fd);
 int dma_map(int fd, void *vaddr, uint64_t iova, uint64_t size);
