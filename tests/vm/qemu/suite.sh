@@ -3,14 +3,20 @@
 # --suite qemu; prepare.sh puts it at /opt/qemu/suite.sh):
 #   suite.sh [SELECT]
 # Debian's own QEMUs (the bundles of tests/vm/qemu-pkgs.sh at /opt/qemu/NAME)
-# boot a tiny inner guest (the VM's kernel and a busybox initramfs, guest-init)
-# that prints what it sees of its PCI devices; the host side reads the monitor's
-# `info pci`, quits QEMU through the monitor and checks all of it. Cases:
-#   qemu10-edu, qemu7-edu   the harness itself, with QEMU's emulated edu device
-#   qemu10-iommufd-shared   the example device through the daemon's iommufd and
-#   qemu10-iommufd-private  device cdev nodes (issue 8), guest RAM shared / private
-#   qemu7-legacy-shared     the same through the container and group nodes with
-#   qemu7-legacy-private    sysfsdev= (issue 9)
+# run the example device (vfio-user-example-server) through the daemon's
+# nodes with vfio-pci. The host side reads the monitor's `info pci`, quits
+# QEMU through the monitor and checks that the daemon and the server outlive
+# it. With guest RAM shared, QEMU also boots a tiny inner guest (the VM's
+# kernel and a busybox initramfs, guest-init) that prints what it sees of the
+# device: config space from sysfs, BAR0's ID register through resource0; QEMU's
+# emulated edu device rides along as a control, read the same way. An inner
+# boot takes minutes under nested TCG, so with guest RAM private QEMU stops
+# before the first instruction (-S): it has realized the device and mapped
+# guest RAM through the daemon by then, and `info pci` shows the device.
+#   qemu10-iommufd-shared   QEMU 10.0, the iommufd and device cdev nodes by fd
+#   qemu10-iommufd-private
+#   qemu7-legacy-shared     QEMU 7.2, the container and group nodes, sysfsdev=,
+#   qemu7-legacy-private    under vfio-user-ns
 # A case whose QEMU could not be downloaded, or whose nodes the daemon does not
 # make, prints "ok N - NAME # SKIP why" and counts as skipped. Output as in
 # tests/e2e/run-suite.sh: TAP-like lines, then "N passed, N failed, N skipped".
@@ -36,11 +42,14 @@ EDU_BARS="0:0x100000"
 EDU_PEEK=$EDU_IDS@0x0
 EDU_ID_VALUE=0x010000ed
 
-# The daemon's node name for the example device, and the nodes issue 8 adds:
-# an iommufd node, and a VFIO device cdev per device under devices/.
+# The daemon's name for the example device and its nodes (README.md): the
+# iommufd and the device cdev; the container and the sysfs-like directory
+# whose iommu_group link names the device's group.
 NAME="qemu-ex"
 IOMMU_NODE=/dev/vfio-user/iommu
 DEVICE_NODE=/dev/vfio-user/devices/$NAME
+CONTAINER_NODE=/dev/vfio-user/vfio
+SYSFS_DIR=/run/vfio-user/devices/$NAME
 ONE_FD_NODE=/dev/vfio-user/$NAME
 
 n=0
@@ -130,17 +139,21 @@ stop_pid() {
 
 # ---- one QEMU run --------------------------------------------------------
 
-# boot DIR BUNDLE PEEK QEMU_ARG...: runs the bundle's QEMU with the inner guest
-# (vuc.peek=PEEK), the guest's two serial ports in DIR/console.log and
-# DIR/guest.log, the monitor on the pipes DIR/mon.{in,out} (copied to
-# DIR/monitor.log); waits for "guest: done", asks the monitor for `info pci`,
-# quits through it and waits for QEMU to exit. QEMU inherits fds 3 and up.
-# Status 0 when QEMU exited 0 after all that; the times go out as "# " lines.
+# boot DIR BUNDLE PEEK QEMU_ARG...: runs the bundle's QEMU (through $wrap, a
+# command word or empty) with the inner guest (vuc.peek=PEEK), the guest's
+# two serial ports in DIR/console.log and DIR/guest.log, the monitor on the
+# pipes DIR/mon.{in,out} (copied to DIR/monitor.log); waits for "guest: done",
+# asks the monitor for `info pci`, quits through it and waits for QEMU to
+# exit. With PEEK empty the guest never runs (-S): `info pci` once the
+# monitor answers. QEMU inherits fds 3 and up. Status 0 when QEMU exited 0
+# after all that; the times go out as "# " lines.
 boot() {
 	dir=$1
 	bundle=$2
 	peek=$3
 	shift 3
+	stopped_at_start=
+	[ -z "$peek" ] && stopped_at_start=-S
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	mkfifo "$dir/mon.in" "$dir/mon.out"
@@ -148,8 +161,9 @@ boot() {
 	cat "$dir/mon.out" >"$dir/monitor.raw" 3>&- 4>&- &
 	reader=$!
 	start=$(date +%s)
+	# shellcheck disable=SC2086 # $wrap and $stopped_at_start: a word or none
 	LD_LIBRARY_PATH=$bundle/lib QEMU_MODULE_DIR=$bundle/lib/qemu \
-		"$bundle/bin/qemu-system-x86_64" -L "$bundle/share/qemu" \
+		$wrap "$bundle/bin/qemu-system-x86_64" -L "$bundle/share/qemu" $stopped_at_start \
 		-name vuc-inner -nodefaults -no-user-config -display none -no-reboot \
 		-accel tcg -smp 1 -m $GUEST_MEM \
 		-kernel "$G/kernel" -initrd "$G/initrd.cpio" \
@@ -162,7 +176,7 @@ boot() {
 	status=0
 	i=0
 	kernel_at=
-	while ! grep -q '^guest: done' "$dir/guest.log" 2>/dev/null; do
+	while [ -n "$peek" ] && ! grep -q '^guest: done' "$dir/guest.log" 2>/dev/null; do
 		[ -z "$kernel_at" ] && [ -s "$dir/console.log" ] && kernel_at=$(($(date +%s) - start))
 		if gone "$qemu"; then
 			echo "QEMU exited before the guest was done; its output:"
@@ -179,8 +193,8 @@ boot() {
 		sleep 1
 	done
 	booted=$(date +%s)
-	[ $status -eq 0 ] && log "inner guest done $((booted - start)) s after QEMU started" \
-		"(its kernel's first output after ${kernel_at:-?} s)"
+	[ $status -eq 0 ] && [ -n "$peek" ] &&
+		log "inner guest done $((booted - start)) s after QEMU started"
 
 	if [ $status -eq 0 ]; then
 		# `info name` prints -name's value: the end of `info pci`'s answer.
@@ -188,8 +202,9 @@ boot() {
 		i=0
 		while ! tr -d '\r' <"$dir/monitor.raw" | grep -q '^vuc-inner'; do
 			i=$((i + 1))
-			if [ $i -gt 300 ] || gone "$qemu"; then
-				echo "the monitor did not answer info pci"
+			if [ $i -gt $((GUEST_TIMEOUT * 10)) ] || gone "$qemu"; then
+				echo "the monitor did not answer info pci; QEMU's output:"
+				sed 's/^/  /' "$dir/qemu.log"
 				status=1
 				break
 			fi
@@ -216,7 +231,7 @@ boot() {
 		sed 's/^/  /' "$dir/qemu.log"
 		status=1
 	fi
-	[ $status -eq 0 ] && log "QEMU quit $(($(date +%s) - booted)) s after the guest was done"
+	[ $status -eq 0 ] && log "QEMU quit $(($(date +%s) - booted)) s after info pci was asked for"
 	kill "$reader" 2>/dev/null
 	wait "$reader" 2>/dev/null
 	tr -d '\r' <"$dir/monitor.raw" >"$dir/monitor.log"
@@ -224,7 +239,8 @@ boot() {
 }
 
 # monitor_has DIR VENDOR:DEVICE BARS: `info pci` lists the device, and its BARs
-# as BAR:SIZE words ("0:0x1000 2:0x10000") with exactly those sizes.
+# as BAR:SIZE words ("0:0x1000 2:0x10000") with exactly those sizes. Shows
+# what it read as "# " lines unless $quiet is set.
 monitor_has() {
 	block=$(awk -v ids="PCI device $2" '
 		/^ *Bus +[0-9]+, device/ { on = 0 }
@@ -235,9 +251,11 @@ monitor_has() {
 		sed 's/^/  /' "$1/monitor.log"
 		return 1
 	fi
-	echo "$block" | sed 's/^ */# info pci: /'
+	[ -n "${quiet:-}" ] || echo "$block" | sed 's/^ */# info pci: /'
 	for bar in $3; do
-		# "BAR0: 32 bit memory at 0xfebf0000 [0xfebf0fff]."
+		# "BAR0: 32 bit memory at 0xfebf0000 [0xfebf0fff]."; before the
+		# firmware assigns it, at 0xffffffffffffffff [SIZE - 2]: the 64-bit
+		# difference is the size all the same.
 		range=$(echo "$block" | sed -n "s/^ *BAR${bar%%:*}: .* at \(0x[0-9a-f]*\) \[\(0x[0-9a-f]*\)\].*/\1 \2/p")
 		if [ -z "$range" ]; then
 			echo "info pci shows no BAR${bar%%:*} for $2"
@@ -253,11 +271,11 @@ monitor_has() {
 
 # guest_saw DIR VENDOR:DEVICE REG0_VALUE: the inner guest found the device in
 # sysfs, its config space starts with the ids, and BAR0's register 0 read
-# through resource0 gave REG0_VALUE.
+# through resource0 gave REG0_VALUE. Shows the guest's lines unless $quiet.
 guest_saw() {
 	v=${2%:*}
 	d=${2#*:}
-	tr -d '\r' <"$1/guest.log" | grep '^guest: ' | sed 's/^/# /'
+	[ -n "${quiet:-}" ] || tr -d '\r' <"$1/guest.log" | grep '^guest: ' | sed 's/^/# /'
 	bdf=$(tr -d '\r' <"$1/guest.log" | awk -v id="0x$v:0x$d" '$2 == "pci" && $4 == id { print $3; exit }')
 	if [ -z "$bdf" ]; then
 		echo "the guest's sysfs has no $2"
@@ -340,61 +358,77 @@ bundle_of() {
 	return 1
 }
 
-# edu_case CASE BUNDLE_NAME: the harness with an emulated device.
-edu_case() {
-	selected "$1" || return 0
-	bundle_of "$2" "$1" || return 0
-	{
-		log "$(cat "$b/version")"
-		boot "$WORK/$1" "$b" "$EDU_PEEK" -machine q35 -device edu &&
-			monitor_has "$WORK/$1" "$EDU_IDS" "$EDU_BARS" &&
-			guest_saw "$WORK/$1" "$EDU_IDS" "$EDU_ID_VALUE"
-	} >"$WORK/$1.out" 2>&1
-	report "$1" $? "$WORK/$1.out"
-}
-
-# iommufd_case CASE BUNDLE_NAME shared|private: QEMU 8.2 and later, the
-# example device through the daemon's iommufd and device cdev nodes, passed
-# as fds 3 and 4; no sysfs.
-iommufd_case() {
+# vfio_case CASE BUNDLE_NAME iommufd|legacy shared|private: the example device
+# through the nodes of one model, guest RAM shared (and the inner guest) or
+# private (and no guest run).
+vfio_case() {
 	selected "$1" || return 0
 	bundle_of "$2" "$1" || return 0
 	if ! start_fixture >"$WORK/$1.out" 2>&1; then
 		report "$1" 1 "$WORK/$1.out"
 		return
 	fi
-	if [ ! -c "$IOMMU_NODE" ] || [ ! -c "$DEVICE_NODE" ]; then
-		skip "$1" "waiting for issue 8: the daemon makes no $IOMMU_NODE and $DEVICE_NODE"
-		return 0
-	fi
-	fixture_used=1
 	case $3 in
-	shared) mem="memory-backend-memfd,id=m0,size=$GUEST_MEM,share=on" ;;
-	private) mem="memory-backend-ram,id=m0,size=$GUEST_MEM,share=off" ;;
+	iommufd)
+		# QEMU 8.2 and later: no sysfs, no group; both nodes passed as fds.
+		if [ ! -c "$IOMMU_NODE" ] || [ ! -c "$DEVICE_NODE" ]; then
+			skip "$1" "the daemon makes no $IOMMU_NODE and $DEVICE_NODE"
+			return 0
+		fi
+		wrap=
+		fd3=$IOMMU_NODE
+		fd4=$DEVICE_NODE
+		set -- "$1" -object iommufd,id=i0,fd=3 -device vfio-pci,iommufd=i0,fd=4 --ram "$4"
+		;;
+	legacy)
+		# QEMU opens /dev/vfio/vfio and /dev/vfio/GROUP itself, from the
+		# iommu_group link: vfio-user-ns puts the nodes there.
+		if [ ! -c "$CONTAINER_NODE" ] || [ ! -L "$SYSFS_DIR/iommu_group" ]; then
+			skip "$1" "the daemon makes no $CONTAINER_NODE and $SYSFS_DIR"
+			return 0
+		fi
+		wrap=vfio-user-ns
+		fd3=/dev/null
+		fd4=/dev/null
+		set -- "$1" -device "vfio-pci,sysfsdev=$SYSFS_DIR" --ram "$4"
+		;;
+	esac
+	fixture_used=1
+	name=$1
+	shift
+	vfio_args=
+	while [ "$1" != --ram ]; do
+		vfio_args="$vfio_args $1"
+		shift
+	done
+	ram=$2
+	case $ram in
+	shared)
+		mem="memory-backend-memfd,id=m0,size=$GUEST_MEM,share=on"
+		peek="$EX_PEEK,$EDU_PEEK"
+		control="-device edu"
+		;;
+	private)
+		mem="memory-backend-ram,id=m0,size=$GUEST_MEM,share=off"
+		peek=
+		control=
+		;;
 	esac
 	{
-		log "$(cat "$b/version"), guest RAM $3"
-		boot "$WORK/$1" "$b" "$EX_PEEK" -machine q35,memory-backend=m0 -object "$mem" \
-			-object iommufd,id=i0,fd=3 -device vfio-pci,iommufd=i0,fd=4 \
-			3<>"$IOMMU_NODE" 4<>"$DEVICE_NODE" &&
-			monitor_has "$WORK/$1" "$EX_IDS" "$EX_BARS" &&
-			guest_saw "$WORK/$1" "$EX_IDS" "$EX_ID_VALUE" &&
+		log "$(cat "$b/version"), guest RAM $ram:${wrap:+ $wrap} qemu-system-x86_64" \
+			"-machine q35,memory-backend=m0 -object $mem$vfio_args $control"
+		# shellcheck disable=SC2086 # $vfio_args and $control: words
+		boot "$WORK/$name" "$b" "$peek" -machine q35,memory-backend=m0 -object "$mem" \
+			$vfio_args $control 3<>"$fd3" 4<>"$fd4" &&
+			monitor_has "$WORK/$name" "$EX_IDS" "$EX_BARS" &&
+			if [ -n "$peek" ]; then
+				guest_saw "$WORK/$name" "$EX_IDS" "$EX_ID_VALUE" &&
+					quiet=1 monitor_has "$WORK/$name" "$EDU_IDS" "$EDU_BARS" &&
+					quiet=1 guest_saw "$WORK/$name" "$EDU_IDS" "$EDU_ID_VALUE"
+			fi &&
 			healthy
-	} >>"$WORK/$1.out" 2>&1
-	report "$1" $? "$WORK/$1.out"
-}
-
-# legacy_case CASE BUNDLE_NAME shared|private: QEMU 7.2 opens a device only
-# through sysfsdev= (the device's iommu_group link), /dev/vfio/GROUP and
-# /dev/vfio/vfio; issue 9 gives the daemon those nodes and a sysfs-like
-# directory per device. The run is then as above, with
-#   -device vfio-pci,sysfsdev=DIR
-# in place of the iommufd object and fds, and a second inner guest with
-# -device intel-iommu,caching-mode=on binding the device to its vfio-pci.
-legacy_case() {
-	selected "$1" || return 0
-	bundle_of "$2" "$1" || return 0
-	skip "$1" "waiting for issue 9: the daemon makes no container, group or sysfs-like nodes"
+	} >>"$WORK/$name.out" 2>&1
+	report "$name" $? "$WORK/$name.out"
 }
 
 rm -rf "$WORK"
@@ -405,12 +439,10 @@ for b in "$Q"/*/version; do
 done
 log "QEMU suite${SELECT:+ (select: $SELECT)}; QEMUs in the image:${images:- none}"
 
-edu_case qemu10-edu backports
-iommufd_case qemu10-iommufd-shared backports shared
-iommufd_case qemu10-iommufd-private backports private
-edu_case qemu7-edu stable
-legacy_case qemu7-legacy-shared stable shared
-legacy_case qemu7-legacy-private stable private
+vfio_case qemu10-iommufd-shared backports iommufd shared
+vfio_case qemu10-iommufd-private backports iommufd private
+vfio_case qemu7-legacy-shared stable legacy shared
+vfio_case qemu7-legacy-private stable legacy private
 stop_fixture
 
 echo "$passed passed, $failed failed, $skipped skipped"
