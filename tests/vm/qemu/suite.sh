@@ -10,9 +10,10 @@
 # kernel and a busybox initramfs, guest-init) that prints what it sees of the
 # device: config space from sysfs, BAR0's ID register through resource0; QEMU's
 # emulated edu device rides along as a control, read the same way. An inner
-# boot takes minutes under nested TCG, so with guest RAM private QEMU stops
-# before the first instruction (-S): it has realized the device and mapped
-# guest RAM through the daemon by then, and `info pci` shows the device.
+# boot takes minutes under nested TCG, so with guest RAM private QEMU runs no
+# guest kernel: it has realized the device and mapped guest RAM through the
+# daemon before the first instruction, and once the firmware has assigned
+# the BARs, `info pci` shows them.
 #   qemu10-iommufd-shared   QEMU 10.0, the iommufd and device cdev nodes by fd
 #   qemu10-iommufd-private
 #   qemu7-legacy-shared     QEMU 7.2, the container and group nodes, sysfsdev=,
@@ -144,16 +145,19 @@ stop_pid() {
 # two serial ports in DIR/console.log and DIR/guest.log, the monitor on the
 # pipes DIR/mon.{in,out} (copied to DIR/monitor.log); waits for "guest: done",
 # asks the monitor for `info pci`, quits through it and waits for QEMU to
-# exit. With PEEK empty the guest never runs (-S): `info pci` once the
-# monitor answers. QEMU inherits fds 3 and up. Status 0 when QEMU exited 0
-# after all that; the times go out as "# " lines.
+# exit. With PEEK empty there is no guest kernel: `info pci` once the
+# firmware has given every BAR its address (QEMU 10.0 shows no size before).
+# QEMU inherits fds 3 and up. Status 0 when QEMU exited 0 after all that;
+# the times go out as "# " lines.
 boot() {
 	dir=$1
 	bundle=$2
 	peek=$3
 	shift 3
-	stopped_at_start=
-	[ -z "$peek" ] && stopped_at_start=-S
+	if [ -n "$peek" ]; then
+		set -- -kernel "$G/kernel" -initrd "$G/initrd.cpio" \
+			-append "console=ttyS0 quiet panic=-1 cryptomgr.notests vuc.peek=$peek" "$@"
+	fi
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	mkfifo "$dir/mon.in" "$dir/mon.out"
@@ -161,13 +165,11 @@ boot() {
 	cat "$dir/mon.out" >"$dir/monitor.raw" 3>&- 4>&- &
 	reader=$!
 	start=$(date +%s)
-	# shellcheck disable=SC2086 # $wrap and $stopped_at_start: a word or none
+	# shellcheck disable=SC2086 # $wrap: a word or none
 	LD_LIBRARY_PATH=$bundle/lib QEMU_MODULE_DIR=$bundle/lib/qemu \
-		$wrap "$bundle/bin/qemu-system-x86_64" -L "$bundle/share/qemu" $stopped_at_start \
+		$wrap "$bundle/bin/qemu-system-x86_64" -L "$bundle/share/qemu" \
 		-name vuc-inner -nodefaults -no-user-config -display none -no-reboot \
 		-accel tcg -smp 1 -m $GUEST_MEM \
-		-kernel "$G/kernel" -initrd "$G/initrd.cpio" \
-		-append "console=ttyS0 quiet panic=-1 cryptomgr.notests vuc.peek=$peek" \
 		-serial "file:$dir/console.log" -serial "file:$dir/guest.log" \
 		-monitor "pipe:$dir/mon" "$@" >"$dir/qemu.log" 2>&1 &
 	qemu=$!
@@ -196,22 +198,20 @@ boot() {
 	[ $status -eq 0 ] && [ -n "$peek" ] &&
 		log "inner guest done $((booted - start)) s after QEMU started"
 
-	if [ $status -eq 0 ]; then
-		# `info name` prints -name's value: the end of `info pci`'s answer.
-		printf 'info pci\ninfo name\n' >"$dir/mon.in"
-		i=0
-		while ! tr -d '\r' <"$dir/monitor.raw" | grep -q '^vuc-inner'; do
-			i=$((i + 1))
-			if [ $i -gt $((GUEST_TIMEOUT * 10)) ] || gone "$qemu"; then
-				echo "the monitor did not answer info pci; QEMU's output:"
-				sed 's/^/  /' "$dir/qemu.log"
-				status=1
-				break
-			fi
-			sleep 0.1
-		done
-		echo quit >"$dir/mon.in"
-	fi
+	asked=0
+	while [ $status -eq 0 ]; do
+		ask_info_pci "$dir" || status=1
+		[ $status -eq 0 ] && [ -n "$peek" ] && break
+		last_answer "$dir" | grep -q -e 'not mapped' -e 'at 0xffffffffffffffff' || break
+		if [ $(($(date +%s) - start)) -gt $GUEST_TIMEOUT ]; then
+			echo "the firmware did not assign the BARs within ${GUEST_TIMEOUT}s"
+			status=1
+		fi
+		sleep 5
+	done
+	[ $status -eq 0 ] && [ -z "$peek" ] &&
+		log "the firmware had assigned the BARs $(($(date +%s) - start)) s after QEMU started"
+	[ $status -eq 0 ] && echo quit >"$dir/mon.in"
 
 	i=0
 	while ! gone "$qemu"; do
@@ -238,14 +238,40 @@ boot() {
 	return $status
 }
 
+# ask_info_pci DIR: one more `info pci`, followed by `info name`, whose answer
+# (-name's value) marks the end of it; waits for that.
+ask_info_pci() {
+	asked=$((asked + 1))
+	printf 'info pci\ninfo name\n' >"$1/mon.in"
+	i=0
+	while [ "$(tr -d '\r' <"$1/monitor.raw" | grep -c '^vuc-inner')" -lt $asked ]; do
+		i=$((i + 1))
+		if [ $i -gt 600 ] || gone "$qemu"; then
+			echo "the monitor did not answer info pci; QEMU's output:"
+			sed 's/^/  /' "$1/qemu.log"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# last_answer DIR: what the monitor said after the last but one mark.
+last_answer() {
+	tr -d '\r' <"$1/monitor.raw" | awk -v n=$((asked - 1)) '
+		/^vuc-inner/ { seen++; next }
+		seen == n'
+}
+
 # monitor_has DIR VENDOR:DEVICE BARS: `info pci` lists the device, and its BARs
 # as BAR:SIZE words ("0:0x1000 2:0x10000") with exactly those sizes. Shows
 # what it read as "# " lines unless $quiet is set.
 monitor_has() {
+	# The last answer of `info pci` that lists it.
 	block=$(awk -v ids="PCI device $2" '
 		/^ *Bus +[0-9]+, device/ { on = 0 }
-		index($0, ids) { on = 1 }
-		on' "$1/monitor.log")
+		index($0, ids) { on = 1; b = "" }
+		on { b = b $0 "\n" }
+		END { printf "%s", b }' "$1/monitor.log")
 	if [ -z "$block" ]; then
 		echo "info pci does not list $2; the monitor said:"
 		sed 's/^/  /' "$1/monitor.log"
@@ -253,9 +279,7 @@ monitor_has() {
 	fi
 	[ -n "${quiet:-}" ] || echo "$block" | sed 's/^ */# info pci: /'
 	for bar in $3; do
-		# "BAR0: 32 bit memory at 0xfebf0000 [0xfebf0fff]."; before the
-		# firmware assigns it, at 0xffffffffffffffff [SIZE - 2]: the 64-bit
-		# difference is the size all the same.
+		# "BAR0: 32 bit memory at 0xfebf0000 [0xfebf0fff]."
 		range=$(echo "$block" | sed -n "s/^ *BAR${bar%%:*}: .* at \(0x[0-9a-f]*\) \[\(0x[0-9a-f]*\)\].*/\1 \2/p")
 		if [ -z "$range" ]; then
 			echo "info pci shows no BAR${bar%%:*} for $2"
