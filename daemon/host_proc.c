@@ -279,7 +279,10 @@ int hp_parse_syscall_fd(const char *text, int *fd)
 	return 0;
 }
 
-static int proc_syscall_fd(void *ctx, pid_t tid, int *fd)
+/* Read /proc/<tid>/syscall until parse stops saying the thread runs: it
+ * can briefly read "running" as the thread enters the call. */
+static int read_syscall(void *ctx, pid_t tid, int (*parse)(const char *text, void *out), void *out,
+                        const char *what)
 {
 	char path[64], buf[512];
 	int round, ret;
@@ -289,34 +292,34 @@ static int proc_syscall_fd(void *ctx, pid_t tid, int *fd)
 		ret = read_proc(path, buf, sizeof(buf));
 		if (ret)
 			return ret;
-		ret = hp_parse_syscall_fd(buf, fd);
+		ret = parse(buf, out);
 		if (ret != -EAGAIN)
 			return ret;
 		pause_briefly(round);
 	}
-	vu_log(ctx, VU_LOG_WARN, "thread %d never showed its syscall: cannot tell its fd",
-	       (int)tid);
+	vu_log(ctx, VU_LOG_WARN, "thread %d never showed its syscall: cannot tell %s", (int)tid,
+	       what);
 	return -EAGAIN;
+}
+
+static int parse_fd(const char *text, void *out)
+{
+	return hp_parse_syscall_fd(text, out);
+}
+
+static int parse_offset(const char *text, void *out)
+{
+	return hp_parse_syscall(text, out);
+}
+
+static int proc_syscall_fd(void *ctx, pid_t tid, int *fd)
+{
+	return read_syscall(ctx, tid, parse_fd, fd, "its fd");
 }
 
 static int proc_syscall_offset(void *ctx, pid_t tid, uint64_t *off)
 {
-	char path[64], buf[512];
-	int round, ret;
-
-	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)tid);
-	for (round = 0; round < SYSCALL_YIELDS + SYSCALL_SLEEPS; round++) {
-		ret = read_proc(path, buf, sizeof(buf));
-		if (ret)
-			return ret;
-		ret = hp_parse_syscall(buf, off);
-		if (ret != -EAGAIN)
-			return ret;
-		pause_briefly(round);
-	}
-	vu_log(ctx, VU_LOG_WARN, "thread %d never showed its syscall: cannot tell the offset",
-	       (int)tid);
-	return -EAGAIN;
+	return read_syscall(ctx, tid, parse_offset, off, "the offset");
 }
 
 static int vm_copy(const struct vu_log *log, pid_t pid, uint64_t addr, void *buf, size_t len,

@@ -58,33 +58,36 @@ struct daemon {
 	int sig_fd, ended_fd;
 };
 
-/* VFIO_DEVICE_BIND_IOMMUFD: which of our iommufd contexts is the
- * program's fd. */
-static int daemon_iommufd_get(void *arg, pid_t pid, int fd, struct iommufd **out)
+/* Which open of node n the program's fd is: BIND_IOMMUFD and
+ * GROUP_SET_CONTAINER name an iommufd or a container by the caller's fd. */
+static int daemon_file_of(struct daemon *dm, struct node *n, pid_t pid, int fd,
+                          struct iommufd **ictx, struct container **k)
 {
-	struct daemon *dm = arg;
 	int ours, ret;
 
 	ours = host_proc_ops.fd_get(&dm->log.vu, pid, fd);
 	if (ours < 0)
 		return ours;
-	ret = dm->iommu ? node_iommufd_of(dm->iommu, ours, out) : -EBADFD;
+	if (ictx)
+		ret = n ? node_iommufd_of(n, ours, ictx) : -EBADFD;
+	else
+		ret = n ? node_container_of(n, ours, k) : -EINVAL;
 	close(ours);
 	return ret;
 }
 
-/* VFIO_GROUP_SET_CONTAINER: which of our containers is the program's fd. */
+static int daemon_iommufd_get(void *arg, pid_t pid, int fd, struct iommufd **out)
+{
+	struct daemon *dm = arg;
+
+	return daemon_file_of(dm, dm->iommu, pid, fd, out, NULL);
+}
+
 static int daemon_container_get(void *arg, pid_t pid, int fd, struct container **out)
 {
 	struct daemon *dm = arg;
-	int ours, ret;
 
-	ours = host_proc_ops.fd_get(&dm->log.vu, pid, fd);
-	if (ours < 0)
-		return ours;
-	ret = dm->container ? node_container_of(dm->container, ours, out) : -EINVAL;
-	close(ours);
-	return ret;
+	return daemon_file_of(dm, dm->container, pid, fd, NULL, out);
 }
 
 /* The check libfuse would make, done first so the hint comes before any
@@ -243,6 +246,10 @@ static int start_shared(struct daemon *dm, enum node_kind kind, const char *name
 	int ret;
 
 	cfg.quiet_exists = !given;
+	if (kind == NODE_IOMMU) {
+		cfg.dev_major = dm->opts.iommu_major;
+		cfg.dev_minor = dm->opts.iommu_minor;
+	}
 	ret = node_start(&cfg, NULL, out);
 	if (ret != -EEXIST || given)
 		return ret;
@@ -305,6 +312,8 @@ static int start_nodes(struct daemon *dm)
 		if (o->models & OPT_MODEL_IOMMUFD) {
 			snprintf(name, sizeof(name), "devices/%s", o->nodes[i].name);
 			cfg = node_cfg(dm, NODE_CDEV, name, &dev->log.vu);
+			cfg.dev_major = o->nodes[i].cdev_major;
+			cfg.dev_minor = o->nodes[i].cdev_minor;
 			ret = node_start(&cfg, dev->vdev, &dev->cdev);
 			if (ret)
 				return ret;

@@ -74,12 +74,26 @@ void options_usage(FILE *f, const char *prog)
 	    "  --owner=USER|UID owner of the device nodes (default root)\n"
 	    "  --group=GROUP|GID group of the device nodes (default root)\n"
 	    "  --mode=OCTAL     permissions of the device nodes (default 0600)\n"
-	    "  --devnum=NAME=MAJOR:MINOR\n"
-	    "                   a fixed device number for node NAME (default: the kernel\n"
-	    "                   picks one); MAJOR 1-%d, MINOR 0-%d\n"
+	    "  --devnum=NODE=MAJOR:MINOR\n"
+	    "                   a fixed device number for /dev/vfio-user/NODE (NAME,\n"
+	    "                   devices/NAME or the iommufd node), kept across restarts\n"
+	    "                   (default: the kernel picks one); MAJOR 1-%d, MINOR 0-%d\n"
 	    "  --iommufd=NAME   the iommufd node is /dev/vfio-user/NAME (default " IOMMUFD_DEFAULT
 	    "):\n"
-	    "                   each daemon on a machine needs its own\n"
+	    "                   if the default is taken (another daemon), the node is\n"
+	    "                   iommu-NAME, after the first device's NAME\n"
+	    "  --container=NAME the container node is /dev/vfio-user/NAME "
+	    "(default " CONTAINER_DEFAULT ";\n"
+	    "                   vfio-NAME if that is taken)\n"
+	    "  --group-base=N   the devices' VFIO groups, /dev/vfio-user/groups/G, take\n"
+	    "                   the first free numbers G from N on (default 0)\n"
+	    "  --models=LIST    the device models to serve, comma-separated: node (the\n"
+	    "                   one-fd node), iommufd (iommufd + device cdevs), legacy\n"
+	    "                   (container + groups); default all. Each node takes one\n"
+	    "                   of the kernel's ~140 dynamic majors: many devices want\n"
+	    "                   fewer models (or --devnum)\n"
+	    "  --sysfs=DIR      a sysfs-like directory per device, DIR/devices/NAME, for\n"
+	    "                   programs that take a sysfs path (default " SYSFS_DEFAULT ")\n"
 	    "  -f, --foreground accepted for FUSE's sake: the daemon always runs in the\n"
 	    "                   foreground\n"
 	    "  -v, --verbose    log more (-v info, -vv debug)\n"
@@ -319,10 +333,11 @@ static int check_reserved(const struct options *o, char *err, size_t errlen)
 	return 0;
 }
 
-/* --devnum=NAME=MAJOR:MINOR, checked now, matched to its node at the end. */
+/* --devnum=NODE=MAJOR:MINOR, checked now, matched to its node at the end. */
 static int add_devnum(struct options *o, const char *arg, char *err, size_t errlen)
 {
 	const char *eq = strchr(arg, '='), *colon = eq ? strrchr(eq, ':') : NULL;
+	size_t cdev = strncmp(arg, "devices/", 8) ? 0 : 8;
 	struct opt_devnum *dn;
 	unsigned long maj, min;
 	char num[24];
@@ -330,9 +345,9 @@ static int add_devnum(struct options *o, const char *arg, char *err, size_t errl
 	int ret;
 
 	if (!eq || !colon || (size_t)(colon - eq - 1) >= sizeof(num))
-		return fail(err, errlen, "--devnum: '%s' is not NAME=MAJOR:MINOR", arg);
+		return fail(err, errlen, "--devnum: '%s' is not NODE=MAJOR:MINOR", arg);
 	len = (size_t)(eq - arg);
-	ret = check_name(arg, len, err, errlen);
+	ret = check_name(arg + cdev, len - cdev, err, errlen);
 	if (ret)
 		return ret;
 	memcpy(num, eq + 1, (size_t)(colon - eq - 1));
@@ -363,16 +378,36 @@ static int add_devnum(struct options *o, const char *arg, char *err, size_t errl
 static int apply_devnums(struct options *o, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < o->nr_devnums; i++) {
+		const struct opt_devnum *dn = &o->devnums[i];
+		const char *name = dn->name;
+		bool cdev = !strncmp(name, "devices/", 8);
 		size_t n;
 
+		/* A number for a node that --models leaves out would go unused. */
+		if (!(o->models &
+		      (cdev || !strcmp(name, o->iommufd) ? OPT_MODEL_IOMMUFD : OPT_MODEL_NODE)))
+			return fail(err, errlen, "--devnum: no node %s is served (see --models)",
+			            name);
+		if (!strcmp(name, o->iommufd)) {
+			o->iommu_major = dn->major;
+			o->iommu_minor = dn->minor;
+			continue;
+		}
 		for (n = 0; n < o->nr_nodes; n++)
-			if (!strcmp(o->nodes[n].name, o->devnums[i].name))
+			if (!strcmp(o->nodes[n].name, cdev ? name + 8 : name))
 				break;
 		if (n == o->nr_nodes)
-			return fail(err, errlen, "--devnum: no device '%s' given (NAME=SERVER)",
-			            o->devnums[i].name);
-		o->nodes[n].major = o->devnums[i].major;
-		o->nodes[n].minor = o->devnums[i].minor;
+			return fail(err, errlen,
+			            "--devnum: no device '%s' given (NAME=SERVER), nor is it the "
+			            "iommufd node",
+			            cdev ? name + 8 : name);
+		if (cdev) {
+			o->nodes[n].cdev_major = dn->major;
+			o->nodes[n].cdev_minor = dn->minor;
+		} else {
+			o->nodes[n].major = dn->major;
+			o->nodes[n].minor = dn->minor;
+		}
 	}
 	return 0;
 }

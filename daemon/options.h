@@ -28,11 +28,13 @@ struct opt_node {
 	char *name;                /* the node is /dev/vfio-user/<name> */
 	char *server;              /* always with its scheme: unix:PATH, tcp:HOST:PORT or fd:N */
 	unsigned int major, minor; /* --devnum; major 0: the kernel picks */
+	unsigned int cdev_major, cdev_minor; /* the same for devices/<name> */
 };
 
-/* A --devnum=NAME=MAJOR:MINOR as given, matched to its node at the end. */
+/* A --devnum=NODE=MAJOR:MINOR as given (NODE: NAME, devices/NAME or the
+ * iommufd node's name), matched to its node at the end. */
 struct opt_devnum {
-	char name[OPT_NAME_MAX + 1];
+	char name[sizeof("devices/") + OPT_NAME_MAX];
 	unsigned int major, minor;
 };
 
@@ -59,6 +61,8 @@ struct options {
 	struct opt_node nodes[OPT_MAX_NODES];
 	size_t nr_devnums;
 	struct opt_devnum devnums[OPT_MAX_NODES];
+	/* The iommufd node's --devnum; major 0: the kernel picks. */
+	unsigned int iommu_major, iommu_minor;
 };
 
 /*

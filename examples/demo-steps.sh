@@ -126,7 +126,10 @@ run vfio-user-info vfio-user-info "$sock" || fail "vfio-user-info could not quer
 
 heading "3. Start vfio-user-cuse"
 explain "The daemon connects to the server and creates $node through CUSE (a" \
-	"character device served by a program). -v makes it say what it does."
+	"character device served by a program): container and device in one file." \
+	"Beside it come the kernel's own two layouts, for programs such as QEMU that" \
+	"open them: vfio and groups/0 (a container and a group), iommu and devices/0" \
+	"(an iommufd and a device cdev). -v makes the daemon say what it does."
 background daemon vfio-user-cuse -v 0="$sock"
 daemon=$started
 wait_for "$node" "$daemon" test -c $node
@@ -183,7 +186,7 @@ What to try next
     device in one call; vfio-lspci and vfio-dma-demo are short examples.
   - As a service: vfio-user-cuse@NAME.service (man vfio-user-cuse), and
     --devnum for containers (docs/service.md).
-  - QEMU and other stock VFIO programs that open /dev/vfio/vfio and a group
-    themselves do not run on a node yet (a node is one fd: container and
-    device); that is being worked on.
+  - QEMU: its vfio-pci device takes /dev/vfio-user/devices/0 and
+    /dev/vfio-user/iommu as it would the kernel's; docs/qemu.md has the
+    command line, and vfio-user-ns runs programs that want /dev/vfio.
 EOF

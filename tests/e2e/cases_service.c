@@ -30,9 +30,10 @@
 #include "e2e.h"
 #include "vfio_node.h"
 
+/* The waits: limits for a hang, far above what a loaded host needs. */
 #define NODE_DIR     "/dev/vfio-user"
 #define NODE_WAIT_MS 60000
-#define EXIT_WAIT_MS 15000
+#define EXIT_WAIT_MS 60000
 /* A major the kernel never hands out by itself (devices.txt: local use). */
 #define DN_MAJOR 120
 /* A user that is neither root nor the owner of anything here. */
@@ -164,6 +165,20 @@ static int count_lines(const char *text)
 	return count_of(text, "\n");
 }
 
+/* Wait until the log at PATH has WHAT N times: 0, or -ETIMEDOUT after
+ * NODE_WAIT_MS (a limit for a loaded host). */
+static int wait_count(const char *path, const char *what, int n)
+{
+	long long end = procs_now_ms() + NODE_WAIT_MS;
+
+	while (count_of(slurp(path), what) < n) {
+		if (procs_now_ms() > end)
+			return -ETIMEDOUT;
+		usleep(20000);
+	}
+	return 0;
+}
+
 /* Print the daemon's log into the case's output (shown when it fails). */
 static void show_log(const char *path)
 {
@@ -225,13 +240,13 @@ static int read_id(const char *node)
 	return ret;
 }
 
-/* The node has the fixed number; a second daemon asking for the same one
- * is refused with who holds it. */
+/* The node, its cdev and the iommufd node have the fixed numbers; a second
+ * daemon asking for a taken one is refused with who holds it. */
 int case_devnum(struct e2e *t)
 {
 	char sock[PATH_MAX], sock2[PATH_MAX], log[PATH_MAX], log2[PATH_MAX], dn[32];
 	char io[32] = IOMMUFD("dn");
-	char *argv[] = {"vfio-user-cuse", "-v", io, dn, NULL, NULL};
+	char *argv[] = {"vfio-user-cuse", "-v", io, dn, NULL, NULL, NULL, NULL};
 	char arg[PATH_MAX + 16], arg2[PATH_MAX + 16];
 	struct spawn s = {.log = log, .fd = -1}, s2 = {.log = log2, .fd = -1};
 	const char *node = NODE_DIR "/e2e-dn";
@@ -244,13 +259,19 @@ int case_devnum(struct e2e *t)
 	case_file(t, "daemon2.log", log2);
 	snprintf(dn, sizeof(dn), "--devnum=e2e-dn=%d:0", DN_MAJOR);
 	snprintf(arg, sizeof(arg), "e2e-dn=%s", sock);
-	argv[4] = arg;
+	argv[4] = "--devnum=devices/e2e-dn=120:3";
+	argv[5] = "--devnum=iommu-dn=120:4";
+	argv[6] = arg;
 	d = spawn(t, &s, argv);
 	CHECK(d > 0);
 	CHECK_OK(wait_node(node, d));
 	CHECK(stat(node, &st) == 0);
 	NOTE("%s is %u:%u", node, major(st.st_rdev), minor(st.st_rdev));
 	CHECK(st.st_rdev == makedev(DN_MAJOR, 0));
+	/* The cdev comes after the node. */
+	CHECK_OK(wait_node(NODE_DIR "/devices/e2e-dn", d));
+	CHECK(stat(NODE_DIR "/devices/e2e-dn", &st) == 0 && st.st_rdev == makedev(DN_MAJOR, 3));
+	CHECK(stat(NODE_DIR "/iommu-dn", &st) == 0 && st.st_rdev == makedev(DN_MAJOR, 4));
 	CHECK_OK(read_id(node));
 	CHECK(strstr(slurp(log), "e2e-dn is ready (char 120:0)"),
 	      "the ready line names the number");
@@ -258,6 +279,7 @@ int case_devnum(struct e2e *t)
 	snprintf(dn, sizeof(dn), "--devnum=e2e-dn2=%d:0", DN_MAJOR);
 	snprintf(arg2, sizeof(arg2), "e2e-dn2=%s", sock2);
 	argv[4] = arg2;
+	argv[5] = NULL;
 	snprintf(io, sizeof(io), IOMMUFD("dn2"));
 	d2 = spawn(t, &s2, argv);
 	CHECK(d2 > 0);
@@ -464,11 +486,13 @@ int case_sighup(struct e2e *t)
 	CHECK_OK(wait_node(node, d));
 	fd = node_open(node);
 	CHECK(fd >= 0);
-	/* Two, apart: a signal still pending would swallow the second. */
-	CHECK(kill(d, SIGHUP) == 0);
-	usleep(300000);
-	CHECK(kill(d, SIGHUP) == 0);
-	usleep(300000);
+	/* Two, the second once the first is handled: a signal still pending
+	 * would swallow it. */
+	for (int i = 1; i <= 2; i++) {
+		CHECK(kill(d, SIGHUP) == 0);
+		CHECK(wait_count(log, "SIGHUP ignored: nothing to reload", i) == 0,
+		      "SIGHUP %d not logged", i);
+	}
 	CHECK(running(d), "the daemon died of SIGHUP");
 	CHECK_OK(reg_read(fd, EXDEV_REG_ID, &v));
 	close(fd);
