@@ -5,7 +5,8 @@ set -euo pipefail
 
 usage() {
 	cat <<'EOF'
-usage: tests/vm/run.sh [--select LIST] [--demo | --smoke] [--build DIR] [--timeout SEC]
+usage: tests/vm/run.sh [--select LIST] [--demo | --smoke | --suite qemu] [--build DIR]
+                       [--timeout SEC]
 
 Builds DIR (default: build/ in the source tree; configured if needed, and
 for the suite with -DVUC_INSTALL_E2E=ON), installs it into DIR/vm/stage,
@@ -17,8 +18,11 @@ in qemu. Prints what the VM prints.
   --demo          run examples/demo-steps.sh instead of the suite
   --smoke         check the harness itself: modules load, /dev/cuse appears,
                   the installed programs start
+  --suite qemu    run the QEMU suite (tests/vm/qemu) instead: Debian's QEMU
+                  10.0 and 7.2 (downloaded once, not installed) in the VM
   --build DIR     the CMake build directory to use
-  --timeout SEC   hard limit for the VM run (default 1800; demo and smoke 300)
+  --timeout SEC   hard limit for the VM run (default 1800; demo and smoke 300;
+                  qemu 3600)
 
 Exit status: 0 when every test passed (or the demo succeeded) and the kernel
 reported no fault; 1 on a failed test, a missing summary, a hang, or a kernel
@@ -52,6 +56,12 @@ while [ $# -gt 0 ]; do
 	--select=*) select=${1#--select=} ;;
 	--demo) mode=demo ;;
 	--smoke) mode=smoke ;;
+	--suite)
+		if [ $# -lt 2 ] || [ "$2" != qemu ]; then usage >&2; exit 2; fi
+		mode=qemu
+		shift
+		;;
+	--suite=qemu) mode=qemu ;;
 	--build)
 		[ $# -ge 2 ] || { usage >&2; exit 2; }
 		build=$2
@@ -85,7 +95,11 @@ case $select in
 	;;
 esac
 case $limit in
-'') [ $mode = test ] && limit=1800 || limit=300 ;;
+'') case $mode in
+	test) limit=1800 ;;
+	qemu) limit=3600 ;;
+	*) limit=300 ;;
+	esac ;;
 *[!0-9]* | 0)
 	echo "vm: --timeout takes a positive number of seconds" >&2
 	exit 2
@@ -119,7 +133,16 @@ mkdir -p "$vm/stage"
 cmake --install "$build" --prefix "$vm/stage" >/dev/null || die "cmake --install failed"
 
 kdir=$("$here/kernel.sh" "${VUC_VM_CACHE:-$vm/cache}")
-"$here/image.sh" "$vm/stage" "$kdir" "$vm/initrd.cpio"
+extra=()
+memory=1G
+if [ $mode = qemu ]; then
+	# The QEMUs and the inner guest; 2 GiB leaves room for a nested guest.
+	"$here/qemu/prepare.sh" "${VUC_VM_CACHE:-$vm/cache}" "$kdir" "$vm/qemu-root" ||
+		die "preparing the QEMU suite failed"
+	extra=("$vm/qemu-root")
+	memory=2G
+fi
+"$here/image.sh" "$vm/stage" "$kdir" "$vm/initrd.cpio" "${extra[@]+"${extra[@]}"}"
 
 # /dev/kvm on some hosts is a paravirtual KVM (kvm_pvm) that cannot run a stock
 # kernel; there, and wherever KVM is not usable, emulate with TCG.
@@ -152,7 +175,7 @@ console=$vm/console.log
 echo "vm: booting $(basename "$kdir") under $accel_name (${mode}${select:+ $select}, limit ${limit}s)"
 
 start=$(date +%s)
-timeout -k 10 "$limit" qemu-system-x86_64 -nodefaults -nographic -no-reboot -m 1G "${accel[@]}" \
+timeout -k 10 "$limit" qemu-system-x86_64 -nodefaults -nographic -no-reboot -m "$memory" "${accel[@]}" \
 	-kernel "$kdir/vmlinuz" -initrd "$vm/initrd.cpio" -append "$append" \
 	-serial "file:$console" -serial "file:$results" -monitor none \
 	>"$vm/qemu.log" 2>&1 &
