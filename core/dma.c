@@ -170,6 +170,19 @@ static int pieces_add(struct pieces *p, uint64_t iova, uint64_t size, int fd, ui
 }
 
 /*
+ * The access of the fd a piece goes to the server with: what the device was
+ * granted, so a READ mapping gives a read-only fd. A write-only mapping goes
+ * by messages: an fd cannot be mapped write-only, and read access was not
+ * granted. So does everything when fds cannot cross or must not be shared.
+ */
+static enum host_fd_access piece_fd_access(const struct vdev *d, bool pass_fds, uint32_t prot)
+{
+	if (!pass_fds || d->dma_by_message || !(prot & VFIO_DMA_MAP_FLAG_READ))
+		return HOST_FD_NONE;
+	return prot & VFIO_DMA_MAP_FLAG_WRITE ? HOST_FD_RDWR : HOST_FD_READ;
+}
+
+/*
  * Split [vaddr, vaddr + size) along the process's mappings. Every byte must
  * be mapped with the access the device was granted (type1 pins the pages
  * and fails with EFAULT otherwise).
@@ -177,12 +190,13 @@ static int pieces_add(struct pieces *p, uint64_t iova, uint64_t size, int fd, ui
 static int pieces_build(struct vdev *d, bool pass_fds, pid_t pid, uint64_t vaddr, uint64_t iova,
                         uint64_t size, uint32_t prot, struct pieces *p)
 {
+	enum host_fd_access access = piece_fd_access(d, pass_fds, prot);
 	uint64_t off = 0;
 
 	while (off < size) {
 		struct host_mapping m;
 		uint64_t len;
-		int ret = d->host.ops->mapping(d->host.ctx, pid, vaddr + off, &m);
+		int ret = d->host.ops->mapping(d->host.ctx, pid, vaddr + off, access, &m);
 
 		if (ret == 0 && (m.start > vaddr + off || m.end <= vaddr + off)) {
 			if (m.fd >= 0)
@@ -204,10 +218,6 @@ static int pieces_build(struct vdev *d, bool pass_fds, pid_t pid, uint64_t vaddr
 			if (m.fd >= 0)
 				close(m.fd);
 			return -EFAULT;
-		}
-		if (m.fd >= 0 && !pass_fds) {
-			close(m.fd);
-			m.fd = -1;
 		}
 		len = m.end - (vaddr + off);
 		if (len > size - off)

@@ -24,17 +24,32 @@ struct host_mapping {
 	uint64_t file_off; /* file offset of start */
 };
 
+/* The access the fd of a mapping's file is asked with (host_ops.mapping). */
+enum host_fd_access {
+	HOST_FD_NONE, /* no fd */
+	HOST_FD_READ, /* read-only */
+	HOST_FD_RDWR, /* read and write */
+};
+
 struct host_ops {
 	/* Copy len bytes from/to process pid's memory at addr. 0 or -EFAULT. */
 	int (*mem_read)(void *ctx, pid_t pid, uint64_t addr, void *buf, size_t len);
 	int (*mem_write)(void *ctx, pid_t pid, uint64_t addr, const void *buf, size_t len);
-	/* Duplicate process pid's fd into the daemon. Returns the new fd or
-	 * -EBADF (no such fd) / -errno. */
+	/* Duplicate process pid's eventfd fd into the daemon. Returns the new
+	 * fd, -EBADF (no such fd), -EINVAL (fd is not an eventfd, as the
+	 * kernel's eventfd_ctx_fdget says) or -errno. */
 	int (*fd_get)(void *ctx, pid_t pid, int fd);
-	/* The mapping containing addr. m->fd is a new fd for a mapping with a
-	 * file that can be shared (memfd, shm, hugetlbfs, shared file), else -1;
-	 * the caller closes it. -EFAULT when addr is not mapped. */
-	int (*mapping)(void *ctx, pid_t pid, uint64_t addr, struct host_mapping *m);
+	/*
+	 * The mapping containing addr. With access HOST_FD_READ or HOST_FD_RDWR,
+	 * m->fd is a new fd, opened with exactly that access, of the file
+	 * behind a mapping that can be shared (memfd, shm, hugetlbfs, shared
+	 * file), provided it is the very file the process maps there with at
+	 * least that access (whatever the process maps there meanwhile);
+	 * otherwise, and with HOST_FD_NONE, -1. The caller closes it. -EFAULT
+	 * when addr is not mapped.
+	 */
+	int (*mapping)(void *ctx, pid_t pid, uint64_t addr, enum host_fd_access access,
+	               struct host_mapping *m);
 	/* The file offset argument of the read/write-family syscall thread tid
 	 * is blocked in (pread64, pwrite64, preadv, pwritev, preadv2, pwritev2;
 	 * plain read/write give -ESPIPE). 0 or -errno. */

@@ -73,6 +73,7 @@ struct vdev {
 	char *name;
 	char *server;
 	int timeout_ms;
+	bool dma_by_message;
 	struct host host;
 	const struct vu_log *log;
 

@@ -296,6 +296,7 @@ static int vdev_init(struct vdev *d, const struct vdev_config *cfg)
 	if (!d->name || !d->server)
 		return -ENOMEM;
 	d->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : VU_DEFAULT_TIMEOUT_MS;
+	d->dma_by_message = cfg->dma_by_message;
 	d->host = cfg->host;
 	d->log = cfg->log;
 	d->gen = 1;

@@ -38,6 +38,9 @@ struct vdev_config {
 	const char *name;   /* node name, for log lines */
 	const char *server; /* vfio-user server address (see vu_client_connect) */
 	int timeout_ms;     /* per server request */
+	/* Never hand the server a file of a program's memory: every DMA goes
+	 * by message (for servers not trusted with whole files). */
+	bool dma_by_message;
 	struct host host;
 	const struct vu_log *log;
 };

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -123,6 +124,8 @@ int hp_parse_maps_line(char *line, struct hp_maps_entry *e)
 		return -EINVAL;
 	if (strlen(perms) != 4 || e->end <= e->start)
 		return -EINVAL;
+	e->dev_major = major;
+	e->dev_minor = minor;
 	e->readable = perms[0] == 'r';
 	e->writable = perms[1] == 'w';
 	e->shared = perms[3] == 's';
@@ -136,34 +139,13 @@ bool hp_maps_shareable(const struct hp_maps_entry *e)
 	return e->shared && e->path[0] && e->path[0] != '[';
 }
 
-/* Open the file behind a shareable mapping; -1 when there is none worth
- * giving out (only regular files: memfd, shm, hugetlbfs, plain files). */
-static int open_mapping_file(const struct vu_log *log, pid_t pid, const struct hp_maps_entry *e)
+/*
+ * The maps line of the mapping of pid holding addr, parsed into *e (its
+ * path points into *line). 0, -EFAULT (not mapped), -ESRCH or -errno.
+ */
+static int maps_lookup(pid_t pid, uint64_t addr, char **line, size_t *cap, struct hp_maps_entry *e)
 {
-	char path[96];
-	struct stat st;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)pid, e->start,
-	         e->end);
-	fd = open(path, (e->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	if (fd < 0) {
-		vu_log(log, VU_LOG_INFO, "pid %d: cannot open %s (%s): memory goes by messages",
-		       (int)pid, path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int proc_mapping(void *ctx, pid_t pid, uint64_t addr, struct host_mapping *m)
-{
-	struct hp_maps_entry e;
-	char path[64], *line = NULL;
-	size_t cap = 0;
+	char path[64];
 	int ret = -EFAULT;
 	FILE *f;
 
@@ -171,21 +153,129 @@ static int proc_mapping(void *ctx, pid_t pid, uint64_t addr, struct host_mapping
 	f = fopen(path, "re");
 	if (!f)
 		return errno == ENOENT ? -ESRCH : -errno;
-	while (getline(&line, &cap, f) > 0) {
-		if (hp_parse_maps_line(line, &e) || addr < e.start || addr >= e.end)
-			continue;
+	while (getline(line, cap, f) > 0) {
+		if (hp_parse_maps_line(*line, e) == 0 && addr >= e->start && addr < e->end) {
+			ret = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+static bool maps_grants(const struct hp_maps_entry *e, enum host_fd_access access)
+{
+	return e->shared && e->readable && (access != HOST_FD_RDWR || e->writable);
+}
+
+/*
+ * Whether the mapping e, as read again after the open, is still the one
+ * first read (same range, same file offset), shared with at least the
+ * access asked, and of the file st.
+ */
+static bool maps_confirms(const struct hp_maps_entry *first, const struct hp_maps_entry *e,
+                          enum host_fd_access access, const struct stat *st)
+{
+	return e->start == first->start && e->end == first->end && e->offset == first->offset &&
+	       maps_grants(e, access) && e->inode == (uint64_t)st->st_ino &&
+	       e->dev_major == major(st->st_dev) && e->dev_minor == minor(st->st_dev);
+}
+
+/*
+ * Open, with exactly the access asked, the file behind the shareable
+ * mapping first of pid, provided the process maps that very file there with
+ * at least that access. -1 when not (the memory then goes by messages).
+ *
+ * The daemon opens as root, so the open itself checks nothing, and
+ * map_files/<range> names whatever is mapped at that range at the moment of
+ * the open, not what the maps line said: a process that swaps the range
+ * (mmap MAP_FIXED) between its own file, mapped shared and writable, and a
+ * file it may only read, mapped shared read-only, would get the latter
+ * opened read-write and written by the server. So:
+ *  1. open map_files/<range> with O_PATH: it resolves to the file mapped
+ *     there now, without opening it (no open of a device, no side effect);
+ *  2. fstat it: it must be a regular file; note its device and inode;
+ *  3. reopen that very inode (through /proc/self/fd) with the access asked:
+ *     the O_PATH fd holds it, whatever the process maps meanwhile;
+ *  4. read the maps line again, after the open: it must be the same range
+ *     at the same file offset, still shared with at least the access asked,
+ *     and of the inode of step 2.
+ * When 4 holds, the process mapped that inode there with that access at a
+ * moment after the open, and the kernel lets a process map a file shared
+ * only if it opened it for reading, and writable only if it opened it for
+ * writing (VM_MAYWRITE): the fd reaches no file, and gives no access, that
+ * the process did not have itself. What it mapped before does not matter,
+ * nor what it maps after step 4 (as with type1's pins, the device keeps
+ * what it was given). A swap at any point makes step 4 fail.
+ *
+ * A file is known by its device and inode numbers. Filesystems whose stat
+ * disagrees with maps on them (btrfs subvolumes) are refused; a FUSE
+ * filesystem chooses its inode numbers, so two of its files may look alike,
+ * but then both are that filesystem's server's to serve.
+ */
+static int open_mapping_file(const struct vu_log *log, pid_t pid, const struct hp_maps_entry *first,
+                             enum host_fd_access access)
+{
+	struct hp_maps_entry again;
+	char path[96], *line = NULL;
+	size_t cap = 0;
+	struct stat st;
+	int opath, fd = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)pid,
+	         first->start, first->end);
+	opath = open(path, O_PATH | O_CLOEXEC);
+	if (opath < 0) {
+		vu_log(log, VU_LOG_INFO, "pid %d: cannot open %s (%s): memory goes by messages",
+		       (int)pid, path, strerror(errno));
+		return -1;
+	}
+	if (fstat(opath, &st) || !S_ISREG(st.st_mode))
+		goto out;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", opath);
+	fd = open(path, (access == HOST_FD_RDWR ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0) {
+		vu_log(log, VU_LOG_INFO,
+		       "pid %d: cannot reopen the file at 0x%" PRIx64 " (%s): "
+		       "memory goes by messages",
+		       (int)pid, first->start, strerror(errno));
+		goto out;
+	}
+	if (maps_lookup(pid, first->start, &line, &cap, &again) ||
+	    !maps_confirms(first, &again, access, &st)) {
+		vu_log(log, VU_LOG_WARN,
+		       "pid %d: the mapping at 0x%" PRIx64 " changed while its file was opened, "
+		       "or is not the file opened: memory goes by messages",
+		       (int)pid, first->start);
+		close(fd);
+		fd = -1;
+	}
+out:
+	free(line);
+	close(opath);
+	return fd;
+}
+
+static int proc_mapping(void *ctx, pid_t pid, uint64_t addr, enum host_fd_access access,
+                        struct host_mapping *m)
+{
+	struct hp_maps_entry e;
+	char *line = NULL;
+	size_t cap = 0;
+	int ret = maps_lookup(pid, addr, &line, &cap, &e);
+
+	if (ret == 0) {
 		m->start = e.start;
 		m->end = e.end;
 		m->readable = e.readable;
 		m->writable = e.writable;
 		m->shared = e.shared;
 		m->file_off = e.offset;
-		m->fd = hp_maps_shareable(&e) ? open_mapping_file(ctx, pid, &e) : -1;
-		ret = 0;
-		break;
+		m->fd = -1;
+		if (access != HOST_FD_NONE && hp_maps_shareable(&e) && maps_grants(&e, access))
+			m->fd = open_mapping_file(ctx, pid, &e, access);
 	}
 	free(line);
-	fclose(f);
 	return ret;
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -149,17 +150,34 @@ static int fake_fd_get(void *ctx, pid_t pid, int fd)
 	return n < 0 ? -errno : n;
 }
 
-static int fake_mapping(void *ctx, pid_t pid, uint64_t addr, struct host_mapping *m)
+/* Reopen the memfd behind a fake mapping with the access asked, as the
+ * real host does. */
+static int reopen(int fd, enum host_fd_access access)
+{
+	char path[64];
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = open(path, (access == HOST_FD_RDWR ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	return n < 0 ? -errno : n;
+}
+
+static int fake_mapping(void *ctx, pid_t pid, uint64_t addr, enum host_fd_access access,
+                        struct host_mapping *m)
 {
 	struct fake_host *h = ctx;
 
 	for (size_t i = 0; i < h->nr_maps; i++) {
 		if (addr >= h->maps[i].start && addr < h->maps[i].end) {
 			*m = h->maps[i];
-			if (m->fd >= 0) {
-				m->fd = dup(m->fd);
+			h->last_access = access;
+			if (m->fd >= 0 && (access == HOST_FD_NONE || !m->readable ||
+			                   (access == HOST_FD_RDWR && !m->writable))) {
+				m->fd = -1;
+			} else if (m->fd >= 0) {
+				m->fd = reopen(m->fd, access);
 				if (m->fd < 0)
-					return -errno;
+					return m->fd;
 			}
 			return 0;
 		}

@@ -27,7 +27,8 @@ struct fake_host {
 	int fds[FAKE_MAX]; /* program fd n -> real fd, -1 = not open */
 	struct host_mapping maps[FAKE_MAX];
 	size_t nr_maps;
-	unsigned int mem_calls; /* mem_read + mem_write, by pid or by pin */
+	unsigned int mem_calls;          /* mem_read + mem_write, by pid or by pin */
+	enum host_fd_access last_access; /* what the last mapping lookup asked */
 	/* Pins (host.h) are fds of /dev/null; pin fd n -> its process. */
 	struct {
 		pid_t pid; /* 0: not a pin */

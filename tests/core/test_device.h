@@ -42,6 +42,7 @@ struct tdev_map {
 	uint64_t iova, size;
 	uint32_t flags;
 	bool fd;
+	int fd_mode; /* the fd's access (O_RDONLY, O_RDWR), -1 without one */
 };
 
 struct tdev {

@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -47,10 +48,10 @@ static void quiet(void *arg, enum vu_log_level lvl, const char *line)
 {
 }
 
-static int fx_setup_with(void **state, bool reset_flag, uint32_t max_maps)
+static int fx_setup_with(void **state, bool reset_flag, uint32_t max_maps, bool by_message)
 {
 	struct fx *x = calloc(1, sizeof(*x));
-	struct vdev_config cfg = {.name = "t", .timeout_ms = 2000};
+	struct vdev_config cfg = {.name = "t", .timeout_ms = 2000, .dma_by_message = by_message};
 
 	assert_non_null(x);
 	assert_int_equal(tdev_start(&x->t, reset_flag, max_maps), 0);
@@ -72,23 +73,29 @@ static int fx_setup_with(void **state, bool reset_flag, uint32_t max_maps)
 
 static int fx_setup(void **state)
 {
-	return fx_setup_with(state, true, 16);
+	return fx_setup_with(state, true, 16, false);
 }
 
 static int fx_setup_noreset(void **state)
 {
-	return fx_setup_with(state, false, 16);
+	return fx_setup_with(state, false, 16, false);
 }
 
 static int fx_setup_twomaps(void **state)
 {
-	return fx_setup_with(state, true, 2);
+	return fx_setup_with(state, true, 2, false);
 }
 
 /* The server offers more mappings than the device holds (TDEV_MAX_MAPS). */
 static int fx_setup_bigcaps(void **state)
 {
-	return fx_setup_with(state, true, 64);
+	return fx_setup_with(state, true, 64, false);
+}
+
+/* The daemon's --dma-by-message: no fd of program memory reaches the server. */
+static int fx_setup_by_message(void **state)
+{
+	return fx_setup_with(state, true, 16, true);
 }
 
 static int fx_teardown(void **state)
@@ -799,6 +806,56 @@ static int32_t device_dma(struct fx *x, uint64_t iova, uint64_t len, uint64_t di
 	return res;
 }
 
+/*
+ * The server's fd of shared memory follows the access the device was
+ * granted: a READ mapping of writable shared memory gives a read-only fd
+ * (a lying server could otherwise write inside the window and past it), a
+ * write-only one none (an fd cannot be mapped write-only).
+ */
+static void test_map_dma_fd_access(void **state)
+{
+	struct fx *x = *state;
+	int mfd = memfd_create("t", MFD_CLOEXEC);
+	uint8_t *buf = page_alloc(3 * PAGE);
+
+	assert_int_equal(ftruncate(mfd, 3 * PAGE), 0);
+	fake_host_add_map(&x->h, buf, 3 * PAGE, true, true, mfd, 0);
+	set_iommu(x, VFIO_TYPE1v2_IOMMU);
+	assert_int_equal(map_dma(x, buf, 0x10000, PAGE, VFIO_DMA_MAP_FLAG_READ), 0);
+	assert_int_equal(map_dma(x, buf + PAGE, 0x20000, PAGE, RW), 0);
+	assert_int_equal(map_dma(x, buf + 2 * PAGE, 0x30000, PAGE, VFIO_DMA_MAP_FLAG_WRITE), 0);
+	assert_int_equal(tdev_nr_maps(&x->t), 3);
+	assert_true(x->t.maps[0].fd);
+	assert_int_equal(x->t.maps[0].fd_mode, O_RDONLY);
+	assert_int_equal(x->t.maps[0].flags, VFIO_USER_F_DMA_REGION_READ);
+	assert_true(x->t.maps[1].fd);
+	assert_int_equal(x->t.maps[1].fd_mode, O_RDWR);
+	assert_false(x->t.maps[2].fd);
+	assert_int_equal(x->t.maps[2].flags, VFIO_USER_F_DMA_REGION_WRITE);
+	munmap(buf, 3 * PAGE);
+}
+
+/* With dma_by_message, shared memory goes by message too, and the host is
+ * not even asked for a file. */
+static void test_map_dma_by_message(void **state)
+{
+	struct fx *x = *state;
+	int mfd = memfd_create("t", MFD_CLOEXEC);
+	uint8_t *buf = page_alloc(PAGE);
+
+	assert_int_equal(ftruncate(mfd, PAGE), 0);
+	fake_host_add_map(&x->h, buf, PAGE, true, true, mfd, 0);
+	fake_host_add_mem(&x->h, buf, PAGE);
+	set_iommu(x, VFIO_TYPE1v2_IOMMU);
+	assert_int_equal(map_dma(x, buf, 0x10000, PAGE, RW), 0);
+	assert_int_equal(x->h.last_access, HOST_FD_NONE);
+	assert_int_equal(tdev_nr_maps(&x->t), 1);
+	assert_false(x->t.maps[0].fd);
+	memset(buf, 0x5a, PAGE);
+	assert_int_equal(device_dma(x, 0x10000, 16, 0), 0);
+	munmap(buf, PAGE);
+}
+
 static void test_dma_by_message(void **state)
 {
 	struct fx *x = *state;
@@ -1158,6 +1215,8 @@ int main(void)
 	    T(test_device_feature),
 	    T(test_map_dma_invalid),
 	    T(test_map_dma_pieces),
+	    T(test_map_dma_fd_access),
+	    T_WITH(test_map_dma_by_message, fx_setup_by_message),
 	    T(test_unmap_dma_v2),
 	    T(test_unmap_dma_v1),
 	    T(test_map_dma_top_of_iova),
