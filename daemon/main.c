@@ -115,6 +115,7 @@ static int create_devices(struct daemon *dm)
 		    .name = o->nodes[i].name,
 		    .server = o->nodes[i].server,
 		    .timeout_ms = o->timeout_ms,
+		    .dma_by_message = o->dma_by_message,
 		    .host = {&host_proc_ops, &dev->log.vu},
 		    .log = &dev->log.vu,
 		};

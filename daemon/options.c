@@ -15,13 +15,14 @@
 
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
-enum { OPT_TIMEOUT = 256, OPT_OWNER, OPT_GROUP, OPT_MODE };
+enum { OPT_TIMEOUT = 256, OPT_OWNER, OPT_GROUP, OPT_MODE, OPT_DMA_BY_MESSAGE };
 
 static const struct option long_opts[] = {
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"owner", required_argument, NULL, OPT_OWNER},
     {"group", required_argument, NULL, OPT_GROUP},
     {"mode", required_argument, NULL, OPT_MODE},
+    {"dma-by-message", no_argument, NULL, OPT_DMA_BY_MESSAGE},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -44,6 +45,9 @@ void options_usage(FILE *f, const char *prog)
 	        "  --owner=USER|UID owner of the device nodes (default root)\n"
 	        "  --group=GROUP|GID group of the device nodes (default root)\n"
 	        "  --mode=OCTAL     permissions of the device nodes (default 0600)\n"
+	        "  --dma-by-message never give a server a file of a program's memory: every\n"
+	        "                   DMA goes by message through the daemon (for servers not\n"
+	        "                   trusted with whole files)\n"
 	        "  -v, --verbose    log more (-v info, -vv debug)\n"
 	        "  -q, --quiet      log errors only\n"
 	        "  -h, --help       show this help\n"
@@ -242,6 +246,9 @@ static int parse_option(struct options *o, int c, const char *arg, int *verbosit
 			return fail(err, errlen, "--mode: '%s' is not an octal mode in 0-0777",
 			            arg);
 		o->mode = (int)v;
+		return 0;
+	case OPT_DMA_BY_MESSAGE:
+		o->dma_by_message = true;
 		return 0;
 	case 'v':
 		(*verbosity)++;
