@@ -492,6 +492,22 @@ static int open_pidfd(void *ctx, pid_t pid)
 	return fd >= 0 ? fd : -errno;
 }
 
+/*
+ * Whether fd is an eventfd. Its /proc/self/fd link reads
+ * "anon_inode:[eventfd]", a name only the kernel gives (a path is always
+ * absolute, other pseudo files name their own kind).
+ */
+static bool is_eventfd(int fd)
+{
+	static const char want[] = "anon_inode:[eventfd]";
+	char path[64], link[sizeof(want) + 1];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link));
+	return n == (ssize_t)sizeof(want) - 1 && !memcmp(link, want, sizeof(want) - 1);
+}
+
 static int proc_fd_get(void *ctx, pid_t pid, int fd)
 {
 	int pidfd, ret;
@@ -509,6 +525,12 @@ static int proc_fd_get(void *ctx, pid_t pid, int fd)
 		if (ret != -EBADF)
 			vu_log(ctx, VU_LOG_WARN, "pid %d: cannot take its fd %d: %s", (int)pid, fd,
 			       strerror(-ret));
+	} else if (!is_eventfd(ret)) {
+		/* Only an eventfd goes to the server, as the kernel's
+		 * eventfd_ctx_fdget takes nothing else. */
+		vu_log(ctx, VU_LOG_INFO, "pid %d: its fd %d is not an eventfd", (int)pid, fd);
+		close(ret);
+		ret = -EINVAL;
 	}
 	close(pidfd);
 	return ret;

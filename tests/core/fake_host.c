@@ -139,13 +139,23 @@ static int fake_pin_write(void *ctx, int pin, uint64_t addr, const void *buf, si
 	return err;
 }
 
+/* Only eventfds are handed out, as by the real host. */
 static int fake_fd_get(void *ctx, pid_t pid, int fd)
 {
 	struct fake_host *h = ctx;
+	char path[64], link[64];
+	ssize_t len;
 	int n;
 
 	if (fd < 0 || fd >= FAKE_MAX || h->fds[fd] < 0)
 		return -EBADF;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", h->fds[fd]);
+	len = readlink(path, link, sizeof(link) - 1);
+	if (len < 0)
+		return -EINVAL;
+	link[len] = '\0';
+	if (strcmp(link, "anon_inode:[eventfd]"))
+		return -EINVAL;
 	n = dup(h->fds[fd]);
 	return n < 0 ? -errno : n;
 }

@@ -414,6 +414,7 @@ static void test_set_irqs_invalid(void **state)
 	uint32_t efd = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
 	uint32_t none = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER;
 	struct vfio_irq_set *s;
+	int pipefd[2];
 	int32_t *fds;
 
 	s = irq_set(x, none, VFIO_PCI_MSIX_IRQ_INDEX, 0, 0, 0);
@@ -456,6 +457,19 @@ static void test_set_irqs_invalid(void **state)
 	fds = (int32_t *)s->data;
 	fds[0] = -2;
 	assert_int_equal(io(x, VFIO_DEVICE_SET_IRQS, s), -EINVAL);
+	/* An eventfd, then a pipe: EINVAL before the server hears of either. */
+	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+	x->h.fds[3] = eventfd(0, EFD_CLOEXEC);
+	x->h.fds[4] = pipefd[0];
+	s = irq_set(x, efd, VFIO_PCI_MSIX_IRQ_INDEX, 0, 2, 8);
+	fds = (int32_t *)s->data;
+	fds[0] = 3;
+	fds[1] = 4;
+	assert_int_equal(io(x, VFIO_DEVICE_SET_IRQS, s), -EINVAL);
+	close(x->h.fds[3]);
+	x->h.fds[3] = x->h.fds[4] = -1;
+	close(pipefd[0]);
+	close(pipefd[1]);
 	/* The data runs off the process's memory. */
 	s = (struct vfio_irq_set *)(x->arena + ARENA - sizeof(*s));
 	*s = (struct vfio_irq_set){

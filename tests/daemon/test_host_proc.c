@@ -23,6 +23,7 @@
 #include <sys/ioctl.h>
 #include <grp.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -45,6 +46,7 @@
 struct child_info {
 	uint64_t shm, anon, hole;
 	int efd;
+	int not_efd[3]; /* a pipe, a memfd and a socket: fds, not eventfds */
 	pid_t thread;
 };
 
@@ -119,8 +121,11 @@ static void child_main(int cmd, int reply)
 	info.anon = (uintptr_t)anon;
 	info.hole = (uintptr_t)anon + 2 * PAGE;
 	info.efd = eventfd(0, EFD_NONBLOCK);
-	if (info.efd < 0 || pipe(park) || pipe(tell))
+	info.not_efd[1] = memfd_create("vuc-test not an eventfd", 0);
+	info.not_efd[2] = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (info.efd < 0 || pipe(park) || pipe(tell) || info.not_efd[1] < 0 || info.not_efd[2] < 0)
 		_exit(2);
+	info.not_efd[0] = park[1];
 	parked.tell = tell[1];
 	parked.park = park[0];
 	if (pthread_create(&th, NULL, child_thread, &parked) ||
@@ -364,6 +369,10 @@ static void test_fd_get(void **state)
 	ask(c, 'e', &got, sizeof(got));
 	assert_int_equal(got, 9);
 
+	/* Whatever else the number names is refused, as eventfd_ctx_fdget
+	 * refuses it: the server is never handed a pipe, file or socket. */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(host.ops->fd_get(host.ctx, c->pid, c->info.not_efd[i]), -EINVAL);
 	assert_int_equal(host.ops->fd_get(host.ctx, c->pid, 999), -EBADF);
 	assert_int_equal(host.ops->fd_get(host.ctx, c->pid, -1), -EBADF);
 	assert_int_equal(host.ops->fd_get(host.ctx, NO_SUCH_PID, 0), -ESRCH);
