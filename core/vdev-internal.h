@@ -85,8 +85,8 @@ struct vdev {
 	bool stopping; /* vdev_destroy */
 	pthread_t reconnector;
 
-	pid_t owner;                   /* 0: nobody */
-	unsigned int nr_open;          /* the owner's open files of this generation */
+	pid_t owner;                   /* who opened it, for log lines; 0: nobody */
+	unsigned int nr_open;          /* open files of this generation: 0 or 1 */
 	bool releasing;                /* the owner's last close is being cleaned up */
 	uint32_t iommu_type;           /* 0 until VFIO_SET_IOMMU */
 	bool irq_armed[VDEV_MAX_IRQS]; /* eventfds were given to the server */

@@ -383,9 +383,13 @@ int vdev_open(struct vdev *d, const struct vreq *r, struct vfile **out)
 	open_wait_release(d);
 	if (!d->conn || d->lost || !vu_client_connected(d->conn->c)) {
 		ret = -EIO;
-	} else if (d->releasing || (d->owner && d->owner != r->pid)) {
-		vdev_log(d, VU_LOG_INFO, "open by pid %d refused: pid %d owns the device",
-		         (int)r->pid, (int)d->owner);
+	} else if (d->releasing || d->nr_open) {
+		/* The device belongs to the open file, not to a pid: one open at
+		 * a time, as the kernel's VFIO group allows, so neither a pid
+		 * reused after the opener exited (its fd kept by a child) nor
+		 * another thread can share it. */
+		vdev_log(d, VU_LOG_INFO, "open by pid %d refused: opened by pid %d", (int)r->pid,
+		         (int)d->owner);
 		ret = -EBUSY;
 	} else {
 		d->owner = r->pid;

@@ -54,12 +54,13 @@ struct vdev_config {
 int vdev_create(const struct vdev_config *cfg, struct vdev **out);
 void vdev_destroy(struct vdev *d);
 
-/* A program opened the node. -EBUSY if another process owns the device. */
+/* A program opened the node. -EBUSY while another open file of it exists,
+ * whatever the process (one open at a time, as a VFIO group). */
 int vdev_open(struct vdev *d, const struct vreq *r, struct vfile **out);
 
-/* The program's fd was closed. The last close of the owner unmaps its DMA,
- * disables its interrupts, closes every fd taken from it, resets the device
- * if it can, and frees the ownership. */
+/* The program's file was closed (its last fd: dup and fork share one file).
+ * This unmaps its DMA, disables its interrupts, closes every fd taken from
+ * it, resets the device if it can, and frees the device for the next open. */
 void vdev_release(struct vdev *d, struct vfile *f);
 
 /* A VFIO ioctl; arg is the pointer (or value) as the program passed it. */

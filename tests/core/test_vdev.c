@@ -991,21 +991,30 @@ static void test_region_rw(void **state)
 	assert_int_equal(vdev_read(x->d, x->f, &x->r, 0, out, 0), 0);
 }
 
+/*
+ * The device belongs to the open file, as a VFIO group does (one open at a
+ * time, whatever the process): while it exists every other open is EBUSY,
+ * from another process, from a thread of the same one, or from a new
+ * process that took the pid of the opener (the opener forked, kept the fd
+ * in its child and exited).
+ */
 static void test_owner(void **state)
 {
 	struct fx *x = *state;
 	struct vreq other = {.pid = OTHER_PID, .tid = OTHER_PID + 1};
 	struct vreq thread = {.pid = PID, .tid = PID + 1};
-	struct vfile *f2, *f3;
+	struct vreq reused = {.pid = PID, .tid = PID};
+	struct vfile *f2;
 
 	assert_int_equal(vdev_open(x->d, &other, &f2), -EBUSY);
-	assert_int_equal(vdev_open(x->d, &thread, &f2), 0);
+	assert_int_equal(vdev_open(x->d, &thread, &f2), -EBUSY);
+	assert_int_equal(vdev_open(x->d, &reused, &f2), -EBUSY);
 	vdev_release(x->d, x->f);
 	x->f = NULL;
-	assert_int_equal(vdev_open(x->d, &other, &f3), -EBUSY);
+	assert_int_equal(vdev_open(x->d, &other, &f2), 0);
+	assert_int_equal(vdev_open(x->d, &x->r, &x->f), -EBUSY);
 	vdev_release(x->d, f2);
-	assert_int_equal(vdev_open(x->d, &other, &f3), 0);
-	vdev_release(x->d, f3);
+	assert_int_equal(vdev_open(x->d, &x->r, &x->f), 0);
 }
 
 static void test_release_cleanup(void **state)

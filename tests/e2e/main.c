@@ -40,7 +40,7 @@ static const struct entry cases[] = {
     {"enotty", case_enotty, 1, "unknown ioctls fail with ENOTTY"},
     {"argsz", case_argsz, 1, "bad argsz and bad SET_IRQS fail with EINVAL/EBADF"},
     {"mmap", case_mmap, 1, "mmap fails with ENODEV"},
-    {"ebusy", case_ebusy, 1, "a second process gets EBUSY"},
+    {"ebusy", case_ebusy, 1, "a second open gets EBUSY, even by the owner"},
     {"release", case_release, 1, "owner's exit leaves no DMA maps or eventfds"},
     {"eintr", case_eintr, 0, "a signal ends a request to a slow server with EINTR"},
     {"timeout", case_timeout, 0, "daemon --timeout shorter than the server: ETIMEDOUT"},
