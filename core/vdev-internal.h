@@ -35,6 +35,10 @@
 /* More than any VFIO device has; a server claiming more is refused. */
 #define VDEV_MAX_REGIONS 64
 #define VDEV_MAX_IRQS    64
+/* Vectors of one IRQ index: MSI-X's 2048, the most PCI allows. A larger
+ * count from the server is cut here, so SET_IRQS never allocates or passes
+ * on more than 2048 entries whatever the server claims. */
+#define VDEV_MAX_IRQ_COUNT 2048
 
 /* One region as a VFIO program sees it: the fixed part plus the capability
  * chain laid out as the kernel would return it (first cap at offset 32). */

@@ -99,7 +99,8 @@ static int td_region_info(void *dev, uint32_t index, void *buf, size_t *len, int
 
 static int td_irq_info(void *dev, uint32_t index, struct vfio_user_irq_info *info)
 {
-	static const uint32_t count[TDEV_NUM_IRQS] = {1, 0, TDEV_MSIX_COUNT, 1, 1};
+	struct tdev *t = dev;
+	const uint32_t count[TDEV_NUM_IRQS] = {1, t->msi_count, TDEV_MSIX_COUNT, 1, 1};
 
 	if (index >= TDEV_NUM_IRQS)
 		return -EINVAL;

@@ -48,6 +48,9 @@ static void quiet(void *arg, enum vu_log_level lvl, const char *line)
 {
 }
 
+/* What the test device claims for MSI in the next fixture. */
+static uint32_t lie_msi_count;
+
 static int fx_setup_with(void **state, bool reset_flag, uint32_t max_maps, bool by_message)
 {
 	struct fx *x = calloc(1, sizeof(*x));
@@ -55,6 +58,7 @@ static int fx_setup_with(void **state, bool reset_flag, uint32_t max_maps, bool 
 
 	assert_non_null(x);
 	assert_int_equal(tdev_start(&x->t, reset_flag, max_maps), 0);
+	x->t.msi_count = lie_msi_count;
 	fake_host_init(&x->h);
 	x->arena = aligned_alloc(PAGE, ARENA);
 	memset(x->arena, 0, ARENA);
@@ -96,6 +100,17 @@ static int fx_setup_bigcaps(void **state)
 static int fx_setup_by_message(void **state)
 {
 	return fx_setup_with(state, true, 16, true);
+}
+
+/* A lying server: MSI has 0xfffffffe vectors. */
+static int fx_setup_lying(void **state)
+{
+	int ret;
+
+	lie_msi_count = 0xfffffffe;
+	ret = fx_setup_with(state, true, 16, false);
+	lie_msi_count = 0;
+	return ret;
 }
 
 static int fx_teardown(void **state)
@@ -476,6 +491,36 @@ static void test_set_irqs_invalid(void **state)
 	    .argsz = sizeof(*s) + 4, .flags = efd, .index = VFIO_PCI_MSIX_IRQ_INDEX, .count = 1};
 	assert_int_equal(io(x, VFIO_DEVICE_SET_IRQS, s), -EFAULT);
 	assert_int_equal(x->t.set_irqs_calls, 0);
+}
+
+/*
+ * A server claiming an IRQ count near 2^32 cannot make SET_IRQS allocate
+ * (count * 4 bytes of fds) or pass on what no PCI device has: the count is
+ * cut to MSI-X's 2048 vectors, and SET_IRQS checked against that.
+ */
+static void test_irq_count_lie(void **state)
+{
+	struct fx *x = *state;
+	struct vfio_irq_info *info = arg_alloc(x, sizeof(*info));
+	uint32_t none = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER;
+	struct vfio_irq_set *s;
+
+	*info = (struct vfio_irq_info){.argsz = sizeof(*info), .index = VFIO_PCI_MSI_IRQ_INDEX};
+	assert_int_equal(io(x, VFIO_DEVICE_GET_IRQ_INFO, info), 0);
+	assert_int_equal(info->count, 2048);
+	s = irq_set(x, none, VFIO_PCI_MSI_IRQ_INDEX, 0, 0xfffffff0, 0);
+	assert_int_equal(io(x, VFIO_DEVICE_SET_IRQS, s), -EINVAL);
+	s = irq_set(x, none, VFIO_PCI_MSI_IRQ_INDEX, 2040, 9, 0);
+	assert_int_equal(io(x, VFIO_DEVICE_SET_IRQS, s), -EINVAL);
+	s = irq_set(x, VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX,
+	            0, 2049, 2049);
+	assert_int_equal(io(x, VFIO_DEVICE_SET_IRQS, s), -EINVAL);
+	assert_int_equal(x->t.set_irqs_calls, 0);
+	/* The most there is reaches the server (which refuses it: it lied). */
+	s = irq_set(x, none, VFIO_PCI_MSI_IRQ_INDEX, 0, 2048, 0);
+	assert_int_equal(io(x, VFIO_DEVICE_SET_IRQS, s), -EINVAL);
+	assert_int_equal(x->t.set_irqs_calls, 1);
+	assert_int_equal(x->t.last_set.count, 2048);
 }
 
 static void wait_readable(int fd)
@@ -1231,6 +1276,7 @@ int main(void)
 	    T(test_region_info),
 	    T(test_irq_info),
 	    T(test_set_irqs_invalid),
+	    T_WITH(test_irq_count_lie, fx_setup_lying),
 	    T(test_set_irqs_eventfd),
 	    T(test_set_irqs_bool),
 	    T(test_reset),
