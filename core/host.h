@@ -31,14 +31,24 @@ enum host_fd_access {
 	HOST_FD_RDWR, /* read and write */
 };
 
+/* What fd_get takes. */
+enum host_fd_kind {
+	HOST_FD_ANY,     /* whatever the number names */
+	HOST_FD_EVENTFD, /* an eventfd, and nothing else */
+};
+
 struct host_ops {
 	/* Copy len bytes from/to process pid's memory at addr. 0 or -EFAULT. */
 	int (*mem_read)(void *ctx, pid_t pid, uint64_t addr, void *buf, size_t len);
 	int (*mem_write)(void *ctx, pid_t pid, uint64_t addr, const void *buf, size_t len);
-	/* Duplicate process pid's eventfd fd into the daemon. Returns the new
-	 * fd, -EBADF (no such fd), -EINVAL (fd is not an eventfd, as the
-	 * kernel's eventfd_ctx_fdget says) or -errno. */
-	int (*fd_get)(void *ctx, pid_t pid, int fd);
+	/* Duplicate process pid's fd into the daemon. Returns the new fd,
+	 * -EBADF (no such fd), -EINVAL (HOST_FD_EVENTFD asked and fd is not an
+	 * eventfd, as the kernel's eventfd_ctx_fdget says) or -errno. */
+	int (*fd_get)(void *ctx, pid_t pid, int fd, enum host_fd_kind kind);
+	/* A new open, with exactly that access, of the file fd (the daemon's)
+	 * is open on: to hand a server less than the program's own open file
+	 * allows. The new fd or -errno. */
+	int (*reopen)(void *ctx, int fd, enum host_fd_access access);
 	/*
 	 * The mapping containing addr. With access HOST_FD_READ or HOST_FD_RDWR,
 	 * m->fd is a new fd, opened with exactly that access, of the file
@@ -72,6 +82,9 @@ struct host_ops {
 struct host {
 	const struct host_ops *ops;
 	void *ctx;
+	/* Never hand a server a file of a program's: every DMA goes by
+	 * message (for servers not trusted with whole files). */
+	bool dma_by_message;
 };
 
 #endif

@@ -8,6 +8,11 @@
  * MMAP flag is cleared and the capabilities that only describe mmap (sparse
  * mmap areas, MSI-X mappable) are dropped; the others are kept, re-chained.
  * The offset is index << 40, where vdev_read/vdev_write expect it.
+ *
+ * What the server refuses is kept as its answer for the connection's life;
+ * what fails on this side (a timeout, a cancelled call, no memory, no free
+ * message id: the client tells which is which) is not cached, and asked
+ * again when a program needs it.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -67,26 +72,40 @@ static int caps_rechain(const struct vfio_user_region_info *si, size_t len, stru
 	return 0;
 }
 
-static int region_fetch(struct vdev *d, struct vconn *c, uint32_t index)
+/* A failure of this side (or a malformed answer): logged, nothing kept. */
+static void fetch_failed(struct vdev *d, const char *what, uint32_t index, int err)
 {
-	struct vu_call_opts o = {.timeout_ms = d->timeout_ms};
-	struct vregion *r = &c->regions[index];
+	vdev_log(d, err == -EINTR ? VU_LOG_DEBUG : VU_LOG_WARN,
+	         "%s %u info: %s (asked again when needed)", what, index, strerror(-err));
+}
+
+/*
+ * Ask the server for region index into *r, not yet visible to anyone.
+ * Returns 0 when *r holds the server's answer (its refusal in r->err), or
+ * this side's -errno. The client says which errors are the server's.
+ */
+static int region_fetch(struct vdev *d, struct vconn *c, const struct vu_call_opts *base,
+                        uint32_t index, struct vregion *r)
+{
+	bool refused = false;
+	struct vu_call_opts o = *base;
 	struct vfio_user_region_info *si = NULL;
 	size_t len = 0;
 	int fd = -1, ret;
 
+	o.refused = &refused;
 	ret = vu_device_get_region_info(c->c, &o, index, &si, &len, &fd);
 	if (fd >= 0)
 		close(fd); /* CUSE cannot mmap: the region fd is of no use */
-	if (ret == -ENOTCONN || ret == -ETIMEDOUT || ret == -EPROTO || ret == -ENOMEM) {
-		vdev_log(d, VU_LOG_ERR, "region %u info: %s", index, strerror(-ret));
-		return ret;
-	}
-	if (ret < 0) {
+	if (ret < 0 && refused) {
 		vdev_log(d, VU_LOG_INFO, "region %u info refused by the server: %s", index,
 		         strerror(-ret));
 		r->err = ret;
 		return 0;
+	}
+	if (ret < 0) {
+		fetch_failed(d, "region", index, ret);
+		return ret;
 	}
 	r->info = (struct vfio_region_info){
 	    .flags = si->flags & ~(VFIO_REGION_INFO_FLAG_MMAP | VFIO_REGION_INFO_FLAG_CAPS),
@@ -96,27 +115,34 @@ static int region_fetch(struct vdev *d, struct vconn *c, uint32_t index)
 	};
 	ret = caps_rechain(si, len, r);
 	free(si);
-	if (ret == 0 && r->caps_len)
-		r->info.flags |= VFIO_REGION_INFO_FLAG_CAPS;
-	return ret;
-}
-
-static int irq_fetch(struct vdev *d, struct vconn *c, uint32_t index)
-{
-	struct vu_call_opts o = {.timeout_ms = d->timeout_ms};
-	struct vfio_user_irq_info si;
-	struct virq *q = &c->irqs[index];
-	int ret = vu_device_get_irq_info(c->c, &o, index, &si);
-
-	if (ret == -ENOTCONN || ret == -ETIMEDOUT || ret == -EPROTO) {
-		vdev_log(d, VU_LOG_ERR, "IRQ %u info: %s", index, strerror(-ret));
+	if (ret < 0) {
+		fetch_failed(d, "region", index, ret);
 		return ret;
 	}
-	if (ret < 0) {
+	if (r->caps_len)
+		r->info.flags |= VFIO_REGION_INFO_FLAG_CAPS;
+	return 0;
+}
+
+static int irq_fetch(struct vdev *d, struct vconn *c, const struct vu_call_opts *base,
+                     uint32_t index, struct virq *q)
+{
+	bool refused = false;
+	struct vu_call_opts o = *base;
+	struct vfio_user_irq_info si;
+	int ret;
+
+	o.refused = &refused;
+	ret = vu_device_get_irq_info(c->c, &o, index, &si);
+	if (ret < 0 && refused) {
 		vdev_log(d, VU_LOG_INFO, "IRQ %u info refused by the server: %s", index,
 		         strerror(-ret));
 		q->err = ret;
 		return 0;
+	}
+	if (ret < 0) {
+		fetch_failed(d, "IRQ", index, ret);
+		return ret;
 	}
 	if (si.count > VDEV_MAX_IRQ_COUNT) {
 		vdev_log(d, VU_LOG_WARN, "IRQ %u: the server claims %u vectors; %u are offered",
@@ -125,6 +151,90 @@ static int irq_fetch(struct vdev *d, struct vconn *c, uint32_t index)
 	}
 	q->info = (struct vfio_irq_info){.flags = si.flags, .index = index, .count = si.count};
 	return 0;
+}
+
+/* Cache a fetched answer unless another thread got there first. */
+static void region_publish(struct vdev *d, struct vconn *c, uint32_t index, struct vregion *r)
+{
+	struct vregion *slot = &c->regions[index];
+
+	pthread_mutex_lock(&d->lock);
+	if (!slot->cached) {
+		*slot = *r;
+		slot->cached = true;
+		r->caps = NULL;
+	}
+	pthread_mutex_unlock(&d->lock);
+	free(r->caps);
+}
+
+static void irq_publish(struct vdev *d, struct vconn *c, uint32_t index, const struct virq *q)
+{
+	pthread_mutex_lock(&d->lock);
+	if (!c->irqs[index].cached) {
+		c->irqs[index] = *q;
+		c->irqs[index].cached = true;
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+static bool region_cached(struct vdev *d, struct vconn *c, uint32_t index)
+{
+	bool cached;
+
+	pthread_mutex_lock(&d->lock);
+	cached = c->regions[index].cached;
+	pthread_mutex_unlock(&d->lock);
+	return cached;
+}
+
+static bool irq_cached(struct vdev *d, struct vconn *c, uint32_t index)
+{
+	bool cached;
+
+	pthread_mutex_lock(&d->lock);
+	cached = c->irqs[index].cached;
+	pthread_mutex_unlock(&d->lock);
+	return cached;
+}
+
+int info_region(struct vdev *d, struct vconn *c, const struct vreq *r, uint32_t index,
+                const struct vregion **out)
+{
+	if (!region_cached(d, c, index)) {
+		struct vu_call_opts o = vdev_call_opts(d, r);
+		struct vregion fresh = {0};
+		int ret = region_fetch(d, c, &o, index, &fresh);
+
+		if (ret < 0)
+			return ret;
+		region_publish(d, c, index, &fresh);
+	}
+	*out = &c->regions[index];
+	return 0;
+}
+
+int info_irq(struct vdev *d, struct vconn *c, const struct vreq *r, uint32_t index,
+             const struct virq **out)
+{
+	if (!irq_cached(d, c, index)) {
+		struct vu_call_opts o = vdev_call_opts(d, r);
+		struct virq fresh = {0};
+		int ret = irq_fetch(d, c, &o, index, &fresh);
+
+		if (ret < 0)
+			return ret;
+		irq_publish(d, c, index, &fresh);
+	}
+	*out = &c->irqs[index];
+	return 0;
+}
+
+/* At connect only a lost connection or a broken server fails the whole:
+ * whatever else could not be asked now is asked when a program needs it. */
+static bool fatal(int err)
+{
+	return err == -ENOTCONN || err == -EPROTO;
 }
 
 int info_cache_fill(struct vdev *d, struct vconn *c)
@@ -150,11 +260,25 @@ int info_cache_fill(struct vdev *d, struct vconn *c)
 	c->irqs = calloc(di.num_irqs ? di.num_irqs : 1, sizeof(*c->irqs));
 	if (!c->regions || !c->irqs)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < di.num_regions && ret == 0; i++)
-		ret = region_fetch(d, c, i);
-	for (uint32_t i = 0; i < di.num_irqs && ret == 0; i++)
-		ret = irq_fetch(d, c, i);
-	return ret;
+	for (uint32_t i = 0; i < di.num_regions; i++) {
+		struct vregion fresh = {0};
+
+		ret = region_fetch(d, c, &o, i, &fresh);
+		if (ret == 0)
+			region_publish(d, c, i, &fresh);
+		else if (fatal(ret))
+			return ret;
+	}
+	for (uint32_t i = 0; i < di.num_irqs; i++) {
+		struct virq fresh = {0};
+
+		ret = irq_fetch(d, c, &o, i, &fresh);
+		if (ret == 0)
+			irq_publish(d, c, i, &fresh);
+		else if (fatal(ret))
+			return ret;
+	}
+	return 0;
 }
 
 void info_cache_free(struct vconn *c)

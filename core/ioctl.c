@@ -1,16 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
- * The VFIO ioctls, one table, one small handler each, answered as the
- * kernel's container (drivers/vfio/container.c), TYPE1 IOMMU
- * (vfio_iommu_type1.c) and vfio-pci device (vfio_pci_core.c) answer them:
- * same argsz rules, same capability chain dance, same errno values.
+ * The device ioctls, one table, one small handler each, answered as the
+ * kernel's vfio-pci device (vfio_pci_core.c) and device cdev
+ * (drivers/vfio/device_cdev.c) answer them: same argsz rules, same
+ * capability chain dance, same errno values. Which ones a file answers
+ * depends on its kind:
  *
- * One node is container and device at once, and a few ioctl numbers mean
- * one thing on a container and another on a device (VFIO_BASE + 12..17).
- * The container's meaning wins for 12-14 (IOMMU_GET_INFO, MAP_DMA,
- * UNMAP_DMA: every program needs them; the device's PCI hot reset and
- * graphics planes are not something a vfio-user device offers) and the
- * device's for 17 (DEVICE_FEATURE; dirty page tracking is not offered).
+ * - The one-fd node is container and device at once (container.c answers
+ *   the container's), and a few ioctl numbers mean one thing on a container
+ *   and another on a device (VFIO_BASE + 12..17). The container's meaning
+ *   wins for 12-14 (IOMMU_GET_INFO, MAP_DMA, UNMAP_DMA: every program needs
+ *   them; the device's PCI hot reset and graphics planes are not something
+ *   a vfio-user device offers) and the device's for 17 (DEVICE_FEATURE).
+ * - The device cdev answers BIND_IOMMUFD, then, once bound, ATTACH and
+ *   DETACH_IOMMUFD_PT and the device's ioctls; before BIND everything else
+ *   is EINVAL (vfio_device_fops_unl_ioctl).
  */
 #include <errno.h>
 #include <stddef.h>
@@ -18,6 +22,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "compat/vfio-uapi.h"
+#include "iommufd.h"
 #include "vdev-internal.h"
 
 #ifndef VFIO_DEVICE_FEATURE_MIG_DATA_SIZE
@@ -32,6 +38,7 @@
 struct ictx {
 	struct vdev *d;
 	struct vconn *c;
+	struct vfile *f;
 	const struct vreq *r;
 	uint64_t arg;
 };
@@ -46,53 +53,6 @@ static int arg_write(const struct ictx *x, uint64_t off, const void *buf, size_t
 	return vdev_write_arg(x->d, x->r, x->arg + off, buf, len);
 }
 
-static long get_api_version(const struct ictx *x)
-{
-	return VFIO_API_VERSION;
-}
-
-/* As the TYPE1 driver answers; no nesting, no vaddr update (refused for
- * emulated devices), no enforced cache coherency. */
-static long check_extension(const struct ictx *x)
-{
-	switch (x->arg) {
-	case VFIO_TYPE1_IOMMU:
-	case VFIO_TYPE1v2_IOMMU:
-	case VFIO_UNMAP_ALL:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-static long set_iommu(const struct ictx *x)
-{
-	struct vdev *d = x->d;
-	long ret = 0;
-
-	pthread_mutex_lock(&d->lock);
-	if (d->iommu_type)
-		ret = -EINVAL; /* the container already has its IOMMU */
-	else if (x->arg != VFIO_TYPE1_IOMMU && x->arg != VFIO_TYPE1v2_IOMMU)
-		ret = -ENODEV; /* no IOMMU driver of that type */
-	else
-		d->iommu_type = x->arg;
-	pthread_mutex_unlock(&d->lock);
-	return ret;
-}
-
-static uint32_t iommu_type(const struct ictx *x)
-{
-	uint32_t t;
-
-	pthread_mutex_lock(&x->d->lock);
-	t = x->d->iommu_type;
-	pthread_mutex_unlock(&x->d->lock);
-	return t;
-}
-
-/* The node is group, container and device at once: always viable, always
- * in its container. */
 static long group_get_status(const struct ictx *x)
 {
 	struct vfio_group_status s;
@@ -105,106 +65,6 @@ static long group_get_status(const struct ictx *x)
 		return -EINVAL;
 	s.flags = VFIO_GROUP_FLAGS_VIABLE | VFIO_GROUP_FLAGS_CONTAINER_SET;
 	return arg_write(x, 0, &s, minsz);
-}
-
-/* DMA_AVAIL then IOVA_RANGE, each 8-byte aligned, as type1 chains them. */
-#define CAP_AVAIL_SIZE 16u
-#define CAP_RANGE_SIZE                                                                             \
-	(sizeof(struct vfio_iommu_type1_info_cap_iova_range) + sizeof(struct vfio_iova_range))
-#define IOMMU_CAPS_SIZE (CAP_AVAIL_SIZE + CAP_RANGE_SIZE)
-
-static void iommu_caps_fill(const struct ictx *x, uint8_t *buf)
-{
-	struct vfio_iommu_type1_info_dma_avail avail = {
-	    .header = {.id = VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL,
-	               .version = 1,
-	               .next = sizeof(struct vfio_iommu_type1_info) + CAP_AVAIL_SIZE}};
-	struct vfio_iommu_type1_info_cap_iova_range range = {
-	    .header = {.id = VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, .version = 1}, .nr_iovas = 1};
-	struct vfio_iova_range all = {.start = 0, .end = DMA_IOVA_LAST};
-	size_t used = dma_table_pieces(&x->d->dma);
-	uint32_t max = x->c->caps.max_dma_maps;
-
-	avail.avail = used < max ? max - used : 0;
-	memset(buf, 0, IOMMU_CAPS_SIZE);
-	memcpy(buf, &avail, sizeof(avail));
-	memcpy(buf + CAP_AVAIL_SIZE, &range, sizeof(range));
-	memcpy(buf + CAP_AVAIL_SIZE + sizeof(range), &all, sizeof(all));
-}
-
-static long iommu_get_info(const struct ictx *x)
-{
-	struct vfio_iommu_type1_info info = {0};
-	size_t minsz = offsetofend(struct vfio_iommu_type1_info, iova_pgsizes);
-	uint8_t caps[IOMMU_CAPS_SIZE];
-	int ret;
-
-	if (!iommu_type(x))
-		return -EINVAL;
-	ret = arg_read(x, 0, &info, minsz);
-	if (ret < 0)
-		return ret;
-	if (info.argsz < minsz)
-		return -EINVAL;
-	minsz = info.argsz < sizeof(info) ? info.argsz : sizeof(info);
-	info.flags = VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS;
-	info.iova_pgsizes = x->c->caps.pgsizes;
-	info.cap_offset = 0;
-	iommu_caps_fill(x, caps);
-	if (info.argsz < sizeof(info) + sizeof(caps)) {
-		info.argsz = sizeof(info) + sizeof(caps);
-	} else {
-		ret = arg_write(x, sizeof(info), caps, sizeof(caps));
-		if (ret < 0)
-			return ret;
-		info.cap_offset = sizeof(info);
-	}
-	return arg_write(x, 0, &info, minsz);
-}
-
-static long iommu_map_dma(const struct ictx *x)
-{
-	struct vfio_iommu_type1_dma_map m;
-	size_t minsz = offsetofend(struct vfio_iommu_type1_dma_map, size);
-	uint32_t mask = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE | VFIO_DMA_MAP_FLAG_VADDR;
-	int ret;
-
-	if (!iommu_type(x))
-		return -EINVAL;
-	ret = arg_read(x, 0, &m, minsz);
-	if (ret < 0)
-		return ret;
-	if (m.argsz < minsz || (m.flags & ~mask))
-		return -EINVAL;
-	return dma_map(x->d, x->c, x->r, &m);
-}
-
-static long iommu_unmap_dma(const struct ictx *x)
-{
-	struct vfio_iommu_type1_dma_unmap u;
-	size_t minsz = offsetofend(struct vfio_iommu_type1_dma_unmap, size);
-	uint32_t mask = VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP | VFIO_DMA_UNMAP_FLAG_ALL |
-	                VFIO_DMA_UNMAP_FLAG_VADDR;
-	uint32_t type = iommu_type(x);
-	int ret;
-
-	if (!type)
-		return -EINVAL;
-	ret = arg_read(x, 0, &u, minsz);
-	if (ret < 0)
-		return ret;
-	if (u.argsz < minsz || (u.flags & ~mask))
-		return -EINVAL;
-	/* Dirty tracking is never on, so type1 refuses the bitmap. */
-	if (u.flags & VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP)
-		return -EINVAL;
-	/* type1 refuses vaddr invalidation when an emulated device is present. */
-	if (u.flags & VFIO_DMA_UNMAP_FLAG_VADDR)
-		return -EBUSY;
-	ret = dma_unmap(x->d, x->c, x->r, &u, type == VFIO_TYPE1v2_IOMMU);
-	if (ret < 0)
-		return ret;
-	return arg_write(x, 0, &u, minsz);
 }
 
 static long device_get_info(const struct ictx *x)
@@ -237,7 +97,9 @@ static long device_get_region_info(const struct ictx *x)
 		return ret;
 	if (info.argsz < minsz || info.index >= x->c->dev.num_regions)
 		return -EINVAL;
-	reg = &x->c->regions[info.index];
+	ret = info_region(x->d, x->c, x->r, info.index, &reg);
+	if (ret < 0)
+		return vdev_errno(x->d, ret);
 	if (reg->err)
 		return reg->err;
 	argsz = info.argsz;
@@ -269,7 +131,9 @@ static long device_get_irq_info(const struct ictx *x)
 		return ret;
 	if (info.argsz < minsz || info.index >= x->c->dev.num_irqs)
 		return -EINVAL;
-	q = &x->c->irqs[info.index];
+	ret = info_irq(x->d, x->c, x->r, info.index, &q);
+	if (ret < 0)
+		return vdev_errno(x->d, ret);
 	if (q->err)
 		return q->err;
 	argsz = info.argsz;
@@ -279,17 +143,23 @@ static long device_get_irq_info(const struct ictx *x)
 }
 
 /* As vfio_set_irqs_validate_and_prepare: 0 with the size of the data that
- * follows the header, or -EINVAL. */
+ * follows the header, or -EINVAL (or the error of asking the server for the
+ * index's info, when connect could not). */
 static int irq_set_validate(const struct ictx *x, const struct vfio_irq_set *h, size_t *size)
 {
 	size_t minsz = offsetofend(struct vfio_irq_set, count);
+	const struct virq *q;
 	uint32_t max, each;
+	int ret;
 
 	if (h->argsz < minsz || h->index >= x->c->dev.num_irqs ||
 	    h->count >= UINT32_MAX - h->start ||
 	    (h->flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)))
 		return -EINVAL;
-	max = x->c->irqs[h->index].err ? 0 : x->c->irqs[h->index].info.count;
+	ret = info_irq(x->d, x->c, x->r, h->index, &q);
+	if (ret < 0)
+		return vdev_errno(x->d, ret);
+	max = q->err ? 0 : q->info.count;
 	if (h->start >= max || h->start + h->count > max)
 		return -EINVAL;
 	switch (h->flags & VFIO_IRQ_SET_DATA_TYPE_MASK) {
@@ -345,7 +215,7 @@ static int irq_fds_take(const struct ictx *x, uint32_t index, int32_t *fds, uint
 			fds[i] = -1;
 			continue;
 		}
-		fd = x->d->host.ops->fd_get(x->d->host.ctx, x->r->pid, fds[i]);
+		fd = x->d->host.ops->fd_get(x->d->host.ctx, x->r->pid, fds[i], HOST_FD_EVENTFD);
 		if (fd < 0) {
 			vdev_log(x->d, VU_LOG_INFO, "SET_IRQS: fd %d of pid %d: %s", fds[i],
 			         (int)x->r->pid, strerror(-fd));
@@ -496,42 +366,227 @@ static long device_feature(const struct ictx *x)
 	return ret;
 }
 
+/* A device without a bus or slot reset: vfio_pci_ioctl_get_pci_hot_reset_info
+ * and vfio_pci_ioctl_pci_hot_reset check argsz, then find no reset. */
+static long device_pci_hot_reset(const struct ictx *x)
+{
+	uint32_t argsz;
+	int ret;
+
+	if (!(x->c->dev.flags & VFIO_DEVICE_FLAGS_PCI))
+		return -ENOTTY;
+	ret = arg_read(x, 0, &argsz, sizeof(argsz));
+	if (ret < 0)
+		return ret;
+	if (argsz < 3 * sizeof(uint32_t))
+		return -EINVAL;
+	return -ENODEV;
+}
+
+/* vfio_df_ioctl_bind_iommufd: the device is taken by this file. */
+static long cdev_bind(const struct ictx *x)
+{
+	struct vfio_device_bind_iommufd b;
+	size_t minsz = offsetofend(struct vfio_device_bind_iommufd, out_devid);
+	struct vdev *d = x->d;
+	struct iommufd *ictx = NULL;
+	uint32_t devid;
+	int ret = arg_read(x, 0, &b, minsz);
+
+	if (ret < 0)
+		return ret;
+	if (b.argsz < minsz || b.flags || b.iommufd < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&d->lock);
+	if (d->owner || d->releasing)
+		ret = -EBUSY; /* the one-fd node has it, as a group would */
+	else if (d->bound)
+		ret = -EINVAL; /* one device cannot be bound twice */
+	else
+		d->bound = x->f;
+	pthread_mutex_unlock(&d->lock);
+	if (ret < 0)
+		return ret;
+	ret =
+	    d->iommufd_get ? d->iommufd_get(d->iommufd_arg, x->r->pid, b.iommufd, &ictx) : -EBADFD;
+	if (ret == 0) {
+		ret = iommufd_bind(ictx, d, &devid);
+		iommufd_put(ictx);
+	}
+	if (ret == 0) {
+		ret = arg_write(x, offsetof(struct vfio_device_bind_iommufd, out_devid), &devid,
+		                sizeof(devid));
+		if (ret < 0)
+			iommufd_unbind(ictx, devid);
+	}
+	if (ret < 0) {
+		vdev_log(d, VU_LOG_INFO, "BIND_IOMMUFD to fd %d of pid %d: %s", b.iommufd,
+		         (int)x->r->pid, strerror(-ret));
+		pthread_mutex_lock(&d->lock);
+		d->bound = NULL;
+		pthread_mutex_unlock(&d->lock);
+		return ret;
+	}
+	x->f->ictx = ictx;
+	x->f->devid = devid;
+	vdev_log(d, VU_LOG_INFO, "bound to an iommufd by pid %d: device id %u", (int)x->r->pid,
+	         devid);
+	return 0;
+}
+
+static void cdev_detach(struct vfile *f)
+{
+	if (!f->pt_id)
+		return;
+	ioas_detach(f->ioas, f->d);
+	iommufd_pt_put(f->ictx, f->pt_id, f->ioas);
+	f->pt_id = 0;
+	f->ioas = NULL;
+}
+
+void vfile_unbind(struct vfile *f)
+{
+	if (!f->ictx)
+		return;
+	cdev_detach(f);
+	iommufd_unbind(f->ictx, f->devid);
+	f->ictx = NULL;
+}
+
+/* vfio_df_ioctl_attach_pt: to an IOAS, or an HWPT (the IOAS behind it); a
+ * device attached elsewhere moves, as iommufd_device_replace does. */
+static long cdev_attach(const struct ictx *x)
+{
+	struct vfio_device_attach_iommufd_pt a;
+	size_t minsz = offsetofend(struct vfio_device_attach_iommufd_pt, pt_id);
+	struct vfile *f = x->f;
+	struct ioas *s;
+	int ret = arg_read(x, 0, &a, minsz);
+
+	if (ret < 0)
+		return ret;
+	if (a.argsz < minsz || (a.flags & ~VUC_VFIO_DEVICE_ATTACH_PASID))
+		return -EINVAL;
+	if (a.flags & VUC_VFIO_DEVICE_ATTACH_PASID)
+		return -EOPNOTSUPP; /* no PASIDs */
+	if (f->pt_id == a.pt_id)
+		return 0;
+	ret = iommufd_pt_get(f->ictx, a.pt_id, &s);
+	if (ret < 0)
+		return ret;
+	cdev_detach(f);
+	ret = ioas_attach(s, x->d);
+	if (ret < 0) {
+		vdev_log(x->d, VU_LOG_INFO, "ATTACH_IOMMUFD_PT %u: %s", a.pt_id, strerror(-ret));
+		iommufd_pt_put(f->ictx, a.pt_id, s);
+		return ret;
+	}
+	f->pt_id = a.pt_id;
+	f->ioas = s;
+	return arg_write(x, offsetof(struct vfio_device_attach_iommufd_pt, pt_id), &a.pt_id,
+	                 sizeof(a.pt_id));
+}
+
+static long cdev_detach_pt(const struct ictx *x)
+{
+	struct vfio_device_detach_iommufd_pt dt;
+	size_t minsz = offsetofend(struct vfio_device_detach_iommufd_pt, flags);
+	int ret = arg_read(x, 0, &dt, minsz);
+
+	if (ret < 0)
+		return ret;
+	if (dt.argsz < minsz || dt.flags)
+		return -EINVAL;
+	cdev_detach(x->f);
+	return 0;
+}
+
 struct vfio_cmd {
 	unsigned int cmd;
 	const char *name;
 	long (*fn)(const struct ictx *x);
 };
 
-static const struct vfio_cmd vfio_cmds[] = {
-    {VFIO_GET_API_VERSION, "GET_API_VERSION", get_api_version},
-    {VFIO_CHECK_EXTENSION, "CHECK_EXTENSION", check_extension},
-    {VFIO_SET_IOMMU, "SET_IOMMU", set_iommu},
-    {VFIO_GROUP_GET_STATUS, "GROUP_GET_STATUS", group_get_status},
+static const struct vfio_cmd device_cmds[] = {
     {VFIO_DEVICE_GET_INFO, "DEVICE_GET_INFO", device_get_info},
     {VFIO_DEVICE_GET_REGION_INFO, "DEVICE_GET_REGION_INFO", device_get_region_info},
     {VFIO_DEVICE_GET_IRQ_INFO, "DEVICE_GET_IRQ_INFO", device_get_irq_info},
     {VFIO_DEVICE_SET_IRQS, "DEVICE_SET_IRQS", device_set_irqs},
     {VFIO_DEVICE_RESET, "DEVICE_RESET", device_reset},
-    {VFIO_IOMMU_GET_INFO, "IOMMU_GET_INFO", iommu_get_info},
-    {VFIO_IOMMU_MAP_DMA, "IOMMU_MAP_DMA", iommu_map_dma},
-    {VFIO_IOMMU_UNMAP_DMA, "IOMMU_UNMAP_DMA", iommu_unmap_dma},
     {VFIO_DEVICE_FEATURE, "DEVICE_FEATURE", device_feature},
 };
 
-long vdev_do_ioctl(struct vdev *d, struct vconn *c, const struct vreq *r, unsigned int cmd,
-                   uint64_t arg)
+/* The one-fd node's own, before the container's and the device's. */
+static const struct vfio_cmd node_cmds[] = {
+    {VFIO_GROUP_GET_STATUS, "GROUP_GET_STATUS", group_get_status},
+};
+
+/* The device cdev's, once bound, before the device's. */
+static const struct vfio_cmd cdev_cmds[] = {
+    {VFIO_DEVICE_ATTACH_IOMMUFD_PT, "DEVICE_ATTACH_IOMMUFD_PT", cdev_attach},
+    {VFIO_DEVICE_DETACH_IOMMUFD_PT, "DEVICE_DETACH_IOMMUFD_PT", cdev_detach_pt},
+    {VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, "DEVICE_GET_PCI_HOT_RESET_INFO", device_pci_hot_reset},
+    {VFIO_DEVICE_PCI_HOT_RESET, "DEVICE_PCI_HOT_RESET", device_pci_hot_reset},
+};
+
+#define CMDS(v) v, sizeof(v) / sizeof(v[0])
+
+/* Run cmd from table v, or answer -ENOTTY. */
+static long cmd_run(const struct ictx *x, const struct vfio_cmd *v, size_t n, unsigned int cmd)
 {
-	const struct ictx x = {.d = d, .c = c, .r = r, .arg = arg};
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].cmd == cmd) {
+			long ret = v[i].fn(x);
 
-	for (size_t i = 0; i < sizeof(vfio_cmds) / sizeof(vfio_cmds[0]); i++) {
-		if (vfio_cmds[i].cmd == cmd) {
-			long ret = vfio_cmds[i].fn(&x);
-
-			vdev_log(d, VU_LOG_DEBUG, "%s(0x%llx) = %ld", vfio_cmds[i].name,
-			         (unsigned long long)arg, ret);
+			vdev_log(x->d, VU_LOG_DEBUG, "%s(0x%llx) = %ld", v[i].name,
+			         (unsigned long long)x->arg, ret);
 			return ret;
 		}
 	}
-	vdev_log(d, VU_LOG_DEBUG, "unknown ioctl 0x%x", cmd);
 	return -ENOTTY;
+}
+
+static bool cmd_known(const struct vfio_cmd *v, size_t n, unsigned int cmd)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].cmd == cmd)
+			return true;
+	return false;
+}
+
+static long node_ioctl(const struct ictx *x, unsigned int cmd)
+{
+	long ret = cmd_run(x, CMDS(node_cmds), cmd);
+
+	if (ret != -ENOTTY)
+		return ret;
+	ret = container_ioctl(&x->d->node_ct, &x->d->host, &x->d->lock, x->r, cmd, x->arg);
+	if (ret != -ENOTTY) {
+		vdev_log(x->d, VU_LOG_DEBUG, "container ioctl 0x%x(0x%llx) = %ld", cmd,
+		         (unsigned long long)x->arg, ret);
+		return ret;
+	}
+	return cmd_run(x, CMDS(device_cmds), cmd);
+}
+
+static long cdev_ioctl(const struct ictx *x, unsigned int cmd)
+{
+	if (cmd == VFIO_DEVICE_BIND_IOMMUFD)
+		return x->f->ictx ? -EINVAL : cdev_bind(x);
+	if (!x->f->ictx)
+		return -EINVAL;
+	if (cmd_known(CMDS(cdev_cmds), cmd))
+		return cmd_run(x, CMDS(cdev_cmds), cmd);
+	return cmd_run(x, CMDS(device_cmds), cmd);
+}
+
+long vdev_do_ioctl(struct vdev *d, struct vconn *c, struct vfile *f, const struct vreq *r,
+                   unsigned int cmd, uint64_t arg)
+{
+	const struct ictx x = {.d = d, .c = c, .f = f, .r = r, .arg = arg};
+	long ret = f->kind == VFILE_NODE ? node_ioctl(&x, cmd) : cdev_ioctl(&x, cmd);
+
+	if (ret == -ENOTTY)
+		vdev_log(d, VU_LOG_DEBUG, "ioctl 0x%x: ENOTTY", cmd);
+	return ret;
 }

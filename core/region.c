@@ -19,13 +19,17 @@ static bool is_config(const struct vconn *c, uint32_t index)
 }
 
 /* The count to transfer at pos, or -errno. */
-static ssize_t region_span(struct vdev *d, const struct vconn *c, uint32_t index, uint64_t pos,
-                           size_t len, bool write)
+static ssize_t region_span(struct vdev *d, struct vconn *c, const struct vreq *r, uint32_t index,
+                           uint64_t pos, size_t len, bool write)
 {
-	const struct vregion *reg = &c->regions[index];
+	const struct vregion *reg;
 	uint32_t need = write ? VFIO_REGION_INFO_FLAG_WRITE : VFIO_REGION_INFO_FLAG_READ;
-	uint64_t size = reg->info.size;
+	uint64_t size;
+	int ret = info_region(d, c, r, index, &reg);
 
+	if (ret < 0)
+		return vdev_errno(d, ret);
+	size = reg->info.size;
 	if (reg->err || !(reg->info.flags & need)) {
 		vdev_log(d, VU_LOG_DEBUG, "%s of region %u: not permitted",
 		         write ? "write" : "read", index);
@@ -60,7 +64,7 @@ ssize_t vdev_region_rw(struct vdev *d, struct vconn *c, const struct vreq *r, ui
 	}
 	if (!len)
 		return 0;
-	n = region_span(d, c, index, pos, len, write);
+	n = region_span(d, c, r, index, pos, len, write);
 	if (n <= 0)
 		return n;
 	if (write)

@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The translation core's shared state, seen only by its own files:
- *   vdev.c    lifetime, connection and reconnect, owner, release cleanup
- *   info.c    device/region/IRQ info cached at connect
- *   ioctl.c   the VFIO ioctl table and its handlers
- *   dma.c     the DMA table and the server's DMA requests
- *   region.c  region read/write
+ *   vdev.c      lifetime, connection and reconnect, files, release cleanup
+ *   info.c      device/region/IRQ info cached at connect
+ *   ioctl.c     the ioctl tables of the device, of the one-fd node and of
+ *               the device cdev, and the device's handlers
+ *   container.c the TYPE1 container interface over a DMA space
+ *   ioas.c      the DMA space (ioas.h)
+ *   iommufd.c   the iommufd context (iommufd.h)
+ *   region.c    region read/write
  *
- * Locking: d->lock guards everything in struct vdev except the DMA table,
- * which has its own lock (the server's DMA requests take it on the reader
- * thread). No lock is held across a call to the server: a server may send a
- * DMA request while it answers us, and that request must find the DMA table
- * free.
+ * Locking: d->lock guards everything in struct vdev. No lock of the device
+ * is held across a call to the server: a server may send a DMA request
+ * while it answers us, and that request must find the device and its DMA
+ * space free. A DMA space's op_lock comes before d->lock.
  */
 #ifndef VFIO_USER_CUSE_VDEV_INTERNAL_H
 #define VFIO_USER_CUSE_VDEV_INTERNAL_H
@@ -23,9 +25,10 @@
 
 #include <linux/vfio.h>
 
-#include "dma.h"
+#include "ioas.h"
 #include "vdev.h"
 #include "proto/client.h"
+#include "proto/diag.h"
 #include "proto/msg.h"
 
 /* vfio-pci's region offsets: index in the top 24 bits of the file offset. */
@@ -41,15 +44,18 @@
 #define VDEV_MAX_IRQ_COUNT 2048
 
 /* One region as a VFIO program sees it: the fixed part plus the capability
- * chain laid out as the kernel would return it (first cap at offset 32). */
+ * chain laid out as the kernel would return it (first cap at offset 32).
+ * Unchanging once cached (under d->lock); until then nothing is known. */
 struct vregion {
-	int err; /* the server's answer when it refused the index, else 0 */
+	bool cached; /* the server answered: info, or its refusal in err */
+	int err;     /* the server's answer when it refused the index, else 0 */
 	struct vfio_region_info info;
 	void *caps; /* caps_len bytes, "next" offsets from the start of info */
 	size_t caps_len;
 };
 
 struct virq {
+	bool cached;
 	int err;
 	struct vfio_irq_info info;
 };
@@ -61,6 +67,7 @@ struct virq {
 struct vconn {
 	struct vdev *d;
 	struct vu_client *c;
+	struct vu_connect_log log; /* the client's log: quiet while connecting */
 	uint64_t gen;
 	unsigned int refs;
 	struct vu_caps caps;
@@ -69,17 +76,34 @@ struct vconn {
 	struct virq *irqs;       /* dev.num_irqs */
 };
 
+/* The TYPE1 interface (drivers/vfio/container.c) over a DMA space. */
+struct vcontainer {
+	uint32_t iommu_type; /* 0 until VFIO_SET_IOMMU */
+	struct ioas *ioas;
+};
+
+/* An open file of a device: the one-fd node (device and its own
+ * container) or the device cdev (bound to an iommufd context, attached to
+ * one of its IOAS or HWPT). */
 struct vfile {
+	struct vdev *d;
+	enum vfile_kind kind;
 	uint64_t gen; /* connection generation it was opened on */
+	/* VFILE_CDEV */
+	struct iommufd *ictx; /* bound, or NULL */
+	uint32_t devid;       /* its device object in ictx */
+	uint32_t pt_id;       /* attached IOAS or HWPT, or 0 */
+	struct ioas *ioas;    /* the space behind pt_id */
 };
 
 struct vdev {
 	char *name;
 	char *server;
 	int timeout_ms;
-	bool dma_by_message;
 	struct host host;
 	const struct vu_log *log;
+	int (*iommufd_get)(void *arg, pid_t pid, int fd, struct iommufd **out);
+	void *iommufd_arg;
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -89,13 +113,13 @@ struct vdev {
 	bool stopping; /* vdev_destroy */
 	pthread_t reconnector;
 
-	pid_t owner;                   /* who opened it, for log lines; 0: nobody */
-	unsigned int nr_open;          /* open files of this generation: 0 or 1 */
+	pid_t owner;                   /* of the one-fd node, for log lines; 0: nobody */
+	unsigned int nr_open;          /* its open files of this generation: 0 or 1 */
 	bool releasing;                /* the owner's last close is being cleaned up */
-	uint32_t iommu_type;           /* 0 until VFIO_SET_IOMMU */
+	struct vfile *bound;           /* the device cdev file bound to an iommufd */
+	struct vcontainer node_ct;     /* the one-fd node's own container */
+	struct ioas *ioas;             /* the space the server mirrors, or NULL */
 	bool irq_armed[VDEV_MAX_IRQS]; /* eventfds were given to the server */
-
-	struct dma_table dma;
 };
 
 /* Log a line prefixed with the node name. */
@@ -121,16 +145,51 @@ int vdev_read_arg(struct vdev *d, const struct vreq *r, uint64_t addr, void *buf
 int vdev_write_arg(struct vdev *d, const struct vreq *r, uint64_t addr, const void *buf,
                    size_t len);
 
+/* What a DMA space asks of a device it holds: map and unmap on its server
+ * (-ENOTCONN when the server is gone), the server's limits, and where the
+ * server's DMA requests go. */
+int vdev_dma_map(struct vdev *d, uint64_t iova, uint64_t size, uint32_t prot, int fd, uint64_t off);
+int vdev_dma_unmap(struct vdev *d, uint64_t iova, uint64_t size);
+uint64_t vdev_dma_pgsizes(struct vdev *d);
+uint64_t vdev_dma_pgsize(struct vdev *d);
+uint32_t vdev_dma_max_maps(struct vdev *d);
+bool vdev_dma_pass_fds(struct vdev *d);
+void vdev_set_ioas(struct vdev *d, struct ioas *s);
+
 /* Note which IRQ indexes hold eventfds, so release can disarm them. */
 void vdev_irq_armed(struct vdev *d, uint32_t index, bool armed);
 
-/* info.c: fill c->dev, c->regions, c->irqs from the server; free them. */
+/*
+ * info.c: fill c->dev, c->regions, c->irqs from the server; free them. An
+ * index whose query failed on this side (a timeout, no memory...) is left
+ * uncached; info_cache_fill fails only when the connection is lost or the
+ * server's answers are malformed.
+ */
 int info_cache_fill(struct vdev *d, struct vconn *c);
 void info_cache_free(struct vconn *c);
 
-/* ioctl.c */
-long vdev_do_ioctl(struct vdev *d, struct vconn *c, const struct vreq *r, unsigned int cmd,
-                   uint64_t arg);
+/*
+ * The cached info of region (IRQ) index < num_regions (num_irqs), asked of
+ * the server now if it is not cached yet. 0 with *out set (its err is the
+ * server's refusal of the index, kept for the connection's life), or this
+ * side's -errno (then nothing is cached and the next call asks again).
+ */
+int info_region(struct vdev *d, struct vconn *c, const struct vreq *r, uint32_t index,
+                const struct vregion **out);
+int info_irq(struct vdev *d, struct vconn *c, const struct vreq *r, uint32_t index,
+             const struct virq **out);
+
+/* ioctl.c: the ioctls of a file of d. */
+long vdev_do_ioctl(struct vdev *d, struct vconn *c, struct vfile *f, const struct vreq *r,
+                   unsigned int cmd, uint64_t arg);
+
+/* ioctl.c: a device cdev file leaves its iommufd (detached first). */
+void vfile_unbind(struct vfile *f);
+
+/* container.c: a TYPE1 container ioctl, or -ENOTTY for others. pgsizes is
+ * what the devices behind it take. */
+long container_ioctl(struct vcontainer *ct, const struct host *host, pthread_mutex_t *lock,
+                     const struct vreq *r, unsigned int cmd, uint64_t arg);
 
 /* region.c */
 ssize_t vdev_region_rw(struct vdev *d, struct vconn *c, const struct vreq *r, uint64_t off,

@@ -83,12 +83,123 @@ static struct timespec deadline_in(int ms)
 	return t;
 }
 
-/* Called on the connection's reader thread. */
+/* Called on the connection's reader thread: the server's DMA goes to the
+ * space the device is attached to. */
 static int conn_dma(void *arg, uint16_t cmd, uint64_t addr, void *buf, uint64_t count)
 {
 	struct vconn *c = arg;
+	struct vdev *d = c->d;
+	struct ioas *s;
+	int ret;
 
-	return dma_access(c->d, cmd, addr, buf, count);
+	pthread_mutex_lock(&d->lock);
+	s = d->ioas;
+	if (s)
+		ioas_get(s);
+	pthread_mutex_unlock(&d->lock);
+	if (!s) {
+		vdev_log(d, VU_LOG_WARN, "server %s at IOVA 0x%llx: nothing is mapped",
+		         vu_command_name(cmd), (unsigned long long)addr);
+		return -EFAULT;
+	}
+	ret = ioas_access(s, cmd, addr, buf, count);
+	ioas_put(s);
+	return ret;
+}
+
+/* The live connection, referenced, or NULL. */
+static struct vconn *conn_live(struct vdev *d)
+{
+	return vconn_get(d, NULL);
+}
+
+int vdev_dma_map(struct vdev *d, uint64_t iova, uint64_t size, uint32_t prot, int fd, uint64_t off)
+{
+	struct vu_call_opts o = {.timeout_ms = d->timeout_ms};
+	struct vconn *c = conn_live(d);
+	int ret;
+
+	if (!c)
+		return -ENOTCONN;
+	ret = vu_dma_map(c->c, &o, iova, size, prot, fd, off);
+	if (ret < 0)
+		vdev_log(d, VU_LOG_INFO, "DMA_MAP iova 0x%llx size 0x%llx: %s",
+		         (unsigned long long)iova, (unsigned long long)size, strerror(-ret));
+	vconn_put(c);
+	return ret;
+}
+
+int vdev_dma_unmap(struct vdev *d, uint64_t iova, uint64_t size)
+{
+	struct vu_call_opts o = {.timeout_ms = d->timeout_ms};
+	struct vconn *c = conn_live(d);
+	int ret;
+
+	if (!c)
+		return -ENOTCONN;
+	ret = vu_dma_unmap(c->c, &o, iova, size, 0);
+	if (ret < 0)
+		vdev_log(d, VU_LOG_WARN, "DMA_UNMAP iova 0x%llx size 0x%llx: %s",
+		         (unsigned long long)iova, (unsigned long long)size, strerror(-ret));
+	vconn_put(c);
+	return ret;
+}
+
+/* The server's capabilities; the spec's defaults while it is away. */
+static struct vu_caps conn_caps(struct vdev *d)
+{
+	struct vu_caps caps = {.pgsizes = 4096, .max_dma_maps = 65535};
+
+	pthread_mutex_lock(&d->lock);
+	if (d->conn)
+		caps = d->conn->caps;
+	pthread_mutex_unlock(&d->lock);
+	return caps;
+}
+
+uint64_t vdev_dma_pgsizes(struct vdev *d)
+{
+	uint64_t p = conn_caps(d).pgsizes;
+
+	return p ? p : 4096;
+}
+
+uint64_t vdev_dma_pgsize(struct vdev *d)
+{
+	uint64_t p = vdev_dma_pgsizes(d);
+
+	return p & -p;
+}
+
+uint32_t vdev_dma_max_maps(struct vdev *d)
+{
+	return conn_caps(d).max_dma_maps;
+}
+
+bool vdev_dma_pass_fds(struct vdev *d)
+{
+	struct vconn *c = conn_live(d);
+	bool pass;
+
+	if (!c)
+		return false;
+	pass = vu_client_can_pass_fds(c->c);
+	vconn_put(c);
+	return pass;
+}
+
+void vdev_set_ioas(struct vdev *d, struct ioas *s)
+{
+	pthread_mutex_lock(&d->lock);
+	d->ioas = s;
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* An inherited socket (fd:N) cannot be opened again: by then its number may
+ * name another file. */
+static bool can_reconnect(const struct vdev *d)
+{
+	return strncmp(d->server, "fd:", 3) != 0;
 }
 
 /* Called on the connection's reader thread: it cannot close the connection
@@ -100,9 +211,11 @@ static void conn_lost(void *arg, int err)
 
 	pthread_mutex_lock(&d->lock);
 	if (d->conn == c && !d->lost) {
-		vdev_log(d, VU_LOG_WARN,
-		         "server %s gone (%s): calls fail with EIO until it is back", d->server,
-		         strerror(err < 0 ? -err : err));
+		vdev_log(d, VU_LOG_WARN, "server %s gone (%s): calls fail with EIO %s", d->server,
+		         strerror(err < 0 ? -err : err),
+		         can_reconnect(d) ? "until it is back"
+		                          : "until the daemon restarts (an inherited socket "
+		                            "cannot be opened again)");
 		d->lost = true;
 		pthread_cond_broadcast(&d->cond);
 	}
@@ -120,21 +233,35 @@ static void conn_free(struct vconn *c)
 static int conn_open(struct vdev *d, enum vu_log_level fail_lvl, struct vconn **out)
 {
 	struct vconn *c = calloc(1, sizeof(*c));
+	/* Twin-socket mode when the server offers it: libvfio-user's servers
+	 * drop the connection when one of our commands arrives while they
+	 * wait for the answer to their DMA request, and programs issue
+	 * commands from any thread at any time. Without it, DMA requests
+	 * come on the main socket and the reader serves them there, which
+	 * is all a client can do (libvfio-user warns such a server that it
+	 * breaks when both sides send at once). */
 	struct vu_client_opts opts = {
 	    .timeout_ms = d->timeout_ms,
+	    .twin_socket = true,
 	    .dma = conn_dma,
 	    .disconnected = conn_lost,
-	    .log = d->log,
 	};
+	char why[512];
 	int ret;
 
 	if (!c)
 		return -ENOMEM;
 	c->d = d;
 	opts.arg = c;
+	/* One line for a failed connect, with its diagnosis; what the
+	 * library met on the way goes to the debug log. */
+	vu_connect_log_init(&c->log, d->log);
+	opts.log = &c->log.log;
 	ret = vu_client_connect(d->server, &opts, &c->c);
+	vu_connect_log_done(&c->log);
 	if (ret < 0) {
-		vdev_log(d, fail_lvl, "cannot connect to %s: %s", d->server, strerror(-ret));
+		vu_connect_explain(d->server, ret, c->log.detail, d->timeout_ms, why, sizeof(why));
+		vdev_log(d, fail_lvl, "cannot connect to %s: %s", d->server, why);
 		c->c = NULL;
 		goto fail;
 	}
@@ -197,6 +324,7 @@ void vconn_put(struct vconn *c)
 static void conn_retire(struct vdev *d)
 {
 	struct vconn *old = d->conn;
+	struct ioas *attached = d->ioas, *own = d->node_ct.ioas;
 
 	d->conn = NULL;
 	d->gen++;
@@ -206,14 +334,22 @@ static void conn_retire(struct vdev *d)
 	d->owner = 0;
 	d->nr_open = 0;
 	d->releasing = false;
-	d->iommu_type = 0;
+	d->bound = NULL;
+	d->node_ct = (struct vcontainer){0};
 	memset(d->irq_armed, 0, sizeof(d->irq_armed));
-	dma_forget_all(&d->dma);
+	if (attached)
+		ioas_get(attached);
 	pthread_cond_broadcast(&d->cond);
-	if (!old)
-		return;
 	pthread_mutex_unlock(&d->lock);
-	conn_free(old);
+	/* With no connection the detach sends nothing. */
+	if (attached) {
+		ioas_detach(attached, d);
+		ioas_put(attached);
+	}
+	if (own)
+		ioas_put(own);
+	if (old)
+		conn_free(old);
 	pthread_mutex_lock(&d->lock);
 }
 
@@ -271,7 +407,12 @@ static void *reconnector(void *arg)
 			continue;
 		}
 		conn_retire(d);
-		reconnect(d);
+		if (can_reconnect(d)) {
+			reconnect(d);
+			continue;
+		}
+		while (!d->stopping)
+			pthread_cond_wait(&d->cond, &d->lock);
 	}
 	pthread_mutex_unlock(&d->lock);
 	return NULL;
@@ -279,7 +420,10 @@ static void *reconnector(void *arg)
 
 static void vdev_free(struct vdev *d)
 {
-	dma_table_fini(&d->dma);
+	if (d->node_ct.ioas) {
+		ioas_detach(d->node_ct.ioas, d);
+		ioas_put(d->node_ct.ioas);
+	}
 	pthread_cond_destroy(&d->cond);
 	pthread_mutex_destroy(&d->lock);
 	free(d->name);
@@ -296,16 +440,16 @@ static int vdev_init(struct vdev *d, const struct vdev_config *cfg)
 	if (!d->name || !d->server)
 		return -ENOMEM;
 	d->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : VU_DEFAULT_TIMEOUT_MS;
-	d->dma_by_message = cfg->dma_by_message;
 	d->host = cfg->host;
 	d->log = cfg->log;
+	d->iommufd_get = cfg->iommufd_get;
+	d->iommufd_arg = cfg->iommufd_arg;
 	d->gen = 1;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&d->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	dma_table_init(&d->dma);
 	return 0;
 }
 
@@ -336,12 +480,14 @@ int vdev_create(const struct vdev_config *cfg, struct vdev **out)
 	pthread_mutex_unlock(&d->lock);
 	ret = -pthread_create(&d->reconnector, NULL, reconnector, d);
 	if (ret < 0) {
+		vdev_log(d, VU_LOG_ERR, "cannot start a thread: %s", strerror(-ret));
 		conn_free(c);
 		goto fail;
 	}
-	vdev_log(d, VU_LOG_INFO, "connected to %s: %u regions, %u IRQ indexes%s", d->server,
+	vdev_log(d, VU_LOG_INFO, "connected to %s: %u regions, %u IRQ indexes%s%s", d->server,
 	         c->dev.num_regions, c->dev.num_irqs,
-	         c->dev.flags & VFIO_DEVICE_FLAGS_RESET ? ", reset" : "");
+	         c->dev.flags & VFIO_DEVICE_FLAGS_RESET ? ", reset" : "",
+	         c->caps.twin_socket ? ", twin socket" : "");
 	*out = d;
 	return 0;
 fail:
@@ -372,31 +518,96 @@ static void open_wait_release(struct vdev *d)
 		;
 }
 
-int vdev_open(struct vdev *d, const struct vreq *r, struct vfile **out)
+/* The one-fd node's own container, attached to the device. Called
+ * unlocked by the owner's first open. */
+static int node_container_new(struct vdev *d, struct ioas **out)
+{
+	struct ioas_config cfg = {.name = d->name, .host = d->host, .log = d->log};
+	struct ioas *s;
+	int ret = ioas_create(&cfg, &s);
+
+	if (ret < 0)
+		return ret;
+	ret = ioas_attach(s, d);
+	if (ret < 0) {
+		ioas_put(s);
+		return ret;
+	}
+	*out = s;
+	return 0;
+}
+
+static int open_node(struct vdev *d, const struct vreq *r, struct vfile *f)
+{
+	struct ioas *s = NULL;
+	bool first;
+	int ret = 0;
+
+	pthread_mutex_lock(&d->lock);
+	open_wait_release(d);
+	if (!d->conn || d->lost || !vu_client_connected(d->conn->c)) {
+		ret = -EIO;
+	} else if (d->releasing || d->bound || d->nr_open) {
+		/* The device belongs to the open file, not to a pid: one open at
+		 * a time, as the kernel's VFIO group allows, so neither a pid
+		 * reused after the opener exited (its fd kept by a child) nor
+		 * another thread can share it. */
+		vdev_log(d, VU_LOG_INFO, "open by pid %d refused: %s", (int)r->pid,
+		         d->bound ? "its device cdev is bound" : "the node is open already");
+		ret = -EBUSY;
+	}
+	first = ret == 0 && !d->owner;
+	if (first) {
+		d->owner = r->pid;
+		d->releasing = true; /* until the container is in place */
+	}
+	if (ret == 0) {
+		d->nr_open++;
+		f->gen = d->gen;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (!first)
+		return ret;
+	ret = node_container_new(d, &s);
+	pthread_mutex_lock(&d->lock);
+	d->releasing = false;
+	if (ret == 0 && f->gen == d->gen) {
+		d->node_ct = (struct vcontainer){.ioas = s};
+		s = NULL;
+	} else if (ret == 0) {
+		ret = -EIO; /* the server left meanwhile */
+	}
+	if (ret < 0 && f->gen == d->gen) {
+		d->owner = 0;
+		d->nr_open--;
+	}
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	if (s) {
+		ioas_detach(s, d);
+		ioas_put(s);
+	}
+	return ret;
+}
+
+int vdev_open(struct vdev *d, const struct vreq *r, enum vfile_kind kind, struct vfile **out)
 {
 	struct vfile *f = calloc(1, sizeof(*f));
 	int ret = 0;
 
 	if (!f)
 		return -ENOMEM;
-	pthread_mutex_lock(&d->lock);
-	open_wait_release(d);
-	if (!d->conn || d->lost || !vu_client_connected(d->conn->c)) {
-		ret = -EIO;
-	} else if (d->releasing || d->nr_open) {
-		/* The device belongs to the open file, not to a pid: one open at
-		 * a time, as the kernel's VFIO group allows, so neither a pid
-		 * reused after the opener exited (its fd kept by a child) nor
-		 * another thread can share it. */
-		vdev_log(d, VU_LOG_INFO, "open by pid %d refused: opened by pid %d", (int)r->pid,
-		         (int)d->owner);
-		ret = -EBUSY;
+	f->d = d;
+	f->kind = kind;
+	if (kind == VFILE_NODE) {
+		ret = open_node(d, r, f);
 	} else {
-		d->owner = r->pid;
-		d->nr_open++;
+		pthread_mutex_lock(&d->lock);
+		if (!d->conn || d->lost)
+			ret = -EIO;
 		f->gen = d->gen;
+		pthread_mutex_unlock(&d->lock);
 	}
-	pthread_mutex_unlock(&d->lock);
 	if (ret < 0) {
 		free(f);
 		return ret;
@@ -429,7 +640,6 @@ static void release_cleanup(struct vdev *d, struct vconn *c, const bool *armed)
 	struct vu_call_opts o = {.timeout_ms = d->timeout_ms};
 	int ret;
 
-	dma_unmap_all(d, c);
 	release_irqs(d, c, armed);
 	if (!(c->dev.flags & VFIO_DEVICE_FLAGS_RESET))
 		return;
@@ -438,31 +648,48 @@ static void release_cleanup(struct vdev *d, struct vconn *c, const bool *armed)
 		vdev_log(d, VU_LOG_WARN, "release: reset: %s", strerror(-ret));
 }
 
-void vdev_release(struct vdev *d, struct vfile *f)
+/* Give the device back: take its DMA back from the server (by detaching it
+ * from space s), disarm its IRQs, reset it. Called unlocked by the one
+ * file that had the device, with d->releasing set. */
+static void device_give_back(struct vdev *d, uint64_t gen, struct ioas *s, bool own)
 {
 	bool armed[VDEV_MAX_IRQS];
 	struct vconn *c = NULL;
 
-	pthread_mutex_lock(&d->lock);
-	if (f->gen != d->gen || --d->nr_open > 0) {
-		pthread_mutex_unlock(&d->lock);
-		free(f);
-		return;
+	if (s) {
+		ioas_detach(s, d);
+		if (own)
+			ioas_put(s);
 	}
-	d->releasing = true;
-	d->iommu_type = 0;
+	pthread_mutex_lock(&d->lock);
 	memcpy(armed, d->irq_armed, sizeof(armed));
 	memset(d->irq_armed, 0, sizeof(d->irq_armed));
-	if (d->conn && !d->lost) {
+	if (d->gen == gen && d->conn && !d->lost) {
 		c = d->conn;
 		c->refs++;
 	}
 	pthread_mutex_unlock(&d->lock);
-
 	if (c) {
 		release_cleanup(d, c, armed);
 		vconn_put(c);
 	}
+}
+
+static void release_node(struct vdev *d, struct vfile *f)
+{
+	struct ioas *s;
+
+	pthread_mutex_lock(&d->lock);
+	if (f->gen != d->gen || --d->nr_open > 0) {
+		pthread_mutex_unlock(&d->lock);
+		return;
+	}
+	d->releasing = true;
+	s = d->node_ct.ioas;
+	d->node_ct = (struct vcontainer){0};
+	pthread_mutex_unlock(&d->lock);
+
+	device_give_back(d, f->gen, s, true);
 
 	pthread_mutex_lock(&d->lock);
 	if (d->gen == f->gen) {
@@ -471,6 +698,39 @@ void vdev_release(struct vdev *d, struct vfile *f)
 		pthread_cond_broadcast(&d->cond);
 	}
 	pthread_mutex_unlock(&d->lock);
+}
+
+/* A device cdev file: the bound one gives the device back and unbinds. */
+static void release_cdev(struct vdev *d, struct vfile *f)
+{
+	bool bound;
+
+	pthread_mutex_lock(&d->lock);
+	bound = d->bound == f;
+	if (bound)
+		d->releasing = true;
+	pthread_mutex_unlock(&d->lock);
+	if (bound)
+		device_give_back(d, f->gen, f->ioas, false);
+	else if (f->ioas)
+		ioas_detach(f->ioas, d); /* the connection it was attached on is gone */
+	vfile_unbind(f);
+	if (!bound)
+		return;
+	pthread_mutex_lock(&d->lock);
+	if (d->bound == f)
+		d->bound = NULL;
+	d->releasing = false;
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
+void vdev_release(struct vdev *d, struct vfile *f)
+{
+	if (f->kind == VFILE_NODE)
+		release_node(d, f);
+	else
+		release_cdev(d, f);
 	free(f);
 }
 
@@ -482,7 +742,7 @@ long vdev_ioctl(struct vdev *d, struct vfile *f, const struct vreq *r, unsigned 
 
 	if (!c)
 		return -EIO;
-	ret = vdev_do_ioctl(d, c, r, cmd, arg);
+	ret = vdev_do_ioctl(d, c, f, r, cmd, arg);
 	vconn_put(c);
 	return ret;
 }
@@ -495,7 +755,8 @@ ssize_t vdev_read(struct vdev *d, struct vfile *f, const struct vreq *r, uint64_
 
 	if (!c)
 		return -EIO;
-	ret = vdev_region_rw(d, c, r, off, buf, len, false);
+	ret = f->kind == VFILE_CDEV && !f->ictx ? -EINVAL
+	                                        : vdev_region_rw(d, c, r, off, buf, len, false);
 	vconn_put(c);
 	return ret;
 }
@@ -508,7 +769,9 @@ ssize_t vdev_write(struct vdev *d, struct vfile *f, const struct vreq *r, uint64
 
 	if (!c)
 		return -EIO;
-	ret = vdev_region_rw(d, c, r, off, (void *)buf, len, true);
+	ret = f->kind == VFILE_CDEV && !f->ictx
+	          ? -EINVAL
+	          : vdev_region_rw(d, c, r, off, (void *)buf, len, true);
 	vconn_put(c);
 	return ret;
 }

@@ -27,6 +27,12 @@ struct vdev;
 struct vfile;
 struct vu_cancel;
 
+/* The kinds of open file of a device. */
+enum vfile_kind {
+	VFILE_NODE, /* /dev/vfio-user/NAME: the device and its own container in one fd */
+	VFILE_CDEV, /* the VFIO device cdev: bound to an iommufd context, then attached */
+};
+
 /* One request from a program: who made it and how to interrupt it. */
 struct vreq {
 	pid_t pid;                /* the process (thread group) */
@@ -34,33 +40,46 @@ struct vreq {
 	struct vu_cancel *cancel; /* fired when the program is signalled; may be NULL */
 };
 
+struct iommufd;
+
 struct vdev_config {
 	const char *name;   /* node name, for log lines */
 	const char *server; /* vfio-user server address (see vu_client_connect) */
 	int timeout_ms;     /* per server request */
-	/* Never hand the server a file of a program's memory: every DMA goes
-	 * by message (for servers not trusted with whole files). */
-	bool dma_by_message;
 	struct host host;
 	const struct vu_log *log;
+	/*
+	 * VFIO_DEVICE_BIND_IOMMUFD names an iommufd by the caller's fd: the
+	 * daemon knows which of its iommufd contexts (iommufd.h) that open file
+	 * is. A new reference in *out, or -EBADF when pid has no such fd,
+	 * -EBADFD when it is not an iommufd. NULL: binding is refused.
+	 */
+	int (*iommufd_get)(void *arg, pid_t pid, int fd, struct iommufd **out);
+	void *iommufd_arg;
 };
 
 /*
  * Create a device and connect to its server (negotiate, cache info). If the
- * server cannot be reached the error is returned (the daemon refuses to start
- * a node for a server it never saw). After a later disconnect the device
- * reconnects by itself, with backoff.
+ * server cannot be reached the error is returned, logged in one line with
+ * its diagnosis (the daemon refuses to start a node for a server it never
+ * saw). After a later disconnect the device says so once, reconnects by
+ * itself with backoff (each failed try logged at debug level only) and says
+ * once that the server is back; a server reached through an inherited
+ * socket (fd:N) stays gone.
  */
 int vdev_create(const struct vdev_config *cfg, struct vdev **out);
 void vdev_destroy(struct vdev *d);
 
-/* A program opened the node. -EBUSY while another open file of it exists,
- * whatever the process (one open at a time, as a VFIO group). */
-int vdev_open(struct vdev *d, const struct vreq *r, struct vfile **out);
+/* A program opened a file of the device. A one-fd node: -EBUSY while
+ * another open file of it exists, whatever the process (one open at a time,
+ * as a VFIO group), or a device cdev file is bound to an iommufd. A device
+ * cdev opens always; its VFIO_DEVICE_BIND_IOMMUFD takes the device. */
+int vdev_open(struct vdev *d, const struct vreq *r, enum vfile_kind kind, struct vfile **out);
 
 /* The program's file was closed (its last fd: dup and fork share one file).
- * This unmaps its DMA, disables its interrupts, closes every fd taken from
- * it, resets the device if it can, and frees the device for the next open. */
+ * The last close of the one-fd node (for a device cdev, of the bound file)
+ * unmaps its DMA, disables its interrupts, closes every fd taken from it,
+ * resets the device if it can, and frees the device for the next. */
 void vdev_release(struct vdev *d, struct vfile *f);
 
 /* A VFIO ioctl; arg is the pointer (or value) as the program passed it. */

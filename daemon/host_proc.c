@@ -508,7 +508,7 @@ static bool is_eventfd(int fd)
 	return n == (ssize_t)sizeof(want) - 1 && !memcmp(link, want, sizeof(want) - 1);
 }
 
-static int proc_fd_get(void *ctx, pid_t pid, int fd)
+static int proc_fd_get(void *ctx, pid_t pid, int fd, enum host_fd_kind kind)
 {
 	int pidfd, ret;
 
@@ -525,7 +525,7 @@ static int proc_fd_get(void *ctx, pid_t pid, int fd)
 		if (ret != -EBADF)
 			vu_log(ctx, VU_LOG_WARN, "pid %d: cannot take its fd %d: %s", (int)pid, fd,
 			       strerror(-ret));
-	} else if (!is_eventfd(ret)) {
+	} else if (kind == HOST_FD_EVENTFD && !is_eventfd(ret)) {
 		/* Only an eventfd goes to the server, as the kernel's
 		 * eventfd_ctx_fdget takes nothing else. */
 		vu_log(ctx, VU_LOG_INFO, "pid %d: its fd %d is not an eventfd", (int)pid, fd);
@@ -536,10 +536,30 @@ static int proc_fd_get(void *ctx, pid_t pid, int fd)
 	return ret;
 }
 
+/* The file behind fd opened anew: /proc/self/fd/N is the file itself,
+ * whatever path it had, and the access is the one asked. */
+static int proc_reopen(void *ctx, int fd, enum host_fd_access access)
+{
+	char path[64];
+	int n;
+
+	if (access == HOST_FD_NONE)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = open(path, (access == HOST_FD_RDWR ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (n < 0) {
+		n = -errno;
+		vu_log(ctx, VU_LOG_WARN, "cannot reopen a file %s: %s",
+		       access == HOST_FD_RDWR ? "read-write" : "read-only", strerror(-n));
+	}
+	return n;
+}
+
 const struct host_ops host_proc_ops = {
     .mem_read = proc_mem_read,
     .mem_write = proc_mem_write,
     .fd_get = proc_fd_get,
+    .reopen = proc_reopen,
     .mapping = proc_mapping,
     .syscall_offset = proc_syscall_offset,
     .tgid_of = proc_tgid_of,

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * vfio-user-cuse: one /dev/vfio-user/NAME node per vfio-user server.
+ * vfio-user-cuse: for each vfio-user server a one-fd node,
+ * /dev/vfio-user/NAME, and a VFIO device cdev, /dev/vfio-user/devices/NAME;
+ * and one iommufd node, /dev/vfio-user/iommu, for them all.
  *
  * Threads: this one parses the command line, starts everything and then
  * only waits for SIGTERM/SIGINT (signalfd) or a node whose session ended;
+ * SIGHUP is taken and ignored, so a closed terminal does not stop it;
  * each node has a loop thread and up to NODE_MAX_THREADS request threads;
  * each server connection has the protocol layer's reader thread.
  */
@@ -22,7 +25,9 @@
 #include "host_proc.h"
 #include "log.h"
 #include "node.h"
+#include "notify.h"
 #include "options.h"
+#include "privs.h"
 #include "core/vdev.h"
 
 #define PROG "vfio-user-cuse"
@@ -36,15 +41,32 @@
 struct device {
 	struct dlog log;
 	struct vdev *vdev;
-	struct node *node;
+	struct node *node; /* the one-fd node */
+	struct node *cdev; /* the device cdev */
 };
 
 struct daemon {
 	struct options opts;
 	struct dlog log;
 	struct device *devs;
+	struct node *iommu; /* the iommufd node */
 	int sig_fd, ended_fd;
 };
+
+/* VFIO_DEVICE_BIND_IOMMUFD: which of our iommufd contexts is the
+ * program's fd. */
+static int daemon_iommufd_get(void *arg, pid_t pid, int fd, struct iommufd **out)
+{
+	struct daemon *dm = arg;
+	int ours, ret;
+
+	ours = host_proc_ops.fd_get(&dm->log.vu, pid, fd, HOST_FD_ANY);
+	if (ours < 0)
+		return ours;
+	ret = dm->iommu ? node_iommufd_of(dm->iommu, ours, out) : -EBADFD;
+	close(ours);
+	return ret;
+}
 
 /* The check libfuse would make, done first so the hint comes before any
  * server is contacted. */
@@ -57,14 +79,38 @@ static int check_cuse(void)
 		return 0;
 	}
 	if (errno == ENOENT || errno == ENODEV || errno == ENXIO)
-		fprintf(stderr,
-		        PROG ": /dev/cuse: %s: the cuse kernel module is not loaded "
-		             "(try 'modprobe cuse' as root)\n",
-		        strerror(errno));
+		dlog_early(VU_LOG_ERR,
+		           "/dev/cuse: %s: the cuse kernel module is not loaded "
+		           "(try 'modprobe cuse' as root)",
+		           strerror(errno));
 	else
-		fprintf(stderr, PROG ": cannot open /dev/cuse: %s%s\n", strerror(errno),
-		        errno == EACCES || errno == EPERM ? " (run as root)" : "");
+		dlog_early(VU_LOG_ERR, "cannot open /dev/cuse: %s%s", strerror(errno),
+		           errno == EACCES || errno == EPERM ? " (run as root)" : "");
 	return -1;
+}
+
+/* Refuse to start without what serving programs takes (privs.h), rather
+ * than fail them one by one later. */
+static int check_privileges(const struct options *o)
+{
+	char missing[256];
+
+	if (!privs_missing(privs_effective(), o->uid != (uid_t)-1 || o->gid != (gid_t)-1, missing,
+	                   sizeof(missing)))
+		return 0;
+	dlog_early(VU_LOG_ERR,
+	           "missing %s: run as root (the daemon reaches into the memory of the programs "
+	           "that use its nodes)",
+	           missing);
+	return -1;
+}
+
+static void tell_supervisor(struct daemon *dm, const char *state)
+{
+	int ret = notify_send(state);
+
+	if (ret)
+		vu_log(&dm->log.vu, VU_LOG_WARN, "cannot notify NOTIFY_SOCKET: %s", strerror(-ret));
 }
 
 /* The daemon holds an fd for every DMA mapping (its pin on the owner's
@@ -83,7 +129,7 @@ static void raise_fd_limit(struct daemon *dm)
 		       strerror(errno));
 }
 
-/* SIGTERM/SIGINT come through a signalfd; NODE_WAKE_SIGNAL only reaches
+/* SIGTERM/SIGINT/SIGHUP come through a signalfd; NODE_WAKE_SIGNAL only reaches
  * the node loop threads that unblock it. Done before any thread starts so
  * every thread inherits the mask. */
 static int setup_signals(struct daemon *dm)
@@ -95,6 +141,7 @@ static int setup_signals(struct daemon *dm)
 	sigaddset(&set, NODE_WAKE_SIGNAL);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL) || node_install_wake_handler())
 		return -1;
 	sigdelset(&set, NODE_WAKE_SIGNAL);
@@ -115,53 +162,74 @@ static int create_devices(struct daemon *dm)
 		    .name = o->nodes[i].name,
 		    .server = o->nodes[i].server,
 		    .timeout_ms = o->timeout_ms,
-		    .dma_by_message = o->dma_by_message,
-		    .host = {&host_proc_ops, &dev->log.vu},
+		    .host = {&host_proc_ops, &dev->log.vu, o->dma_by_message},
 		    .log = &dev->log.vu,
+		    .iommufd_get = daemon_iommufd_get,
+		    .iommufd_arg = dm,
 		};
 
 		dlog_init(&dev->log, o->nodes[i].name, o->level, STDERR_FILENO);
+		/* A failure is logged there, in one line with its diagnosis. */
 		ret = vdev_create(&cfg, &dev->vdev);
-		if (ret) {
-			vu_log(&dm->log.vu, VU_LOG_ERR, "%s: cannot reach server %s: %s",
-			       o->nodes[i].name, o->nodes[i].server, strerror(-ret));
-			return ret;
-		}
-	}
-	return 0;
-}
-
-static int start_nodes(struct daemon *dm)
-{
-	const struct options *o = &dm->opts;
-	size_t i;
-	int ret;
-
-	for (i = 0; i < o->nr_nodes; i++) {
-		struct device *dev = &dm->devs[i];
-		struct node_config cfg = {
-		    .name = o->nodes[i].name,
-		    .uid = o->uid,
-		    .gid = o->gid,
-		    .mode = o->mode,
-		    .max_threads = NODE_MAX_THREADS,
-		    .idle_threads = NODE_IDLE_THREADS,
-		    .ready_timeout_ms = READY_TIMEOUT_MS,
-		    /* A running request ends within its server timeout. */
-		    .stop_timeout_ms = o->timeout_ms + READY_TIMEOUT_MS,
-		    .host = {&host_proc_ops, &dev->log.vu},
-		    .log = &dev->log.vu,
-		    .ended_fd = dm->ended_fd,
-		};
-
-		ret = node_start(&cfg, dev->vdev, &dev->node);
 		if (ret)
 			return ret;
 	}
 	return 0;
 }
 
-/* Wait for SIGTERM/SIGINT (0) or a node whose session ended (-ENODEV). */
+static struct node_config node_cfg(struct daemon *dm, enum node_kind kind, const char *name,
+                                   const struct vu_log *log)
+{
+	const struct options *o = &dm->opts;
+
+	return (struct node_config){
+	    .kind = kind,
+	    .name = name,
+	    .uid = o->uid,
+	    .gid = o->gid,
+	    .mode = o->mode,
+	    .max_threads = NODE_MAX_THREADS,
+	    .idle_threads = NODE_IDLE_THREADS,
+	    .ready_timeout_ms = READY_TIMEOUT_MS,
+	    /* A running request ends within its server timeout. */
+	    .stop_timeout_ms = o->timeout_ms + READY_TIMEOUT_MS,
+	    .host = {&host_proc_ops, (void *)log, o->dma_by_message},
+	    .log = log,
+	    .ended_fd = dm->ended_fd,
+	};
+}
+
+static int start_nodes(struct daemon *dm)
+{
+	const struct options *o = &dm->opts;
+	struct node_config cfg = node_cfg(dm, NODE_IOMMU, o->iommufd, &dm->log.vu);
+	char name[96];
+	size_t i;
+	int ret;
+
+	ret = node_start(&cfg, NULL, &dm->iommu);
+	if (ret)
+		return ret;
+	for (i = 0; i < o->nr_nodes; i++) {
+		struct device *dev = &dm->devs[i];
+
+		cfg = node_cfg(dm, NODE_DEVICE, o->nodes[i].name, &dev->log.vu);
+		cfg.dev_major = o->nodes[i].major;
+		cfg.dev_minor = o->nodes[i].minor;
+		ret = node_start(&cfg, dev->vdev, &dev->node);
+		if (ret)
+			return ret;
+		snprintf(name, sizeof(name), "devices/%s", o->nodes[i].name);
+		cfg = node_cfg(dm, NODE_CDEV, name, &dev->log.vu);
+		ret = node_start(&cfg, dev->vdev, &dev->cdev);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Wait for SIGTERM/SIGINT (0) or a node whose session ended (-ENODEV). The
+ * daemon has nothing to reload: SIGHUP is ignored, with a line. */
 static int wait_for_stop(struct daemon *dm)
 {
 	struct pollfd pfd[2] = {{dm->sig_fd, POLLIN, 0}, {dm->ended_fd, POLLIN, 0}};
@@ -176,11 +244,14 @@ static int wait_for_stop(struct daemon *dm)
 		}
 		if (pfd[1].revents)
 			return -ENODEV;
-		if (pfd[0].revents && read(dm->sig_fd, &si, sizeof(si)) == sizeof(si)) {
-			vu_log(&dm->log.vu, VU_LOG_INFO, "%s: shutting down",
-			       strsignal((int)si.ssi_signo));
-			return 0;
+		if (!pfd[0].revents || read(dm->sig_fd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (si.ssi_signo == SIGHUP) {
+			vu_log(&dm->log.vu, VU_LOG_INFO, "SIGHUP ignored: nothing to reload");
+			continue;
 		}
+		vu_log(&dm->log.vu, VU_LOG_INFO, "%s: shutting down", strsignal((int)si.ssi_signo));
+		return 0;
 	}
 }
 
@@ -191,9 +262,14 @@ static int shut_down(struct daemon *dm)
 	size_t i = dm->opts.nr_nodes;
 	int ret = 0;
 
-	while (i-- > 0)
+	while (i-- > 0) {
 		if (dm->devs[i].node && node_stop(dm->devs[i].node))
 			ret = -ETIMEDOUT;
+		if (dm->devs[i].cdev && node_stop(dm->devs[i].cdev))
+			ret = -ETIMEDOUT;
+	}
+	if (dm->iommu && node_stop(dm->iommu))
+		ret = -ETIMEDOUT;
 	if (ret)
 		return ret;
 	for (i = 0; i < dm->opts.nr_nodes; i++)
@@ -217,8 +293,11 @@ static int run(struct daemon *dm)
 		return EXIT_SERVER;
 	if (!create_devices(dm) && !start_nodes(dm)) {
 		vu_log(&dm->log.vu, VU_LOG_INFO, "serving %zu device(s)", dm->opts.nr_nodes);
+		/* Every node is there, with its owner and mode: usable. */
+		tell_supervisor(dm, "READY=1\nSTATUS=serving the devices");
 		if (!wait_for_stop(dm))
 			status = EXIT_SUCCESS;
+		tell_supervisor(dm, "STOPPING=1\nSTATUS=removing the nodes");
 	}
 	if (shut_down(dm))
 		status = EXIT_SERVER;
@@ -229,12 +308,15 @@ static int run(struct daemon *dm)
 int main(int argc, char **argv)
 {
 	struct daemon dm = {.sig_fd = -1, .ended_fd = -1};
+	bool journal = dlog_is_journal(getenv("JOURNAL_STREAM"), STDERR_FILENO);
 	char err[512];
 	int status;
 
+	dlog_use_journal(journal);
 	if (options_parse(&dm.opts, argc, argv, err, sizeof(err))) {
-		fprintf(stderr, PROG ": %s\nTry '" PROG " --help'.\n",
-		        err[0] ? err : strerror(ENOMEM));
+		dlog_early(VU_LOG_ERR, "%s", err[0] ? err : strerror(ENOMEM));
+		if (!journal)
+			fprintf(stderr, "Try '" PROG " --help'.\n");
 		options_free(&dm.opts);
 		return EXIT_USAGE;
 	}
@@ -246,7 +328,7 @@ int main(int argc, char **argv)
 		options_free(&dm.opts);
 		return EXIT_SUCCESS;
 	}
-	if (check_cuse()) {
+	if (check_privileges(&dm.opts) || check_cuse()) {
 		options_free(&dm.opts);
 		return EXIT_USAGE;
 	}

@@ -12,13 +12,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "devnum.h"
 #include "proto/client.h"
 
 #define POLL_STEP_MS 5
+
+/* The daemon's question to its own iommufd node (node_iommufd_of): an
+ * ioctl no program can ask, answered only to the daemon's own threads. */
+#define NODE_IDENTIFY _IO(';', 0xff)
+
+struct node_identify {
+	struct iommufd *ictx;
+};
 
 /* A request being served: its cancel token, on the node's list so a stop
  * can fire them all. */
@@ -30,7 +41,8 @@ struct node_req {
 /* An open file of a program (fi->fh), on the node's list so a stop can
  * release what programs left open. */
 struct node_file {
-	struct vfile *vf;
+	struct vfile *vf;     /* NODE_DEVICE, NODE_CDEV */
+	struct iommufd *ictx; /* NODE_IOMMU */
 	struct node_file *prev, *next;
 };
 
@@ -41,6 +53,7 @@ struct node {
 	struct fuse_loop_config *loop_cfg;
 	pthread_t loop;
 	bool loop_started;
+	dev_t rdev; /* the node's device number, once it appeared */
 
 	pthread_mutex_t lock; /* guards what follows */
 	pthread_cond_t cond;
@@ -48,7 +61,7 @@ struct node {
 	struct node_req reqs;   /* list head */
 	struct node_file files; /* list head */
 
-	char path[sizeof(NODE_DIR) + 80];
+	char path[sizeof(NODE_DIR) + 96];
 };
 
 static void wake_handler(int sig)
@@ -136,13 +149,35 @@ static void file_unlink(struct node *n, struct node_file *nf)
 	pthread_mutex_unlock(&n->lock);
 }
 
+static long file_open(struct node *n, const struct vreq *vr, struct node_file *nf)
+{
+	struct iommufd_config cfg = {.name = n->path, .host = n->cfg.host, .log = n->cfg.log};
+
+	switch (n->cfg.kind) {
+	case NODE_DEVICE:
+		return vdev_open(n->vdev, vr, VFILE_NODE, &nf->vf);
+	case NODE_CDEV:
+		return vdev_open(n->vdev, vr, VFILE_CDEV, &nf->vf);
+	default:
+		return iommufd_create(&cfg, &nf->ictx);
+	}
+}
+
+static void file_release(struct node *n, struct node_file *nf)
+{
+	if (nf->vf)
+		vdev_release(n->vdev, nf->vf);
+	if (nf->ictx)
+		iommufd_put(nf->ictx);
+	free(nf);
+}
+
 static void node_open(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct node *n = fuse_req_userdata(req);
 	struct node_file *nf;
 	struct node_req nr;
 	struct vreq vr;
-	struct vfile *vf = NULL;
 	long ret;
 
 	nf = calloc(1, sizeof(*nf));
@@ -152,13 +187,12 @@ static void node_open(fuse_req_t req, struct fuse_file_info *fi)
 	}
 	ret = req_begin(n, req, &nr, &vr);
 	if (!ret)
-		ret = req_end(n, req, &nr, vdev_open(n->vdev, &vr, &vf));
+		ret = req_end(n, req, &nr, file_open(n, &vr, nf));
 	if (ret < 0) {
 		free(nf);
 		fuse_reply_err(req, (int)-ret);
 		return;
 	}
-	nf->vf = vf;
 	pthread_mutex_lock(&n->lock);
 	nf->next = n->files.next;
 	nf->prev = &n->files;
@@ -169,8 +203,7 @@ static void node_open(fuse_req_t req, struct fuse_file_info *fi)
 	/* A caller gone before the reply never sends a release: do it here. */
 	if (fuse_reply_open(req, fi) < 0) {
 		file_unlink(n, nf);
-		vdev_release(n->vdev, nf->vf);
-		free(nf);
+		file_release(n, nf);
 	}
 }
 
@@ -180,9 +213,44 @@ static void node_release(fuse_req_t req, struct fuse_file_info *fi)
 	struct node_file *nf = file_of(fi);
 
 	file_unlink(n, nf);
-	vdev_release(n->vdev, nf->vf);
-	free(nf);
+	file_release(n, nf);
 	fuse_reply_err(req, 0);
+}
+
+/* NODE_IDENTIFY from one of the daemon's own threads: which context this
+ * open file is. Anyone else gets what an unknown ioctl gets. */
+static long iommu_identify(struct node *n, const struct vreq *vr, struct node_file *nf, void *arg)
+{
+	struct node_identify *id = arg;
+
+	if (vr->pid != getpid())
+		return -ENOTTY;
+	iommufd_get(nf->ictx);
+	id->ictx = nf->ictx;
+	return 0;
+}
+
+static long file_ioctl(struct node *n, const struct vreq *vr, struct node_file *nf,
+                       unsigned int cmd, void *arg)
+{
+	if (n->cfg.kind != NODE_IOMMU)
+		return vdev_ioctl(n->vdev, nf->vf, vr, cmd, (uint64_t)(uintptr_t)arg);
+	if (cmd == NODE_IDENTIFY)
+		return iommu_identify(n, vr, nf, arg);
+	return iommufd_ioctl(nf->ictx, vr, cmd, (uint64_t)(uintptr_t)arg);
+}
+
+int node_iommufd_of(struct node *n, int fd, struct iommufd **out)
+{
+	struct node_identify id = {0};
+	struct stat st;
+
+	if (fstat(fd, &st) || !S_ISCHR(st.st_mode) || st.st_rdev != n->rdev)
+		return -EBADFD;
+	if (ioctl(fd, NODE_IDENTIFY, &id) < 0 || !id.ictx)
+		return -EBADFD;
+	*out = id.ictx;
+	return 0;
 }
 
 static void node_ioctl(fuse_req_t req, int cmd, void *arg, struct fuse_file_info *fi,
@@ -199,9 +267,7 @@ static void node_ioctl(fuse_req_t req, int cmd, void *arg, struct fuse_file_info
 	 */
 	ret = req_begin(n, req, &nr, &vr);
 	if (!ret)
-		ret = req_end(n, req, &nr,
-		              vdev_ioctl(n->vdev, file_of(fi)->vf, &vr, (unsigned int)cmd,
-		                         (uint64_t)(uintptr_t)arg));
+		ret = req_end(n, req, &nr, file_ioctl(n, &vr, file_of(fi), (unsigned int)cmd, arg));
 	if (ret < 0)
 		fuse_reply_err(req, (int)-ret);
 	else
@@ -252,7 +318,7 @@ static void node_read(fuse_req_t req, size_t size, off_t chunk, struct fuse_file
 	}
 	ret = req_begin(n, req, &nr, &vr);
 	if (!ret) {
-		ret = vfio_offset(n, &vr, chunk, &off);
+		ret = n->cfg.kind == NODE_IOMMU ? -EINVAL : vfio_offset(n, &vr, chunk, &off);
 		if (!ret)
 			ret = vdev_read(n->vdev, file_of(fi)->vf, &vr, off, buf, size);
 		ret = req_end(n, req, &nr, ret);
@@ -275,7 +341,7 @@ static void node_write(fuse_req_t req, const char *buf, size_t size, off_t chunk
 
 	ret = req_begin(n, req, &nr, &vr);
 	if (!ret) {
-		ret = vfio_offset(n, &vr, chunk, &off);
+		ret = n->cfg.kind == NODE_IOMMU ? -EINVAL : vfio_offset(n, &vr, chunk, &off);
 		if (!ret)
 			ret = vdev_write(n->vdev, file_of(fi)->vf, &vr, off, buf, size);
 		ret = req_end(n, req, &nr, ret);
@@ -353,11 +419,15 @@ static void deadline_after(struct timespec *ts, int ms)
 	}
 }
 
-static bool node_appeared(const char *path)
+static bool node_appeared(const char *path, dev_t *rdev)
 {
 	struct stat st;
 
-	return !stat(path, &st) && S_ISCHR(st.st_mode);
+	if (stat(path, &st) || !S_ISCHR(st.st_mode))
+		return false;
+	if (rdev)
+		*rdev = st.st_rdev;
+	return true;
 }
 
 /* Wait for CUSE_INIT and for devtmpfs to show the node, or the session to
@@ -370,7 +440,7 @@ static int wait_ready(struct node *n)
 	for (;;) {
 		if (n->loop_ended)
 			return -ENODEV;
-		if (n->init_done && node_appeared(n->path))
+		if (n->init_done && node_appeared(n->path, &n->rdev))
 			return 0;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec > deadline.tv_sec ||
@@ -381,15 +451,28 @@ static int wait_ready(struct node *n)
 	}
 }
 
+/* The number too: what a container's copy of the node must carry. */
+static void log_ready(struct node *n)
+{
+	struct stat st;
+
+	if (stat(n->path, &st))
+		st.st_rdev = 0;
+	vu_log(n->cfg.log, VU_LOG_INFO, "%s is ready (char %u:%u)", n->path, major(st.st_rdev),
+	       minor(st.st_rdev));
+}
+
+/* The mode first, while the daemon still owns the node: chmod on a node
+ * given away would need CAP_FOWNER too. */
 static int apply_access(struct node *n)
 {
+	if (n->cfg.mode >= 0 && chmod(n->path, (mode_t)n->cfg.mode)) {
+		vu_log(n->cfg.log, VU_LOG_ERR, "chmod %s: %s", n->path, strerror(errno));
+		return -errno;
+	}
 	if ((n->cfg.uid != (uid_t)-1 || n->cfg.gid != (gid_t)-1) &&
 	    chown(n->path, n->cfg.uid, n->cfg.gid)) {
 		vu_log(n->cfg.log, VU_LOG_ERR, "chown %s: %s", n->path, strerror(errno));
-		return -errno;
-	}
-	if (n->cfg.mode >= 0 && chmod(n->path, (mode_t)n->cfg.mode)) {
-		vu_log(n->cfg.log, VU_LOG_ERR, "chmod %s: %s", n->path, strerror(errno));
 		return -errno;
 	}
 	return 0;
@@ -397,7 +480,7 @@ static int apply_access(struct node *n)
 
 static int open_session(struct node *n)
 {
-	char devname[sizeof("DEVNAME=vfio-user/") + 80], fdpath[32];
+	char devname[sizeof("DEVNAME=vfio-user/") + 96], fdpath[32];
 	const char *dev_info[] = {devname};
 	char *argv[] = {"vfio-user-cuse", NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(1, argv);
@@ -415,6 +498,8 @@ static int open_session(struct node *n)
 	ci.dev_info_argv = dev_info;
 	/* VFIO ioctls encode no size (_IO(';', 100 + n)). */
 	ci.flags = CUSE_UNRESTRICTED_IOCTL;
+	ci.dev_major = n->cfg.dev_major;
+	ci.dev_minor = n->cfg.dev_minor;
 	n->se = cuse_lowlevel_new(&args, &ci, &node_ops, n);
 	fuse_opt_free_args(&args);
 	if (!n->se) {
@@ -464,7 +549,7 @@ int node_start(const struct node_config *cfg, struct vdev *d, struct node **out)
 	pthread_mutex_init(&n->lock, NULL);
 	init_cond(&n->cond);
 	snprintf(n->path, sizeof(n->path), NODE_DIR "/%s", cfg->name);
-	if (node_appeared(n->path)) {
+	if (node_appeared(n->path, NULL)) {
 		vu_log(cfg->log, VU_LOG_ERR, "%s already exists (another daemon?)", n->path);
 		ret = -EEXIST;
 		goto err;
@@ -482,15 +567,17 @@ int node_start(const struct node_config *cfg, struct vdev *d, struct node **out)
 	pthread_mutex_lock(&n->lock);
 	ret = wait_ready(n);
 	pthread_mutex_unlock(&n->lock);
-	if (ret) {
+	if (ret == -ENODEV && cfg->dev_major)
+		devnum_log_refusal(cfg->log, n->path, cfg->dev_major, cfg->dev_minor);
+	else if (ret)
 		vu_log(cfg->log, VU_LOG_ERR, "%s did not appear: %s", n->path,
 		       ret == -ENODEV ? "the kernel refused the device" : "timed out");
+	if (ret)
 		goto err;
-	}
 	ret = apply_access(n);
 	if (ret)
 		goto err;
-	vu_log(cfg->log, VU_LOG_INFO, "%s is ready", n->path);
+	log_ready(n);
 	*out = n;
 	return 0;
 err:
@@ -553,8 +640,7 @@ int node_stop(struct node *n)
 	fuse_loop_cfg_destroy(n->loop_cfg);
 	while ((nf = n->files.next) != &n->files) {
 		n->files.next = nf->next;
-		vdev_release(n->vdev, nf->vf);
-		free(nf);
+		file_release(n, nf);
 	}
 	pthread_cond_destroy(&n->cond);
 	pthread_mutex_destroy(&n->lock);

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One device node, /dev/vfio-user/NAME: its own CUSE session on its own
- * /dev/cuse fd, served by its own libfuse multi-threaded loop, so a slow
- * request on one node never holds up another and the threads of the
- * owning program pipeline their requests. Each request is handed to the
- * translation core (vdev.h) with a cancel token that fires when the caller
- * is signalled, so it gets EINTR at once. Every request is answered.
+ * One node: its own CUSE session on its own /dev/cuse fd, served by its own
+ * libfuse multi-threaded loop, so a slow request on one node never holds up
+ * another and the threads of a program pipeline their requests. Each
+ * request is handed to the translation core with a cancel token that fires
+ * when the caller is signalled, so it gets EINTR at once. Every request is
+ * answered. The kinds of node:
+ *
+ *   NODE_DEVICE  /dev/vfio-user/NAME          the one-fd node (vdev.h VFILE_NODE)
+ *   NODE_CDEV    /dev/vfio-user/devices/NAME  the VFIO device cdev (VFILE_CDEV)
+ *   NODE_IOMMU   /dev/vfio-user/iommu         the iommufd node (iommufd.h)
  */
 #ifndef VFIO_USER_CUSE_NODE_H
 #define VFIO_USER_CUSE_NODE_H
@@ -15,6 +19,7 @@
 
 #include "core/host.h"
 #include "proto/log.h"
+#include "core/iommufd.h"
 #include "core/vdev.h"
 
 /* Sent to a node's loop thread to make it notice that it must exit. The
@@ -25,11 +30,20 @@
 
 struct node;
 
+enum node_kind {
+	NODE_DEVICE,
+	NODE_CDEV,
+	NODE_IOMMU,
+};
+
 struct node_config {
+	enum node_kind kind;
 	const char *name;         /* the node is NODE_DIR/<name> */
 	uid_t uid;                /* (uid_t)-1: keep root */
 	gid_t gid;                /* (gid_t)-1: keep root */
 	int mode;                 /* -1: keep 0600 */
+	unsigned int dev_major;   /* fixed device number; 0: the kernel picks */
+	unsigned int dev_minor;   /* its minor, with a dev_major */
 	int max_threads;          /* request threads of this node */
 	int idle_threads;         /* of which at most this many stay idle */
 	int ready_timeout_ms;     /* for the node to appear */
@@ -49,6 +63,15 @@ int node_install_wake_handler(void);
  * and mode. Returns 0 with *out set, or -errno with the reason logged.
  */
 int node_start(const struct node_config *cfg, struct vdev *d, struct node **out);
+
+/*
+ * Which iommufd context fd is, an fd of the daemon's own (taken from a
+ * program): a new reference in *out if fd is an open file of the iommufd
+ * node n, else -EBADFD. It asks n's own session, which alone knows which
+ * open a file is: the daemon's ioctl on the file reaches it as a request of
+ * that very open.
+ */
+int node_iommufd_of(struct node *n, int fd, struct iommufd **out);
 
 /*
  * Stop the node: answer every running request (the callers get

@@ -15,13 +15,27 @@
 
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
-enum { OPT_TIMEOUT = 256, OPT_OWNER, OPT_GROUP, OPT_MODE, OPT_DMA_BY_MESSAGE };
+enum {
+	OPT_TIMEOUT = 256,
+	OPT_OWNER,
+	OPT_GROUP,
+	OPT_MODE,
+	OPT_DEVNUM,
+	OPT_IOMMUFD,
+	OPT_DMA_BY_MESSAGE
+};
+
+/* The iommufd node's name unless --iommufd says otherwise. */
+#define IOMMUFD_DEFAULT "iommu"
 
 static const struct option long_opts[] = {
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"owner", required_argument, NULL, OPT_OWNER},
     {"group", required_argument, NULL, OPT_GROUP},
     {"mode", required_argument, NULL, OPT_MODE},
+    {"devnum", required_argument, NULL, OPT_DEVNUM},
+    {"iommufd", required_argument, NULL, OPT_IOMMUFD},
+    {"foreground", no_argument, NULL, 'f'},
     {"dma-by-message", no_argument, NULL, OPT_DMA_BY_MESSAGE},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
@@ -32,32 +46,54 @@ static const struct option long_opts[] = {
 
 void options_usage(FILE *f, const char *prog)
 {
-	fprintf(f,
-	        "Usage: %s [options] NAME=SERVER ...\n"
-	        "Present each vfio-user server as a VFIO device node /dev/vfio-user/NAME.\n"
-	        "\n"
-	        "SERVER is a unix socket path, unix:PATH, or tcp:HOST:PORT (TCP passes no\n"
-	        "file descriptors: DMA goes by messages and eventfds are not possible).\n"
-	        "NAME is 1-%d letters, digits, '.', '_', ':' or '-'; up to %d devices.\n"
-	        "\n"
-	        "Options:\n"
-	        "  --timeout=MS     wait at most MS ms for each server reply (default %d)\n"
-	        "  --owner=USER|UID owner of the device nodes (default root)\n"
-	        "  --group=GROUP|GID group of the device nodes (default root)\n"
-	        "  --mode=OCTAL     permissions of the device nodes (default 0600)\n"
-	        "  --dma-by-message never give a server a file of a program's memory: every\n"
-	        "                   DMA goes by message through the daemon (for servers not\n"
-	        "                   trusted with whole files)\n"
-	        "  -v, --verbose    log more (-v info, -vv debug)\n"
-	        "  -q, --quiet      log errors only\n"
-	        "  -h, --help       show this help\n"
-	        "  -V, --version    show the version\n"
-	        "\n"
-	        "Needs root and the cuse kernel module (modprobe cuse). Runs in the\n"
-	        "foreground until SIGTERM or SIGINT, then removes its nodes and exits 0.\n"
-	        "Exit status: 0 after a clean shutdown, 1 when a server cannot be reached\n"
-	        "or a node cannot be created, 2 for a bad command line or no /dev/cuse.\n",
-	        prog, OPT_NAME_MAX, OPT_MAX_NODES, VU_DEFAULT_TIMEOUT_MS);
+	fprintf(
+	    f,
+	    "Usage: %s [options] NAME=SERVER ...\n"
+	    "Present each vfio-user server as a VFIO device node /dev/vfio-user/NAME\n"
+	    "(container and device in one fd) and as a VFIO device cdev\n"
+	    "/dev/vfio-user/devices/NAME, which binds to the daemon's iommufd node\n"
+	    "/dev/vfio-user/iommu, as the kernel's /dev/vfio/devices/vfioN and /dev/iommu.\n"
+	    "\n"
+	    "SERVER is a unix socket path, unix:PATH, tcp:HOST:PORT, or fd:N (a connected\n"
+	    "socket the daemon inherits, never reopened once that server is gone). TCP\n"
+	    "passes no file descriptors: DMA goes by messages and eventfds are not possible.\n"
+	    "NAME is 1-%d letters, digits, '.', '_', ':' or '-'; up to %d devices.\n"
+	    "\n"
+	    "Options:\n"
+	    "  --timeout=MS     wait at most MS ms for each server reply (default %d)\n"
+	    "  --owner=USER|UID owner of the device nodes (default root)\n"
+	    "  --group=GROUP|GID group of the device nodes (default root)\n"
+	    "  --mode=OCTAL     permissions of the device nodes (default 0600)\n"
+	    "  --dma-by-message never give a server a file of a program's: every\n"
+	    "                   DMA goes by message through the daemon (for servers not\n"
+	    "                   trusted with whole files)\n"
+	    "  --devnum=NAME=MAJOR:MINOR\n"
+	    "                   a fixed device number for node NAME (default: the kernel\n"
+	    "                   picks one); MAJOR 1-%d, MINOR 0-%d\n"
+	    "  --iommufd=NAME   the iommufd node is /dev/vfio-user/NAME (default " IOMMUFD_DEFAULT
+	    "):\n"
+	    "                   each daemon on a machine needs its own\n"
+	    "  -f, --foreground accepted for FUSE's sake: the daemon always runs in the\n"
+	    "                   foreground\n"
+	    "  -v, --verbose    log more (-v info, -vv debug)\n"
+	    "  -q, --quiet      log errors only\n"
+	    "  -h, --help       show this help\n"
+	    "  -V, --version    show the version\n"
+	    "\n"
+	    "Needs root (CAP_SYS_PTRACE, CAP_DAC_OVERRIDE, and CAP_SYS_ADMIN or\n"
+	    "CAP_CHECKPOINT_RESTORE at least) and the cuse kernel module (modprobe cuse).\n"
+	    "\n"
+	    "Signals: SIGTERM or SIGINT removes the nodes and exits 0. SIGHUP is ignored.\n"
+	    "\n"
+	    "Environment: with NOTIFY_SOCKET (systemd's Type=notify) the daemon sends\n"
+	    "READY=1 once every node is usable and STOPPING=1 at shutdown. With\n"
+	    "JOURNAL_STREAM (its stderr is the journal) log lines carry <N> priority\n"
+	    "prefixes and no timestamp.\n"
+	    "\n"
+	    "Exit status: 0 after a clean shutdown, 1 when a server cannot be reached or a\n"
+	    "node cannot be created, 2 for a bad command line, missing privileges or no\n"
+	    "/dev/cuse.\n",
+	    prog, OPT_NAME_MAX, OPT_MAX_NODES, VU_DEFAULT_TIMEOUT_MS, OPT_MAJOR_MAX, OPT_MINOR_MAX);
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -163,14 +199,25 @@ static int check_tcp(const char *name, const char *hostport, char *err, size_t e
 	return 0;
 }
 
-/* Check SERVER and give it its scheme, so a path is never read as fd:N. */
+/* Check SERVER and give it its scheme: fd:N is an inherited socket, and
+ * a path that looks like one is given as unix:PATH. */
 static int make_server(const char *name, const char *s, char **out, char *err, size_t errlen)
 {
 	const char *path = s;
+	unsigned long fd;
 	int ret;
 
 	if (!*s)
 		return fail(err, errlen, "%s: empty server address", name);
+	if (!strncmp(s, "fd:", 3)) {
+		if (parse_ulong(s + 3, 10, INT_MAX, &fd))
+			return fail(err, errlen, "%s: server '%s' is not fd:N", name, s);
+		if (asprintf(out, "fd:%lu", fd) < 0) {
+			*out = NULL;
+			return -ENOMEM;
+		}
+		return 0;
+	}
 	if (!strncmp(s, "tcp:", 4)) {
 		ret = check_tcp(name, s + 4, err, errlen);
 		if (ret)
@@ -216,12 +263,96 @@ static int add_node(struct options *o, const char *arg, char *err, size_t errlen
 	if (!n->name)
 		return -ENOMEM;
 	ret = make_server(n->name, eq + 1, &n->server, err, errlen);
+	/* One connection owns an inherited socket. */
+	for (i = 0; !ret && !strncmp(n->server, "fd:", 3) && i < o->nr_nodes; i++)
+		if (!strcmp(o->nodes[i].server, n->server))
+			ret = fail(err, errlen, "%s is given to '%s' and '%s'", n->server,
+			           o->nodes[i].name, n->name);
 	if (ret) {
+		free(n->server);
+		n->server = NULL;
 		free(n->name);
 		n->name = NULL;
 		return ret;
 	}
 	o->nr_nodes++;
+	return 0;
+}
+
+/* /dev/vfio-user/devices holds the cdevs, and the iommufd node has its
+ * name: no device may take either. */
+static int check_reserved(const struct options *o, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < o->nr_nodes; i++) {
+		if (!strcmp(o->nodes[i].name, "devices"))
+			return fail(err, errlen,
+			            "device name 'devices' is taken: /dev/vfio-user/devices holds "
+			            "the device cdevs");
+		if (!strcmp(o->nodes[i].name, o->iommufd))
+			return fail(err, errlen,
+			            "device name '%s' is the iommufd node's (see --iommufd)",
+			            o->iommufd);
+	}
+	if (!strcmp(o->iommufd, "devices"))
+		return fail(err, errlen, "--iommufd: 'devices' holds the device cdevs");
+	return 0;
+}
+
+/* --devnum=NAME=MAJOR:MINOR, checked now, matched to its node at the end. */
+static int add_devnum(struct options *o, const char *arg, char *err, size_t errlen)
+{
+	const char *eq = strchr(arg, '='), *colon = eq ? strrchr(eq, ':') : NULL;
+	struct opt_devnum *dn;
+	unsigned long maj, min;
+	char num[24];
+	size_t len;
+	int ret;
+
+	if (!eq || !colon || (size_t)(colon - eq - 1) >= sizeof(num))
+		return fail(err, errlen, "--devnum: '%s' is not NAME=MAJOR:MINOR", arg);
+	len = (size_t)(eq - arg);
+	ret = check_name(arg, len, err, errlen);
+	if (ret)
+		return ret;
+	memcpy(num, eq + 1, (size_t)(colon - eq - 1));
+	num[colon - eq - 1] = '\0';
+	if (parse_ulong(num, 10, OPT_MAJOR_MAX, &maj) || maj == 0 ||
+	    parse_ulong(colon + 1, 10, OPT_MINOR_MAX, &min))
+		return fail(err, errlen,
+		            "--devnum: '%s' is not MAJOR:MINOR with MAJOR 1-%d, MINOR 0-%d", eq + 1,
+		            OPT_MAJOR_MAX, OPT_MINOR_MAX);
+	for (size_t i = 0; i < o->nr_devnums; i++) {
+		if (strlen(o->devnums[i].name) == len && !memcmp(o->devnums[i].name, arg, len))
+			return fail(err, errlen, "--devnum: device '%.*s' is given two numbers",
+			            (int)len, arg);
+		if (o->devnums[i].major == maj && o->devnums[i].minor == min)
+			return fail(err, errlen, "--devnum: %lu:%lu is given to '%s' and '%.*s'",
+			            maj, min, o->devnums[i].name, (int)len, arg);
+	}
+	if (o->nr_devnums == OPT_MAX_NODES)
+		return fail(err, errlen, "--devnum: at most %d", OPT_MAX_NODES);
+	dn = &o->devnums[o->nr_devnums++];
+	memcpy(dn->name, arg, len);
+	dn->name[len] = '\0';
+	dn->major = (unsigned int)maj;
+	dn->minor = (unsigned int)min;
+	return 0;
+}
+
+static int apply_devnums(struct options *o, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < o->nr_devnums; i++) {
+		size_t n;
+
+		for (n = 0; n < o->nr_nodes; n++)
+			if (!strcmp(o->nodes[n].name, o->devnums[i].name))
+				break;
+		if (n == o->nr_nodes)
+			return fail(err, errlen, "--devnum: no device '%s' given (NAME=SERVER)",
+			            o->devnums[i].name);
+		o->nodes[n].major = o->devnums[i].major;
+		o->nodes[n].minor = o->devnums[i].minor;
+	}
 	return 0;
 }
 
@@ -249,6 +380,16 @@ static int parse_option(struct options *o, int c, const char *arg, int *verbosit
 		return 0;
 	case OPT_DMA_BY_MESSAGE:
 		o->dma_by_message = true;
+		return 0;
+	case OPT_IOMMUFD:
+		if (check_name(arg, strlen(arg), err, errlen))
+			return -EINVAL;
+		snprintf(o->iommufd, sizeof(o->iommufd), "%s", arg);
+		return 0;
+	case OPT_DEVNUM:
+		return add_devnum(o, arg, err, errlen);
+	case 'f':
+		/* FUSE programs take -f for "foreground"; this one never leaves it. */
 		return 0;
 	case 'v':
 		(*verbosity)++;
@@ -303,12 +444,13 @@ int options_parse(struct options *o, int argc, char **argv, char *err, size_t er
 	o->uid = (uid_t)-1;
 	o->gid = (gid_t)-1;
 	o->mode = -1;
+	snprintf(o->iommufd, sizeof(o->iommufd), "%s", IOMMUFD_DEFAULT);
 	err[0] = '\0';
 
 	/* getopt keeps its state in globals: optind = 0 restarts it fully. */
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":vqhV", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":fvqhV", long_opts, NULL)) != -1) {
 		if (c == '?' || c == ':')
 			return bad_option(argc, argv, c, err, errlen);
 		ret = parse_option(o, c, optarg, &verbosity, err, errlen);
@@ -325,7 +467,10 @@ int options_parse(struct options *o, int argc, char **argv, char *err, size_t er
 	}
 	if (o->nr_nodes == 0)
 		return fail(err, errlen, "no device given: expected NAME=SERVER");
-	return 0;
+	ret = check_reserved(o, err, errlen);
+	if (ret)
+		return ret;
+	return apply_devnums(o, err, errlen);
 }
 
 void options_free(struct options *o)

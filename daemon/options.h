@@ -5,7 +5,8 @@
  *   vfio-user-cuse [options] NAME=SERVER ...
  *
  * Each NAME=SERVER pair makes /dev/vfio-user/NAME, served by the vfio-user
- * server at SERVER (a unix socket path, unix:PATH, or tcp:HOST:PORT).
+ * server at SERVER (a unix socket path, unix:PATH, tcp:HOST:PORT, or fd:N,
+ * a connected socket the daemon inherits).
  */
 #ifndef VFIO_USER_CUSE_OPTIONS_H
 #define VFIO_USER_CUSE_OPTIONS_H
@@ -20,22 +21,34 @@
 #define OPT_MAX_NODES      256 /* devices one daemon serves */
 #define OPT_NAME_MAX       64  /* characters in a NAME */
 #define OPT_TIMEOUT_MAX_MS 3600000
+#define OPT_MAJOR_MAX      511     /* the kernel's char majors end at 511 */
+#define OPT_MINOR_MAX      1048575 /* 20 bits */
 
 struct opt_node {
-	char *name;   /* the node is /dev/vfio-user/<name> */
-	char *server; /* always with its scheme: unix:PATH or tcp:HOST:PORT */
+	char *name;                /* the node is /dev/vfio-user/<name> */
+	char *server;              /* always with its scheme: unix:PATH, tcp:HOST:PORT or fd:N */
+	unsigned int major, minor; /* --devnum; major 0: the kernel picks */
+};
+
+/* A --devnum=NAME=MAJOR:MINOR as given, matched to its node at the end. */
+struct opt_devnum {
+	char name[OPT_NAME_MAX + 1];
+	unsigned int major, minor;
 };
 
 struct options {
-	int timeout_ms;          /* per server request */
-	uid_t uid;               /* (uid_t)-1: leave the node's owner alone */
-	gid_t gid;               /* (gid_t)-1: leave its group alone */
-	int mode;                /* -1: leave its mode (0600) alone */
-	bool dma_by_message;     /* never share a file of program memory */
-	enum vu_log_level level; /* from -v/-q */
-	bool help, version;      /* print and exit; nodes are not checked */
+	int timeout_ms;                 /* per server request */
+	uid_t uid;                      /* (uid_t)-1: leave the node's owner alone */
+	gid_t gid;                      /* (gid_t)-1: leave its group alone */
+	int mode;                       /* -1: leave its mode (0600) alone */
+	bool dma_by_message;            /* never share a file of program memory */
+	enum vu_log_level level;        /* from -v/-q */
+	bool help, version;             /* print and exit; nodes are not checked */
+	char iommufd[OPT_NAME_MAX + 1]; /* the iommufd node is /dev/vfio-user/<iommufd> */
 	size_t nr_nodes;
 	struct opt_node nodes[OPT_MAX_NODES];
+	size_t nr_devnums;
+	struct opt_devnum devnums[OPT_MAX_NODES];
 };
 
 /*

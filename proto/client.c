@@ -156,8 +156,9 @@ static void lost(struct vu_client *c, int err)
 	pthread_mutex_unlock(&c->lock);
 
 	if (!closing) {
-		vu_log(c->opts.log, VU_LOG_WARN, "vfio-user server connection lost: %s",
-		       strerror(-err));
+		/* A program that is told reports it in its own words. */
+		vu_log(c->opts.log, c->opts.disconnected ? VU_LOG_DEBUG : VU_LOG_WARN,
+		       "vfio-user server connection lost: %s", strerror(-err));
 		if (c->opts.disconnected)
 			c->opts.disconnected(c->opts.arg, err);
 	}
@@ -298,6 +299,10 @@ static int deliver(struct vu_client *c, struct vu_msg *m, int bad, const char *w
 		vu_msg_release(m);
 		finish(c, w, -EPROTO);
 	} else {
+		if ((m->hdr.flags & VFIO_USER_F_ERROR) && m->len)
+			vu_log(c->opts.log, VU_LOG_DEBUG,
+			       "error reply to %s (message %u) carries %zu bytes: ignored",
+			       vu_command_name(w->cmd), id, m->len);
 		w->msg = *m;
 		finish(c, w, 0);
 	}
@@ -729,7 +734,7 @@ static int wait_reply(struct vu_client *c, struct waiter *w, int timeout_ms,
 	return w->err;
 }
 
-static int reply_result(struct waiter *w, struct vu_reply *reply)
+static int reply_result(struct waiter *w, struct vu_reply *reply, bool *refused)
 {
 	struct vu_msg *m = &w->msg;
 
@@ -737,6 +742,8 @@ static int reply_result(struct waiter *w, struct vu_reply *reply)
 		int err = reply_errno(&m->hdr);
 
 		vu_msg_release(m);
+		if (refused)
+			*refused = true;
 		return err;
 	}
 	if (!reply) {
@@ -782,6 +789,7 @@ int vu_callv(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iov
              size_t nr_fds, const struct vu_call_opts *opts, struct vu_reply *reply)
 {
 	struct vu_cancel *cancel = opts ? opts->cancel : NULL;
+	bool *refused = opts ? opts->refused : NULL;
 	int timeout = opts && opts->timeout_ms > 0 ? opts->timeout_ms : c->timeout_ms;
 	struct waiter w = {.cmd = cmd};
 	struct vfio_user_header h = {.cmd = cmd, .flags = VFIO_USER_F_TYPE_COMMAND};
@@ -790,6 +798,8 @@ int vu_callv(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iov
 
 	if (reply)
 		memset(reply, 0, sizeof(*reply));
+	if (refused)
+		*refused = false;
 	err = check_call(c, cmd, iov, iovcnt, nr_fds, fds);
 	if (err)
 		return err;
@@ -821,7 +831,7 @@ int vu_callv(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iov
 	pthread_mutex_unlock(&c->lock);
 	cancel_register(cancel, NULL, NULL);
 	if (!err)
-		err = reply_result(&w, reply);
+		err = reply_result(&w, reply, refused);
 out:
 	pthread_cond_destroy(&w.cond);
 	return err;

@@ -15,7 +15,8 @@
  * waiter at once. No call blocks forever.
  *
  * Errors are negative errno values:
- *   -EXXX       the server's error reply (an error reply with errno 0 is -EIO)
+ *   -EXXX       the server's error reply (an error reply with errno 0 is -EIO);
+ *               vu_call_opts.refused tells it from the same errno of ours
  *   -ETIMEDOUT  no reply within the timeout
  *   -EINTR      the call's cancel token fired
  *   -ENOTCONN   the connection is gone (before or during the call)
@@ -65,7 +66,8 @@ struct vu_client_opts {
  *   PATH or unix:PATH   a unix socket
  *   fd:N                an already connected unix socket we take over
  *   tcp:HOST:PORT       TCP (no fds cross: DMA goes by messages, no eventfds)
- * Returns 0 with *out set, or -errno with the reason logged.
+ * Returns 0 with *out set, or -errno: a failed negotiation is logged, a
+ * failed connect only at debug level; vu_connect_explain (diag.h) says why.
  */
 int vu_client_connect(const char *addr, const struct vu_client_opts *opts, struct vu_client **out);
 
@@ -90,6 +92,14 @@ void vu_cancel_free(struct vu_cancel *t);
 struct vu_call_opts {
 	int timeout_ms;           /* 0 = the connection's default */
 	struct vu_cancel *cancel; /* may be NULL */
+	/* May be NULL. Where an error came from: every call sets it, true when
+	 * it failed with the server's error reply (the server's answer to the
+	 * request, which asking again would get), false for anything else (a
+	 * timeout, cancel, lost connection, malformed reply, no memory or no
+	 * free message id: this side's failures, worth asking again later).
+	 * A helper that fails before sending anything leaves it alone, so
+	 * start it at false. */
+	bool *refused;
 };
 
 /* A reply: payload and fds are owned by the reply until vu_reply_free. */

@@ -134,19 +134,23 @@ static int want_xfer(struct chk *c, uint64_t count)
 	return 0;
 }
 
+/* A range may end at the last byte of the 64-bit space (QEMU unmaps up to
+ * there, and the kernel accepts it); only one that goes past it wraps. */
 static int want_no_wrap(struct chk *c, uint64_t base, uint64_t size)
 {
-	if (base + size < base)
+	if (size && base + (size - 1) < base)
 		return bad(c, "range %#llx+%#llx wraps around", (unsigned long long)base,
 		           (unsigned long long)size);
 	return 0;
 }
 
-/* A request of exactly fixed bytes whose argsz (the largest reply the
- * sender takes) leaves room for at least min_argsz. */
+/* A request of at least fixed bytes whose argsz (the largest reply the
+ * sender takes) leaves room for at least min_argsz. Bytes past the fixed
+ * part are ignored, as libvfio-user's server does: its client pads a
+ * request to its argsz. */
 static int request_argsz(struct chk *c, size_t fixed, size_t min_argsz)
 {
-	int ret = want_len(c, fixed);
+	int ret = want_min(c, fixed);
 
 	if (ret)
 		return ret;
@@ -194,11 +198,17 @@ static int check_empty(struct chk *c)
 	return ret ? ret : want_fds(c, 0);
 }
 
+/* libvfio-user's server ignores whatever comes with a reset. */
+static int check_reset_request(struct chk *c)
+{
+	return want_fds(c, 0);
+}
+
 static int check_dma_map(struct chk *c)
 {
 	const uint32_t known = VFIO_USER_F_DMA_REGION_READ | VFIO_USER_F_DMA_REGION_WRITE;
 	struct vfio_user_dma_map m;
-	int ret = want_len(c, sizeof(m));
+	int ret = want_min(c, sizeof(m));
 
 	if (ret)
 		return ret;
@@ -401,10 +411,10 @@ static int check_set_irqs(struct chk *c)
 		return bad(c, "flags %#x need one data type and one action", s.flags);
 	if ((uint64_t)s.start + s.count > UINT32_MAX)
 		return bad(c, "start %u + count %u overflows", s.start, s.count);
-	expect = sizeof(s);
-	if (s.flags & VFIO_IRQ_SET_DATA_BOOL)
-		expect += s.count;
-	if (c->len != expect)
+	/* Only DATA_BOOL has data whose size the count gives; bytes after the
+	 * fixed part of the others are ignored, as libvfio-user does. */
+	expect = sizeof(s) + s.count;
+	if ((s.flags & VFIO_IRQ_SET_DATA_BOOL) && c->len != expect)
 		return bad(c, "payload is %zu bytes, count %u needs %llu", c->len, s.count,
 		           (unsigned long long)expect);
 	if (s.argsz < sizeof(s))
@@ -412,53 +422,60 @@ static int check_set_irqs(struct chk *c)
 	return want_fds(c, (s.flags & VFIO_IRQ_SET_DATA_EVENTFD) ? s.count : 0);
 }
 
-/* A region or DMA access: fixed part, then data bytes when with_data. */
-static int check_access(struct chk *c, uint64_t count, bool with_data)
+/* How the bytes after an access's fixed part must look. */
+enum tail {
+	TAIL_NONE,  /* nothing may follow */
+	TAIL_DATA,  /* exactly count bytes of data */
+	TAIL_EXTRA, /* anything, ignored */
+};
+
+/* A region or DMA access: fixed part, then what tail says. */
+static int check_access(struct chk *c, uint64_t count, enum tail tail)
 {
 	size_t fixed = sizeof(struct vfio_user_region_access);
 	int ret = want_xfer(c, count);
 
 	if (ret)
 		return ret;
-	if (with_data && c->len - fixed != count)
+	if (tail == TAIL_DATA && c->len - fixed != count)
 		return bad(c, "count %llu but %zu data bytes", (unsigned long long)count,
 		           c->len - fixed);
-	if (!with_data && c->len != fixed)
+	if (tail == TAIL_NONE && c->len != fixed)
 		return bad(c, "payload is %zu bytes, expected %zu", c->len, fixed);
 	return want_fds(c, 0);
 }
 
-static int check_region_access(struct chk *c, bool with_data)
+static int check_region_access(struct chk *c, enum tail tail)
 {
 	int ret = want_min(c, sizeof(struct vfio_user_region_access));
 
 	if (ret)
 		return ret;
-	return check_access(c, rd32(c->p, offsetof(struct vfio_user_region_access, count)),
-	                    with_data);
+	return check_access(c, rd32(c->p, offsetof(struct vfio_user_region_access, count)), tail);
 }
 
+/* libvfio-user's server reads the fixed part of a read request only. */
 static int check_region_read_request(struct chk *c)
 {
-	return check_region_access(c, false);
+	return check_region_access(c, TAIL_EXTRA);
 }
 
 static int check_region_read_reply(struct chk *c)
 {
-	return check_region_access(c, true);
+	return check_region_access(c, TAIL_DATA);
 }
 
 static int check_region_write_request(struct chk *c)
 {
-	return check_region_access(c, true);
+	return check_region_access(c, TAIL_DATA);
 }
 
 static int check_region_write_reply(struct chk *c)
 {
-	return check_region_access(c, false);
+	return check_region_access(c, TAIL_NONE);
 }
 
-static int check_dma_access(struct chk *c, bool with_data)
+static int check_dma_access(struct chk *c, enum tail tail)
 {
 	struct vfio_user_dma_access a;
 	int ret = want_min(c, sizeof(a));
@@ -467,17 +484,17 @@ static int check_dma_access(struct chk *c, bool with_data)
 		return ret;
 	memcpy(&a, c->p, sizeof(a));
 	ret = want_no_wrap(c, a.addr, a.count);
-	return ret ? ret : check_access(c, a.count, with_data);
+	return ret ? ret : check_access(c, a.count, tail);
 }
 
 static int check_dma_read_request(struct chk *c)
 {
-	return check_dma_access(c, false);
+	return check_dma_access(c, TAIL_NONE);
 }
 
 static int check_dma_read_reply(struct chk *c)
 {
-	return check_dma_access(c, true);
+	return check_dma_access(c, TAIL_DATA);
 }
 
 /* libvfio-user sends every piece of a split DMA_WRITE in a message as long
@@ -498,7 +515,7 @@ static int check_dma_write_request(struct chk *c)
 			ret = want_no_wrap(c, rd64(c->p, 0), count);
 		return ret ? ret : want_fds(c, 0);
 	}
-	return check_dma_access(c, true);
+	return check_dma_access(c, TAIL_DATA);
 }
 
 /* The spec's table gives this reply a 4-byte count (12 bytes); libvfio-user
@@ -661,7 +678,7 @@ static const struct rule rules[VFIO_USER_MAX_COMMAND] = {
                                 check_region_write_reply},
     [VFIO_USER_DMA_READ] = {"DMA_READ", check_dma_read_request, check_dma_read_reply},
     [VFIO_USER_DMA_WRITE] = {"DMA_WRITE", check_dma_write_request, check_dma_write_reply},
-    [VFIO_USER_DEVICE_RESET] = {"DEVICE_RESET", check_empty, check_empty},
+    [VFIO_USER_DEVICE_RESET] = {"DEVICE_RESET", check_reset_request, check_empty},
     [VFIO_USER_DIRTY_PAGES] = {"DIRTY_PAGES", check_dirty_pages_request, check_dirty_pages_reply},
     [VFIO_USER_REGION_WRITE_MULTI] = {"REGION_WRITE_MULTI", check_write_multi_request,
                                       check_write_multi_reply},
@@ -732,11 +749,11 @@ int vu_msg_check(const struct vfio_user_header *hdr, const void *payload, size_t
 		return fail(why, whylen, "unknown command %u", hdr->cmd);
 	if (nr_fds > VU_MAX_MSG_FDS_LIMIT)
 		return bad(&c, "carries %zu fds, more than any message may", nr_fds);
-	if (reply && (hdr->flags & VFIO_USER_F_ERROR)) {
-		if (len)
-			return bad(&c, "error reply with %zu bytes of payload", len);
+	/* The spec makes an error reply a bare header, but libvfio-user sends
+	 * the reply buffer its failed callback had started: only the errno
+	 * counts, whatever follows it. */
+	if (reply && (hdr->flags & VFIO_USER_F_ERROR))
 		return want_fds(&c, 0);
-	}
 	return reply ? r->reply(&c) : r->request(&c);
 }
 

@@ -33,8 +33,11 @@ int vu_header_check(const struct vfio_user_header *hdr, char *why, size_t whylen
  * bytes) against its command and direction (command or reply, from the
  * flags): fixed size, argsz, counts vs size, data lengths vs count,
  * capability chains, and nr_fds against what the command may carry.
- * An error reply must have no payload. max_xfer bounds data transfers (0 =
- * no bound beyond VU_MSG_MAX_SIZE). Returns 0, or -EPROTO with why filled in.
+ * A request may carry bytes past its fixed part unless a count says how
+ * many follow (they are ignored, as libvfio-user's server does). An error
+ * reply may carry a payload, which means nothing (libvfio-user sends one),
+ * but no fds. max_xfer bounds data transfers (0 = no bound beyond
+ * VU_MSG_MAX_SIZE). Returns 0, or -EPROTO with why filled in.
  */
 int vu_msg_check(const struct vfio_user_header *hdr, const void *payload, size_t len, size_t nr_fds,
                  uint32_t max_xfer, char *why, size_t whylen);

@@ -37,6 +37,7 @@ struct vu_server_conn {
 	const struct vu_server_ops *ops;
 	void *dev;
 	const struct vu_log *log;
+	bool strict;         /* a command during our DMA wait is fatal, as in libvfio-user */
 	struct vu_caps ours; /* what we offered: our receive limits */
 	struct vu_caps caps; /* in force, as sent in our VERSION reply */
 	struct queued *qhead;
@@ -185,7 +186,11 @@ static int do_region_info(struct vu_server_conn *s, struct vu_msg *m, struct rep
 	info->argsz = (uint32_t)len;
 	info->index = req->index;
 	if (len > room || len > req->argsz) {
-		/* Too small a buffer: say how much is needed, send no chain. */
+		/* Too small a buffer: say how much is needed, send no chain.
+		 * The kernel would still set CAPS, with cap_offset 0; on the
+		 * wire the spec and libvfio-user set it only when the chain
+		 * is in the reply, and QEMU's client refuses the other form. */
+		info->flags &= ~VFIO_REGION_INFO_FLAG_CAPS;
 		info->cap_offset = 0;
 		r->len = sizeof(*info);
 		r->fd = -1;
@@ -564,6 +569,7 @@ int vu_serve(int fd, const struct vu_server_ops *ops, void *dev, const struct vu
 
 	s.qtail = &s.qhead;
 	s.log = opts ? opts->log : NULL;
+	s.strict = opts && opts->strict;
 	if (opts)
 		s.ours = opts->caps;
 	else
@@ -587,7 +593,7 @@ int vu_serve(int fd, const struct vu_server_ops *ops, void *dev, const struct vu
 }
 
 /* Wait for the reply to our DMA request id on fd, queueing client commands
- * that arrive on the main socket meanwhile. */
+ * that arrive on the main socket meanwhile (unless strict). */
 static int dma_wait(struct vu_server_conn *s, int fd, uint16_t id, uint16_t cmd, struct vu_msg *out)
 {
 	int64_t deadline = now_ms() + DMA_TIMEOUT_MS;
@@ -620,10 +626,12 @@ static int dma_wait(struct vu_server_conn *s, int fd, uint16_t id, uint16_t cmd,
 			free(q);
 			continue;
 		}
-		if (fd != s->fd || s->qlen >= QUEUE_MAX) {
+		if (fd != s->fd || s->strict || s->qlen >= QUEUE_MAX) {
 			vu_log(s->log, VU_LOG_ERR, "client sent %s while we waited for DMA%s",
 			       vu_command_name(q->m.hdr.cmd),
-			       fd != s->fd ? " on the twin socket" : ", and too many");
+			       fd != s->fd ? " on the twin socket"
+			       : s->strict ? " (strict: without twin-socket mode)"
+			                   : ", and too many");
 			vu_msg_release(&q->m);
 			free(q);
 			return -EPROTO;

@@ -10,12 +10,14 @@
  * may itself call vu_server_dma_read/write: the request goes to the client
  * and vu_serve waits for its reply (on the twin socket when negotiated,
  * otherwise on the main socket, queueing any client command that arrives
- * meanwhile), just as libvfio-user's servers do.
+ * meanwhile; libvfio-user's servers treat such a command as a protocol
+ * error instead, which opts->strict imitates).
  */
 #ifndef VFIO_USER_PROTO_SERVER_H
 #define VFIO_USER_PROTO_SERVER_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,6 +57,11 @@ struct vu_server_ops {
 
 struct vu_server_opts {
 	struct vu_caps caps; /* what we offer (vu_caps_default + changes) */
+	/* Behave as libvfio-user does: a client command arriving on the main
+	 * socket while a callback waits for the reply to our DMA request is
+	 * a protocol error that ends the connection (instead of being queued).
+	 * Twin-socket mode avoids it. For testing clients against that rule. */
+	bool strict;
 	const struct vu_log *log;
 };
 

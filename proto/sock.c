@@ -93,7 +93,9 @@ static int connect_unix(const char *path, const struct vu_log *log)
 		if (err == EINTR)
 			continue;
 		close(fd);
-		vu_log(log, VU_LOG_ERR, "connect to %s: %s", path, strerror(err));
+		/* The caller reports the errno (vu_connect_explain), once: a
+		 * retry loop must not log an error each round. */
+		vu_log(log, VU_LOG_DEBUG, "connect to %s: %s", path, strerror(err));
 		return -err;
 	}
 	return fd;
@@ -188,9 +190,12 @@ static int connect_tcp(const char *hostport, const struct vu_log *log)
 	host[hl] = '\0';
 	rc = getaddrinfo(host, colon + 1, &hints, &res);
 	if (rc) {
-		vu_log(log, VU_LOG_ERR, "resolve %s port %s: %s", host, colon + 1,
+		vu_log(log, VU_LOG_DEBUG, "resolve %s port %s: %s", host, colon + 1,
 		       gai_strerror(rc));
-		return -EHOSTUNREACH;
+		/* No such name (ENXIO) is not a failure to reach an address. */
+		if (rc == EAI_SYSTEM)
+			return -errno;
+		return rc == EAI_AGAIN ? -EAGAIN : -ENXIO;
 	}
 	for (ai = res; ai; ai = ai->ai_next) {
 		fd = connect_bounded(ai);
@@ -199,7 +204,7 @@ static int connect_tcp(const char *hostport, const struct vu_log *log)
 	}
 	freeaddrinfo(res);
 	if (fd < 0) {
-		vu_log(log, VU_LOG_ERR, "connect to %s port %s: %s", host, colon + 1,
+		vu_log(log, VU_LOG_DEBUG, "connect to %s port %s: %s", host, colon + 1,
 		       strerror(-fd));
 		return fd;
 	}

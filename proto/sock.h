@@ -28,8 +28,10 @@ void vu_msg_release(struct vu_msg *m);
 
 /*
  * Connect to addr (PATH, unix:PATH, fd:N, tcp:HOST:PORT). Returns the socket
- * (close-on-exec) or -errno with the reason logged; *is_unix tells whether
- * fds can cross it.
+ * (close-on-exec) or -errno; *is_unix tells whether fds can cross it. A bad
+ * address is logged as an error; a failed connect only at debug level, since
+ * the errno says it (-ENXIO: a host name that does not resolve, -EAGAIN: not
+ * now) and the caller reports it once, retrying or not.
  */
 int vu_sock_connect(const char *addr, bool *is_unix, const struct vu_log *log);
 

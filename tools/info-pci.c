@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * PCI config space: a hex dump, the header decoded, and the capability
- * lists walked (standard, then extended past 0x100). The server's bytes are
- * not trusted: a pointer out of range or a loop ends the walk with a note.
+ * PCI config space: with -x a hex dump, then the header decoded and the
+ * capability lists walked (standard, then extended past 0x100). The server's
+ * bytes are not trusted: a pointer out of range or a loop ends the walk with
+ * a note.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -200,7 +201,7 @@ static void walk_ext_caps(FILE *f, const uint8_t *cfg, size_t len)
 }
 
 int info_print_config(FILE *f, struct vu_client *c, const struct vu_call_opts *o,
-                      const struct info_regions *r)
+                      const struct info_regions *r, bool hex)
 {
 	uint64_t cfg_size = r->size[VFIO_PCI_CONFIG_REGION_INDEX];
 	size_t len = cfg_size < CFG_MAX ? cfg_size : CFG_MAX;
@@ -222,7 +223,8 @@ int info_print_config(FILE *f, struct vu_client *c, const struct vu_call_opts *o
 		goto out;
 	}
 	fprintf(f, "config space (%zu bytes):\n", len);
-	hexdump(f, cfg, len);
+	if (hex)
+		hexdump(f, cfg, len);
 	print_header(f, cfg, r);
 	if (len >= PCI_CFG_SPACE_SIZE)
 		walk_caps(f, cfg);

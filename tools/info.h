@@ -7,6 +7,7 @@
 #ifndef VFIO_USER_TOOLS_INFO_H
 #define VFIO_USER_TOOLS_INFO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,8 +29,9 @@ int info_print_regions(FILE *f, struct vu_client *c, const struct vu_call_opts *
                        uint32_t num_regions, struct info_regions *r);
 int info_print_irqs(FILE *f, struct vu_client *c, const struct vu_call_opts *o, uint32_t num_irqs);
 
-/* info-pci.c: config space as hex and its decoded capability lists. */
+/* info-pci.c: config space decoded with its capability lists, and as hex
+ * when hex is set. */
 int info_print_config(FILE *f, struct vu_client *c, const struct vu_call_opts *o,
-                      const struct info_regions *r);
+                      const struct info_regions *r, bool hex);
 
 #endif

@@ -4,7 +4,10 @@
  * driver does, and say what happens at each step. Program memory goes to the
  * device (client -> BAR2) and comes back (BAR2 -> client), so the device both
  * reads and writes program memory; each copy raises MSI-X vector 1 on an
- * eventfd. The copy is checked byte for byte.
+ * eventfd. The copy is checked byte for byte. As a driver does, it turns on
+ * memory space and bus mastering in the PCI command register first (a device
+ * neither DMAs nor sends MSI-X without bus mastering) and turns them back
+ * off at the end.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
 #include "compat/vfio_open.h"
@@ -41,6 +45,8 @@ struct demo {
 	uint8_t *src, *dst;
 	int mapped_src, mapped_dst;
 	int efd;
+	int enabled;   /* we changed the command register */
+	uint16_t cmd0; /* its value before */
 };
 
 static int step;
@@ -105,6 +111,39 @@ static int identify(struct demo *d)
 	say("Device %04x:%04x, ID register 0x%08" PRIx32 " (\"VUSE\"), version %" PRIu32
 	    "; BAR2 holds %zu bytes.",
 	    ids[0], ids[1], id, version, d->size);
+	return 0;
+}
+
+static int command_read(struct demo *d, uint16_t *cmd)
+{
+	return vq_read(d->dev, d->config, PCI_COMMAND, cmd, sizeof(*cmd));
+}
+
+static int command_write(struct demo *d, uint16_t cmd)
+{
+	return vq_write(d->dev, d->config, PCI_COMMAND, &cmd, sizeof(cmd));
+}
+
+/* What a driver's probe does before the device may DMA or interrupt: let it
+ * answer memory accesses (BARs) and master the bus (DMA, MSI-X). */
+static int enable_device(struct demo *d)
+{
+	const uint16_t want = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	uint16_t cmd;
+	int ret;
+
+	if ((ret = command_read(d, &d->cmd0)) || (ret = command_write(d, d->cmd0 | want)))
+		return fail("writing the PCI command register", -ret);
+	d->enabled = 1;
+	if ((ret = command_read(d, &cmd)))
+		return fail("reading the PCI command register", -ret);
+	if ((cmd & want) != want) {
+		printf("    FAILED: PCI command register reads 0x%04x after setting 0x%04x\n", cmd,
+		       want);
+		return -EIO;
+	}
+	say("PCI command register 0x%04x -> 0x%04x: memory space and bus mastering on.", d->cmd0,
+	    cmd);
 	return 0;
 }
 
@@ -315,7 +354,8 @@ static int run(struct demo *d)
 	uint32_t count0, count1;
 	int ret;
 
-	if ((ret = identify(d)) || (ret = setup_memory(d)) || (ret = setup_irq(d)))
+	if ((ret = identify(d)) || (ret = enable_device(d)) || (ret = setup_memory(d)) ||
+	    (ret = setup_irq(d)))
 		return ret;
 	if ((ret = reg_read(d, EXDEV_REG_DMA_COUNT, &count0)))
 		return fail("reading DMA_COUNT", -ret);
@@ -357,6 +397,9 @@ static int cleanup(struct demo *d)
 
 	if (d->efd >= 0 && (r = disable_msix(d)))
 		ret = fail("VFIO_DEVICE_SET_IRQS (disable MSI-X)", -r);
+	/* No more DMA from here: bus mastering off before the memory goes. */
+	if (d->enabled && (r = command_write(d, d->cmd0)))
+		ret = fail("restoring the PCI command register", -r);
 	if (d->mapped_src && (r = unmap_dma(d, IOVA_SRC)))
 		ret = fail("VFIO_IOMMU_UNMAP_DMA (source)", -r);
 	if (d->mapped_dst && (r = unmap_dma(d, IOVA_DST)))

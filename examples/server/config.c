@@ -97,3 +97,8 @@ bool exdev_config_intx_disabled(const struct exdev *d)
 {
 	return d->cfg[PCI_COMMAND + 1] & (PCI_COMMAND_INTX_DISABLE >> 8);
 }
+
+bool exdev_config_bus_master(const struct exdev *d)
+{
+	return d->cfg[PCI_COMMAND] & PCI_COMMAND_MASTER;
+}

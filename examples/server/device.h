@@ -98,6 +98,8 @@ void exdev_config_init(struct exdev *d);
 void exdev_config_read(const struct exdev *d, uint64_t off, uint8_t *buf, uint32_t count);
 void exdev_config_write(struct exdev *d, uint64_t off, const uint8_t *buf, uint32_t count);
 bool exdev_config_intx_disabled(const struct exdev *d);
+/* Bus Master Enable: without it the device neither DMAs nor sends MSI-X. */
+bool exdev_config_bus_master(const struct exdev *d);
 
 /* bar0.c */
 void exdev_bar0_reset(struct exdev *d);

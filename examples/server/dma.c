@@ -53,9 +53,11 @@ void exdev_dma_init(struct exdev_dma *dma, size_t max)
 	sigaction(SIGBUS, &sa, NULL);
 }
 
+/* Last bytes, not ends: a mapping may end at the last IOVA byte, where
+ * iova + size is 0. Sizes are never 0. */
 static bool overlaps(const struct exdev_dma_map *m, uint64_t iova, uint64_t size)
 {
-	return iova < m->iova + m->size && m->iova < iova + size;
+	return iova <= m->iova + (m->size - 1) && m->iova <= iova + (size - 1);
 }
 
 static int map_fd(struct exdev *d, struct exdev_dma_map *m, int fd, uint64_t offset)
@@ -98,7 +100,7 @@ static int check_map(struct exdev *d, const struct vfio_user_dma_map *map)
 
 	/* As VFIO type1: some access, no unknown flag, a range that fits. */
 	if (!(map->flags & rw) || (map->flags & ~rw) || !map->size ||
-	    map->addr + map->size < map->addr) {
+	    map->addr + (map->size - 1) < map->addr) {
 		vu_log(d->log, VU_LOG_WARN, "DMA map: bad flags 0x%x or range 0x%llx+0x%llx",
 		       map->flags, (unsigned long long)map->addr, (unsigned long long)map->size);
 		return -EINVAL;
@@ -222,6 +224,18 @@ static int dma_access(struct exdev *d, uint64_t iova, uint8_t *buf, size_t len, 
 {
 	uint32_t need = write ? VFIO_USER_F_DMA_REGION_WRITE : VFIO_USER_F_DMA_REGION_READ;
 
+	/* Like a real device, no access to client memory unless the driver
+	 * turned bus mastering on (copies within BAR2 need none). */
+	if (len && !exdev_config_bus_master(d)) {
+		vu_log(d->log, VU_LOG_WARN, "DMA: bus master is off in the command register");
+		return -EACCES;
+	}
+	/* Past the last IOVA byte there is nothing, not IOVA 0. */
+	if (len && iova + (len - 1) < iova) {
+		vu_log(d->log, VU_LOG_WARN, "DMA: 0x%llx+0x%zx runs past the last IOVA",
+		       (unsigned long long)iova, len);
+		return -EFAULT;
+	}
 	while (len) {
 		uint64_t avail = 0;
 		const struct exdev_dma_map *m = find(d, iova, need, &avail);

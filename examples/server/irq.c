@@ -124,10 +124,17 @@ void exdev_irq_raise(struct exdev *d, uint32_t vector)
 	struct exdev_irqs *irqs = &d->irqs;
 
 	pthread_mutex_lock(&irqs->lock);
-	if (vector < EXDEV_MSIX_VECTORS && irqs->msix[vector] >= 0)
-		signal_fd(irqs, irqs->msix[vector], "MSI-X");
-	else if (!exdev_config_intx_disabled(d))
+	if (vector < EXDEV_MSIX_VECTORS && irqs->msix[vector] >= 0) {
+		/* An MSI-X message is a memory write by the device: with bus
+		 * mastering off it is not sent (and not held: no PBA here). */
+		if (exdev_config_bus_master(d))
+			signal_fd(irqs, irqs->msix[vector], "MSI-X");
+		else
+			vu_log(irqs->log, VU_LOG_WARN, "MSI-X vector %u not sent: bus master off",
+			       vector);
+	} else if (!exdev_config_intx_disabled(d)) {
 		intx_assert(irqs);
+	}
 	pthread_mutex_unlock(&irqs->lock);
 }
 

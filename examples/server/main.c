@@ -30,6 +30,8 @@ struct cli {
 	uint32_t max_xfer;
 	uint32_t max_fds;
 	bool no_mmap;
+	bool strict;
+	bool no_twin;
 	unsigned int reply_delay_ms;
 	bool verbose;
 };
@@ -46,6 +48,9 @@ static void usage(FILE *f)
 	        "  --max-xfer=BYTES      max_data_xfer_size to negotiate (default %u)\n"
 	        "  --max-fds=N           max_msg_fds to negotiate (default %u)\n"
 	        "  --no-mmap             offer BAR2 without an fd: message access only\n"
+	        "  --strict              as libvfio-user: a command that arrives while we\n"
+	        "                        wait for a DMA reply ends the connection\n"
+	        "  --no-twin-socket      do not offer twin-socket mode\n"
 	        "  --reply-delay-ms=N    sleep N ms before answering each request but the\n"
 	        "                        info queries (device, region, IRQ info)\n"
 	        "  -v, --verbose         log every mapping and connection detail\n"
@@ -101,6 +106,12 @@ static int parse_opt(struct cli *cli, int c, const char *arg)
 	case 'm':
 		cli->no_mmap = true;
 		break;
+	case 'S':
+		cli->strict = true;
+		break;
+	case 'T':
+		cli->no_twin = true;
+		break;
 	case 'd':
 		err = parse_uint("--reply-delay-ms", arg, 3600 * 1000, &v);
 		cli->reply_delay_ms = v;
@@ -124,6 +135,8 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 	    {"max-xfer", required_argument, NULL, 'x'},
 	    {"max-fds", required_argument, NULL, 'n'},
 	    {"no-mmap", no_argument, NULL, 'm'},
+	    {"strict", no_argument, NULL, 'S'},
+	    {"no-twin-socket", no_argument, NULL, 'T'},
 	    {"reply-delay-ms", required_argument, NULL, 'd'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
@@ -248,7 +261,8 @@ static int run(const struct cli *cli, const struct vu_log *log)
 	s.opts.caps.max_msg_fds = cli->max_fds;
 	/* Offered, taken only if the client asks: clients get to test both. */
 	s.opts.caps.write_multiple = true;
-	s.opts.caps.twin_socket = true;
+	s.opts.caps.twin_socket = !cli->no_twin;
+	s.opts.strict = cli->strict;
 	s.opts.log = log;
 	dopts.max_dma_maps = s.opts.caps.max_dma_maps;
 	err = exdev_init(&s.dev, &dopts);

@@ -76,7 +76,8 @@ static size_t bar2_mmap_info(struct exdev *d, struct vfio_user_region_info *ri, 
 	               "sparse mmap capability layout");
 	ri->flags |= VFIO_REGION_INFO_FLAG_MMAP | VFIO_REGION_INFO_FLAG_CAPS;
 	if (room < full) {
-		/* Like the kernel: say caps exist and how much room they need. */
+		/* Like the kernel: say caps exist and how much room they need.
+		 * vu_serve sends the wire form: no CAPS without the chain. */
 		ri->cap_offset = 0;
 		return full;
 	}

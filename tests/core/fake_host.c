@@ -139,8 +139,8 @@ static int fake_pin_write(void *ctx, int pin, uint64_t addr, const void *buf, si
 	return err;
 }
 
-/* Only eventfds are handed out, as by the real host. */
-static int fake_fd_get(void *ctx, pid_t pid, int fd)
+/* Only eventfds when eventfds are asked, as by the real host. */
+static int fake_fd_get(void *ctx, pid_t pid, int fd, enum host_fd_kind kind)
 {
 	struct fake_host *h = ctx;
 	char path[64], link[64];
@@ -154,7 +154,7 @@ static int fake_fd_get(void *ctx, pid_t pid, int fd)
 	if (len < 0)
 		return -EINVAL;
 	link[len] = '\0';
-	if (strcmp(link, "anon_inode:[eventfd]"))
+	if (kind == HOST_FD_EVENTFD && strcmp(link, "anon_inode:[eventfd]"))
 		return -EINVAL;
 	n = dup(h->fds[fd]);
 	return n < 0 ? -errno : n;
@@ -170,6 +170,11 @@ static int reopen(int fd, enum host_fd_access access)
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	n = open(path, (access == HOST_FD_RDWR ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 	return n < 0 ? -errno : n;
+}
+
+static int fake_reopen(void *ctx, int fd, enum host_fd_access access)
+{
+	return access == HOST_FD_NONE ? -EINVAL : reopen(fd, access);
 }
 
 static int fake_mapping(void *ctx, pid_t pid, uint64_t addr, enum host_fd_access access,
@@ -209,6 +214,7 @@ static const struct host_ops fake_ops = {
     .mem_read = fake_mem_read,
     .mem_write = fake_mem_write,
     .fd_get = fake_fd_get,
+    .reopen = fake_reopen,
     .mapping = fake_mapping,
     .syscall_offset = fake_syscall_offset,
     .tgid_of = fake_tgid_of,

@@ -54,12 +54,33 @@ static int bar2_fd(void)
 	return fd;
 }
 
+/* Count an info query; sleep first if it is the one to answer late. */
+static void info_asked(struct tdev *t, unsigned int *calls, size_t n, uint32_t index, bool *once,
+                       uint32_t slow)
+{
+	unsigned int delay = 0;
+
+	pthread_mutex_lock(&t->lock);
+	if (index < n)
+		calls[index]++;
+	if (*once && index == slow) {
+		*once = false;
+		delay = t->slow_ms;
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (delay)
+		poll(NULL, 0, (int)delay);
+}
+
 static int td_region_info(void *dev, uint32_t index, void *buf, size_t *len, int *fd)
 {
+	struct tdev *t = dev;
 	uint8_t full[128] = {0};
 	struct vfio_user_region_info *ri = (void *)full;
 	size_t need = sizeof(*ri);
 
+	info_asked(t, t->region_info_calls, TDEV_NUM_REGIONS, index, &t->slow_region_once,
+	           t->slow_region);
 	*ri = (struct vfio_user_region_info){
 	    .index = index, .flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE};
 	switch (index) {
@@ -102,6 +123,7 @@ static int td_irq_info(void *dev, uint32_t index, struct vfio_user_irq_info *inf
 	struct tdev *t = dev;
 	const uint32_t count[TDEV_NUM_IRQS] = {1, t->msi_count, TDEV_MSIX_COUNT, 1, 1};
 
+	info_asked(t, t->irq_info_calls, TDEV_NUM_IRQS, index, &t->slow_irq_once, t->slow_irq);
 	if (index >= TDEV_NUM_IRQS)
 		return -EINVAL;
 	info->index = index;
@@ -370,6 +392,26 @@ unsigned int tdev_nr_maps(struct tdev *t)
 
 	pthread_mutex_lock(&t->lock);
 	n = t->nr_maps;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+unsigned int tdev_region_info_calls(struct tdev *t, uint32_t index)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->region_info_calls[index];
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+unsigned int tdev_irq_info_calls(struct tdev *t, uint32_t index)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->irq_info_calls[index];
 	pthread_mutex_unlock(&t->lock);
 	return n;
 }

@@ -57,8 +57,14 @@ struct tdev {
 	struct tdev_map maps[TDEV_MAX_MAPS];
 	unsigned int nr_maps;
 	int irq_fds[TDEV_NUM_IRQS][TDEV_MSIX_COUNT];
+	/* The next region (IRQ) info answer for index slow_region (slow_irq)
+	 * comes slow_ms late, once, when slow_region_once (slow_irq_once). */
+	bool slow_region_once, slow_irq_once;
+	uint32_t slow_region, slow_irq;
+	unsigned int slow_ms;
 	/* counters */
 	unsigned int map_calls, unmap_calls, resets, set_irqs_calls, region_writes;
+	unsigned int region_info_calls[TDEV_NUM_REGIONS], irq_info_calls[TDEV_NUM_IRQS];
 	struct {
 		uint32_t flags, index, start, count;
 	} last_set;
@@ -76,6 +82,8 @@ void tdev_stop(struct tdev *t);
 
 /* Snapshot one counter or state under the lock. */
 unsigned int tdev_nr_maps(struct tdev *t);
+unsigned int tdev_region_info_calls(struct tdev *t, uint32_t index);
+unsigned int tdev_irq_info_calls(struct tdev *t, uint32_t index);
 int tdev_irq_fd(struct tdev *t, uint32_t index, uint32_t vector);
 
 #endif

@@ -7,6 +7,8 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
 #include "core/vdev.h"
@@ -37,6 +40,7 @@
 
 struct fx {
 	char path[108];
+	const char *const *server_args; /* extra options, NULL-terminated */
 	pid_t server;
 	struct fake_host h;
 	struct vu_log log;
@@ -57,16 +61,21 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-static pid_t server_start(const char *path)
+static pid_t server_start(const char *path, const char *const *extra)
 {
 	pid_t pid = fork();
 
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		const char *argv[8] = {EXAMPLE_SERVER};
 		char opt[160];
+		int n = 1;
 
 		snprintf(opt, sizeof(opt), "--socket-path=%s", path);
-		execl(EXAMPLE_SERVER, EXAMPLE_SERVER, opt, (char *)NULL);
+		argv[n++] = opt;
+		for (; extra && *extra && n < 7; extra++)
+			argv[n++] = *extra;
+		execv(EXAMPLE_SERVER, (char **)argv);
 		_exit(127);
 	}
 	return pid;
@@ -79,7 +88,19 @@ static void server_kill(struct fx *x)
 	x->server = -1;
 }
 
-static int fx_setup(void **state)
+/* What a driver does before it lets the device DMA or send MSI-X: memory
+ * space and bus master on in the command register. */
+static void pci_enable(struct fx *x)
+{
+	uint64_t off = ((uint64_t)VFIO_PCI_CONFIG_REGION_INDEX << 40) + PCI_COMMAND;
+	uint16_t cmd = 0;
+
+	assert_int_equal(vdev_read(x->d, x->f, &x->r, off, &cmd, 2), 2);
+	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	assert_int_equal(vdev_write(x->d, x->f, &x->r, off, &cmd, 2), 2);
+}
+
+static int fx_start(void **state, const char *const *server_args)
 {
 	static unsigned int seq;
 	struct fx *x = calloc(1, sizeof(*x));
@@ -88,7 +109,8 @@ static int fx_setup(void **state)
 
 	assert_non_null(x);
 	snprintf(x->path, sizeof(x->path), "/tmp/vuc-core-ex-%d-%u.sock", (int)getpid(), seq++);
-	x->server = server_start(x->path);
+	x->server_args = server_args;
+	x->server = server_start(x->path, server_args);
 	fake_host_init(&x->h);
 	x->args = aligned_alloc(PAGE, PAGE);
 	memset(x->args, 0, PAGE);
@@ -105,9 +127,33 @@ static int fx_setup(void **state)
 	}
 	assert_int_equal(ret, 0);
 	x->r = (struct vreq){.pid = PID, .tid = PID};
-	assert_int_equal(vdev_open(x->d, &x->r, &x->f), 0);
+	assert_int_equal(vdev_open(x->d, &x->r, VFILE_NODE, &x->f), 0);
+	pci_enable(x);
 	*state = x;
 	return 0;
+}
+
+static int fx_setup(void **state)
+{
+	return fx_start(state, NULL);
+}
+
+/* As libvfio-user's servers: a command crossing a DMA request of the
+ * server's is fatal without twin-socket mode (offered). Small transfers, so
+ * a copy by message takes many requests. */
+static int fx_setup_strict(void **state)
+{
+	static const char *const args[] = {"--strict", "--max-xfer=4096", NULL};
+
+	return fx_start(state, args);
+}
+
+/* A server that offers no twin socket and queues crossing commands. */
+static int fx_setup_single(void **state)
+{
+	static const char *const args[] = {"--no-twin-socket", "--max-xfer=4096", NULL};
+
+	return fx_start(state, args);
 }
 
 static int fx_teardown(void **state)
@@ -286,8 +332,9 @@ static void test_release_unmaps(void **state)
 	                 0);
 
 	vdev_release(x->d, x->f);
-	assert_int_equal(vdev_open(x->d, &x->r, &x->f), 0);
+	assert_int_equal(vdev_open(x->d, &x->r, VFILE_NODE, &x->f), 0);
 	assert_int_equal(reg_read(x, EXDEV_REG_SCRATCH), 0); /* reset on release */
+	pci_enable(x);
 	assert_true(device_copy(x, SRC_IOVA, SRC_IOVA + PAGE, PAGE) & EXDEV_STATUS_DMA_ERROR);
 	munmap(priv, LEN);
 }
@@ -308,9 +355,9 @@ static void test_server_killed_and_restarted(void **state)
 	}
 	assert_int_equal(ret, -EIO);
 
-	x->server = server_start(x->path);
+	x->server = server_start(x->path, x->server_args);
 	for (int i = 0; i < 200; i++) {
-		ret = vdev_open(x->d, &other, &f2);
+		ret = vdev_open(x->d, &other, VFILE_NODE, &f2);
 		if (ret == 0)
 			break;
 		sleep_ms(50);
@@ -324,13 +371,84 @@ static void test_server_killed_and_restarted(void **state)
 	x->r = other;
 }
 
+/* A program thread reading config space while the device copies through
+ * private memory, reached by DMA_READ/DMA_WRITE messages: the reads cross
+ * the server's DMA requests all the time. Every read and copy succeeds. */
+struct cfg_reader {
+	struct fx *x;
+	atomic_bool stop;
+	unsigned long reads;
+	int err;
+};
+
+static void *cfg_reads(void *arg)
+{
+	struct cfg_reader *cr = arg;
+	struct vreq r = {.pid = PID, .tid = PID + 1};
+	uint64_t off = (uint64_t)VFIO_PCI_CONFIG_REGION_INDEX << 40;
+
+	while (!atomic_load(&cr->stop) && !cr->err) {
+		uint16_t vendor = 0;
+		ssize_t n = vdev_read(cr->x->d, cr->x->f, &r, off, &vendor, 2);
+
+		if (n != 2 || vendor != EXDEV_VENDOR_ID)
+			cr->err = n < 0 ? (int)n : -EIO;
+		cr->reads++;
+	}
+	return NULL;
+}
+
+static void test_dma_while_program_reads(void **state)
+{
+	struct fx *x = *state;
+	uint8_t *a = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *b = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct cfg_reader cr = {.x = x};
+	pthread_t th;
+
+	assert_true(a != MAP_FAILED && b != MAP_FAILED);
+	fake_host_add_map(&x->h, a, LEN, true, true, -1, 0);
+	fake_host_add_map(&x->h, b, LEN, true, true, -1, 0);
+	fake_host_add_mem(&x->h, a, LEN);
+	fake_host_add_mem(&x->h, b, LEN);
+	assert_int_equal(vdev_ioctl(x->d, x->f, &x->r, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU), 0);
+	assert_int_equal(map_dma(x, a, SRC_IOVA, LEN), 0);
+	assert_int_equal(map_dma(x, b, DST_IOVA, LEN), 0);
+	atomic_init(&cr.stop, false);
+	assert_int_equal(pthread_create(&th, NULL, cfg_reads, &cr), 0);
+	for (int i = 0; i < 10; i++) {
+		uint32_t status;
+
+		fill(a, LEN, i);
+		memset(b, 0, LEN);
+		status = device_copy(x, SRC_IOVA, DST_IOVA, LEN);
+		assert_int_equal(status & EXDEV_STATUS_DMA_ERROR, 0);
+		assert_true(status & EXDEV_STATUS_DMA_DONE);
+		assert_memory_equal(b, a, LEN);
+	}
+	atomic_store(&cr.stop, true);
+	pthread_join(th, NULL);
+	assert_int_equal(cr.err, 0);
+	assert_true(cr.reads > 0);
+	munmap(a, LEN);
+	munmap(b, LEN);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T(test_info),  T(test_dma_both_ways),  T(test_msix_eventfd),
-	    T(test_reset), T(test_release_unmaps), T(test_server_killed_and_restarted),
+	    T(test_info),
+	    T(test_dma_both_ways),
+	    T(test_msix_eventfd),
+	    T(test_reset),
+	    T(test_release_unmaps),
+	    T(test_server_killed_and_restarted),
+	    cmocka_unit_test_setup_teardown(test_dma_while_program_reads, fx_setup_strict,
+	                                    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_dma_while_program_reads, fx_setup_single,
+	                                    fx_teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

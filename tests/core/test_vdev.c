@@ -48,17 +48,20 @@ static void quiet(void *arg, enum vu_log_level lvl, const char *line)
 {
 }
 
-/* What the test device claims for MSI in the next fixture. */
-static uint32_t lie_msi_count;
+/* The next fixture's node has dma_by_message. */
+static bool by_message_next;
 
-static int fx_setup_with(void **state, bool reset_flag, uint32_t max_maps, bool by_message)
+/* prep, if set, adjusts the device before the node connects to it. */
+static int fx_setup_full(void **state, bool reset_flag, uint32_t max_maps, int timeout_ms,
+                         void (*prep)(struct tdev *t))
 {
 	struct fx *x = calloc(1, sizeof(*x));
-	struct vdev_config cfg = {.name = "t", .timeout_ms = 2000, .dma_by_message = by_message};
+	struct vdev_config cfg = {.name = "t", .timeout_ms = timeout_ms};
 
 	assert_non_null(x);
 	assert_int_equal(tdev_start(&x->t, reset_flag, max_maps), 0);
-	x->t.msi_count = lie_msi_count;
+	if (prep)
+		prep(&x->t);
 	fake_host_init(&x->h);
 	x->arena = aligned_alloc(PAGE, ARENA);
 	memset(x->arena, 0, ARENA);
@@ -67,50 +70,78 @@ static int fx_setup_with(void **state, bool reset_flag, uint32_t max_maps, bool 
 	                         .fn = getenv("VUC_TEST_VERBOSE") ? NULL : quiet};
 	cfg.server = x->t.path;
 	cfg.host = fake_host_ops(&x->h);
+	cfg.host.dma_by_message = by_message_next;
 	cfg.log = getenv("VUC_TEST_VERBOSE") ? NULL : &x->log;
 	assert_int_equal(vdev_create(&cfg, &x->d), 0);
 	x->r = (struct vreq){.pid = PID, .tid = PID};
-	assert_int_equal(vdev_open(x->d, &x->r, &x->f), 0);
+	assert_int_equal(vdev_open(x->d, &x->r, VFILE_NODE, &x->f), 0);
 	*state = x;
 	return 0;
 }
 
+static int fx_setup_with(void **state, bool reset_flag, uint32_t max_maps)
+{
+	return fx_setup_full(state, reset_flag, max_maps, 2000, NULL);
+}
+
 static int fx_setup(void **state)
 {
-	return fx_setup_with(state, true, 16, false);
+	return fx_setup_with(state, true, 16);
+}
+
+#define SLOW_TIMEOUT_MS 400
+
+/* At connect, BAR0's info and MSI-X's come later than the node waits. */
+static void slow_info(struct tdev *t)
+{
+	t->slow_region_once = true;
+	t->slow_region = VFIO_PCI_BAR0_REGION_INDEX;
+	t->slow_irq_once = true;
+	t->slow_irq = VFIO_PCI_MSIX_IRQ_INDEX;
+	t->slow_ms = SLOW_TIMEOUT_MS * 3 / 2;
+}
+
+static int fx_setup_slow_info(void **state)
+{
+	return fx_setup_full(state, true, 16, SLOW_TIMEOUT_MS, slow_info);
 }
 
 static int fx_setup_noreset(void **state)
 {
-	return fx_setup_with(state, false, 16, false);
+	return fx_setup_with(state, false, 16);
 }
 
 static int fx_setup_twomaps(void **state)
 {
-	return fx_setup_with(state, true, 2, false);
+	return fx_setup_with(state, true, 2);
 }
 
 /* The server offers more mappings than the device holds (TDEV_MAX_MAPS). */
 static int fx_setup_bigcaps(void **state)
 {
-	return fx_setup_with(state, true, 64, false);
+	return fx_setup_with(state, true, 64);
 }
 
 /* The daemon's --dma-by-message: no fd of program memory reaches the server. */
 static int fx_setup_by_message(void **state)
 {
-	return fx_setup_with(state, true, 16, true);
+	int ret;
+
+	by_message_next = true;
+	ret = fx_setup_with(state, true, 16);
+	by_message_next = false;
+	return ret;
 }
 
 /* A lying server: MSI has 0xfffffffe vectors. */
+static void lie_about_msi(struct tdev *t)
+{
+	t->msi_count = 0xfffffffe;
+}
+
 static int fx_setup_lying(void **state)
 {
-	int ret;
-
-	lie_msi_count = 0xfffffffe;
-	ret = fx_setup_with(state, true, 16, false);
-	lie_msi_count = 0;
-	return ret;
+	return fx_setup_full(state, true, 16, 2000, lie_about_msi);
 }
 
 static int fx_teardown(void **state)
@@ -421,6 +452,56 @@ static struct vfio_irq_set *irq_set(struct fx *x, uint32_t flags, uint32_t index
 	                           .start = start,
 	                           .count = count};
 	return s;
+}
+
+/*
+ * At connect BAR0's and MSI-X's info came too late: a failure of this
+ * side, not the server's answer. The node still comes up, and the first
+ * program that needs them asks again and gets them (a call cancelled by a
+ * signal caches nothing either); VGA, which the server refuses, stays
+ * refused without being asked again.
+ */
+static void test_info_retried_after_local_failure(void **state)
+{
+	struct fx *x = *state;
+	struct vfio_region_info *ri = arg_alloc(x, sizeof(*ri));
+	struct vfio_irq_info *ii = arg_alloc(x, sizeof(*ii));
+	struct vreq cancelled = x->r;
+	struct vfio_irq_set *s;
+	uint32_t v = 0;
+
+	assert_int_equal(tdev_region_info_calls(&x->t, VFIO_PCI_BAR0_REGION_INDEX), 1);
+	assert_int_equal(tdev_irq_info_calls(&x->t, VFIO_PCI_MSIX_IRQ_INDEX), 1);
+	/* A program's call cut short by a signal is no answer either. */
+	cancelled.cancel = vu_cancel_new();
+	assert_non_null(cancelled.cancel);
+	vu_cancel_fire(cancelled.cancel);
+	*ri = (struct vfio_region_info){.argsz = sizeof(*ri), .index = VFIO_PCI_BAR0_REGION_INDEX};
+	assert_int_equal(
+	    vdev_ioctl(x->d, x->f, &cancelled, VFIO_DEVICE_GET_REGION_INFO, (uintptr_t)ri), -EINTR);
+	vu_cancel_free(cancelled.cancel);
+	/* A read of BAR0 needs its info first. */
+	assert_int_equal(vdev_read(x->d, x->f, &x->r, 0, &v, 4), 4);
+	assert_int_equal(tdev_region_info_calls(&x->t, VFIO_PCI_BAR0_REGION_INDEX), 2);
+	*ri = (struct vfio_region_info){.argsz = sizeof(*ri), .index = VFIO_PCI_BAR0_REGION_INDEX};
+	assert_int_equal(io(x, VFIO_DEVICE_GET_REGION_INFO, ri), 0);
+	assert_int_equal(ri->size, TDEV_BAR0_SIZE);
+	assert_int_equal(tdev_region_info_calls(&x->t, VFIO_PCI_BAR0_REGION_INDEX), 2);
+	for (int i = 0; i < 2; i++) {
+		ri->index = VFIO_PCI_VGA_REGION_INDEX;
+		assert_int_equal(io(x, VFIO_DEVICE_GET_REGION_INFO, ri), -EINVAL);
+	}
+	assert_int_equal(tdev_region_info_calls(&x->t, VFIO_PCI_VGA_REGION_INDEX), 1);
+
+	/* SET_IRQS checks its range against the count it now asks for. */
+	s = irq_set(x, VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
+	            VFIO_PCI_MSIX_IRQ_INDEX, TDEV_MSIX_COUNT, 1, 0);
+	assert_int_equal(io(x, VFIO_DEVICE_SET_IRQS, s), -EINVAL);
+	assert_int_equal(tdev_irq_info_calls(&x->t, VFIO_PCI_MSIX_IRQ_INDEX), 2);
+	*ii = (struct vfio_irq_info){.argsz = sizeof(*ii), .index = VFIO_PCI_MSIX_IRQ_INDEX};
+	assert_int_equal(io(x, VFIO_DEVICE_GET_IRQ_INFO, ii), 0);
+	assert_int_equal(ii->count, TDEV_MSIX_COUNT);
+	assert_int_equal(tdev_irq_info_calls(&x->t, VFIO_PCI_MSIX_IRQ_INDEX), 2);
 }
 
 static void test_set_irqs_invalid(void **state)
@@ -1051,15 +1132,15 @@ static void test_owner(void **state)
 	struct vreq reused = {.pid = PID, .tid = PID};
 	struct vfile *f2;
 
-	assert_int_equal(vdev_open(x->d, &other, &f2), -EBUSY);
-	assert_int_equal(vdev_open(x->d, &thread, &f2), -EBUSY);
-	assert_int_equal(vdev_open(x->d, &reused, &f2), -EBUSY);
+	assert_int_equal(vdev_open(x->d, &other, VFILE_NODE, &f2), -EBUSY);
+	assert_int_equal(vdev_open(x->d, &thread, VFILE_NODE, &f2), -EBUSY);
+	assert_int_equal(vdev_open(x->d, &reused, VFILE_NODE, &f2), -EBUSY);
 	vdev_release(x->d, x->f);
 	x->f = NULL;
-	assert_int_equal(vdev_open(x->d, &other, &f2), 0);
-	assert_int_equal(vdev_open(x->d, &x->r, &x->f), -EBUSY);
+	assert_int_equal(vdev_open(x->d, &other, VFILE_NODE, &f2), 0);
+	assert_int_equal(vdev_open(x->d, &x->r, VFILE_NODE, &x->f), -EBUSY);
 	vdev_release(x->d, f2);
-	assert_int_equal(vdev_open(x->d, &x->r, &x->f), 0);
+	assert_int_equal(vdev_open(x->d, &x->r, VFILE_NODE, &x->f), 0);
 }
 
 static void test_release_cleanup(void **state)
@@ -1088,7 +1169,7 @@ static void test_release_cleanup(void **state)
 	assert_int_equal(x->t.resets, 1);
 
 	/* The next owner starts from nothing: no IOMMU, no mappings. */
-	assert_int_equal(vdev_open(x->d, &x->r, &x->f), 0);
+	assert_int_equal(vdev_open(x->d, &x->r, VFILE_NODE, &x->f), 0);
 	assert_int_equal(map_dma(x, buf, 0x10000, PAGE, RW), -EINVAL);
 	set_iommu(x, VFIO_TYPE1v2_IOMMU);
 	assert_int_equal(map_dma(x, buf, 0x10000, PAGE, RW), 0);
@@ -1122,11 +1203,11 @@ static void test_server_gone_and_back(void **state)
 	}
 	assert_int_equal(ret, -EIO);
 	assert_int_equal(io_val(x, VFIO_GET_API_VERSION, 0), -EIO);
-	assert_int_equal(vdev_open(x->d, &other, &f2), -EIO);
+	assert_int_equal(vdev_open(x->d, &other, VFILE_NODE, &f2), -EIO);
 
 	assert_int_equal(tdev_start(&x->t, true, 16), 0);
 	for (int i = 0; i < 200; i++) {
-		ret = vdev_open(x->d, &other, &f2);
+		ret = vdev_open(x->d, &other, VFILE_NODE, &f2);
 		if (ret == 0)
 			break;
 		sleep_ms(50);
@@ -1300,6 +1381,7 @@ int main(void)
 	    T(test_cancelled),
 	    T(test_threads_pipeline),
 	    cmocka_unit_test(test_create_unreachable),
+	    T_WITH(test_info_retried_after_local_failure, fx_setup_slow_info),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

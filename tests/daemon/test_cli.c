@@ -9,12 +9,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <stdbool.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <linux/capability.h>
+
+#include "privs.h"
 
 #define WAIT_MS  10000
 #define OUT_SIZE 16384
@@ -34,8 +41,9 @@ static void slurp(int fd, char *buf)
 	close(fd);
 }
 
-/* Run the daemon with argv (argv[0] is set here); bounded. */
-static struct result *run(char **argv)
+/* Run the daemon with argv (argv[0] is set here), after pre (may be NULL)
+ * in the child; bounded. */
+static struct result *run_after(char **argv, void (*pre)(void))
 {
 	struct result *r = calloc(1, sizeof(*r));
 	int out, err, status, ms;
@@ -51,6 +59,8 @@ static struct result *run(char **argv)
 	if (pid == 0) {
 		dup2(out, STDOUT_FILENO);
 		dup2(err, STDERR_FILENO);
+		if (pre)
+			pre();
 		execv(argv[0], argv);
 		_exit(127);
 	}
@@ -71,19 +81,52 @@ static struct result *run(char **argv)
 	return r;
 }
 
-static struct result *run_args(const char *first, ...)
+static struct result *run(char **argv)
+{
+	return run_after(argv, NULL);
+}
+
+static struct result *run_vargs(void (*pre)(void), const char *first, va_list ap)
 {
 	char *argv[16];
 	const char *a;
-	va_list ap;
 	int argc = 1;
 
-	va_start(ap, first);
 	for (a = first; a && argc < 15; a = va_arg(ap, const char *))
 		argv[argc++] = (char *)a;
-	va_end(ap);
 	argv[argc] = NULL;
-	return run(argv);
+	return run_after(argv, pre);
+}
+
+static struct result *run_args(const char *first, ...)
+{
+	struct result *r;
+	va_list ap;
+
+	va_start(ap, first);
+	r = run_vargs(NULL, first, ap);
+	va_end(ap);
+	return r;
+}
+
+static struct result *run_args_after(void (*pre)(void), const char *first, ...)
+{
+	struct result *r;
+	va_list ap;
+
+	va_start(ap, first);
+	r = run_vargs(pre, first, ap);
+	va_end(ap);
+	return r;
+}
+
+/* Whether this process holds what the daemon needs (tests run as root
+ * here; elsewhere the daemon refuses first). */
+static bool privileged(void)
+{
+	char missing[256];
+
+	return !privs_missing(privs_effective(), true, missing, sizeof(missing));
 }
 
 static void expect(struct result *r, int status, const char *in_err)
@@ -147,13 +190,86 @@ static void test_too_many(void **state)
  * with it (a VM), it gets as far as the server, which is not there. */
 static void test_no_cuse_or_no_server(void **state)
 {
-	if (access("/dev/cuse", F_OK))
+	if (!privileged())
+		expect(run_args("gpu0=/tmp/vuc-no-such.sock", NULL), 2, "vfio-user-cuse: missing ");
+	else if (access("/dev/cuse", F_OK))
 		expect(run_args("gpu0=/tmp/vuc-no-such.sock", NULL), 2,
 		       "vfio-user-cuse: /dev/cuse: No such file or directory: the cuse kernel "
 		       "module is not loaded (try 'modprobe cuse' as root)");
 	else
 		expect(run_args("gpu0=/tmp/vuc-no-such.sock", NULL), 1,
-		       "gpu0: cannot reach server unix:/tmp/vuc-no-such.sock");
+		       "gpu0: cannot connect to unix:/tmp/vuc-no-such.sock: no such file");
+}
+
+/* In the child: keep root's uid but lose CAP_SYS_PTRACE across the exec. */
+static void drop_ptrace(void)
+{
+	if (prctl(PR_CAPBSET_DROP, CAP_SYS_PTRACE, 0, 0, 0))
+		_exit(77);
+}
+
+static void become_nobody(void)
+{
+	if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+		_exit(77);
+}
+
+/* Without root's reach into other programs the daemon does not start, and
+ * says what is missing. */
+static void test_privileges(void **state)
+{
+	struct result *r;
+
+	if (!privileged()) {
+		expect(run_args("a=/s", NULL), 2, "vfio-user-cuse: missing CAP_");
+		return;
+	}
+	r = run_args_after(drop_ptrace, "a=/s", NULL);
+	expect(r, 2,
+	       "vfio-user-cuse: missing CAP_SYS_PTRACE: run as root (the daemon reaches into the "
+	       "memory of the programs that use its nodes)\n");
+	expect(run_args_after(become_nobody, "--owner=0", "a=/s", NULL), 2,
+	       "vfio-user-cuse: missing CAP_SYS_PTRACE, CAP_DAC_OVERRIDE, CAP_CHECKPOINT_RESTORE "
+	       "or CAP_SYS_ADMIN, CAP_CHOWN (for --owner/--group): run as root");
+	/* --help and --version need nothing. */
+	r = run_args_after(become_nobody, "--version", NULL);
+	assert_int_equal(r->status, 0);
+	free(r);
+}
+
+/* stderr is the journal's stream: JOURNAL_STREAM names it. */
+static void journal_stderr(void)
+{
+	struct stat st;
+	char env[64];
+
+	if (fstat(STDERR_FILENO, &st))
+		_exit(77);
+	snprintf(env, sizeof(env), "%llu:%llu", (unsigned long long)st.st_dev,
+	         (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", env, 1);
+}
+
+/* A JOURNAL_STREAM that is not its stderr (the daemon's caller redirected it). */
+static void journal_elsewhere(void)
+{
+	setenv("JOURNAL_STREAM", "1:1", 1);
+}
+
+static void test_journal(void **state)
+{
+	struct result *r = run_args_after(journal_stderr, NULL);
+
+	assert_int_equal(r->status, 2);
+	assert_string_equal(r->err, "<3>no device given: expected NAME=SERVER\n");
+	free(r);
+	r = run_args_after(journal_stderr, "gpu0=/tmp/vuc-no-such.sock", NULL);
+	assert_true(r->status == 1 || r->status == 2);
+	assert_int_equal(strncmp(r->err, "<3>", 3), 0);
+	assert_null(strstr(r->err, "vfio-user-cuse:"));
+	free(r);
+	expect(run_args_after(journal_elsewhere, NULL), 2,
+	       "vfio-user-cuse: no device given: expected NAME=SERVER\nTry");
 }
 
 int main(void)
@@ -164,6 +280,8 @@ int main(void)
 	    cmocka_unit_test(test_bad_args),
 	    cmocka_unit_test(test_too_many),
 	    cmocka_unit_test(test_no_cuse_or_no_server),
+	    cmocka_unit_test(test_privileges),
+	    cmocka_unit_test(test_journal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

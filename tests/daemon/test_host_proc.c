@@ -56,9 +56,9 @@ struct child {
 	struct child_info info;
 };
 
-static const struct host host = {&host_proc_ops, NULL};
+static const struct host host = {.ops = &host_proc_ops};
 static const struct vu_log quiet_log = {.level = VU_LOG_ERR};
-static const struct host quiet_host = {&host_proc_ops, (void *)&quiet_log};
+static const struct host quiet_host = {.ops = &host_proc_ops, .ctx = (void *)&quiet_log};
 
 /* Read exactly len bytes or fail the test; bounded. */
 static void read_all(int fd, void *buf, size_t len)
@@ -353,7 +353,7 @@ static void test_fd_get(void **state)
 	uint64_t v = 5, got = 0;
 	int fd;
 
-	fd = host.ops->fd_get(host.ctx, c->pid, c->info.efd);
+	fd = host.ops->fd_get(host.ctx, c->pid, c->info.efd, HOST_FD_EVENTFD);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, &v, sizeof(v)), sizeof(v));
 	close(fd);
@@ -361,7 +361,7 @@ static void test_fd_get(void **state)
 	assert_int_equal(got, 5);
 
 	/* Through a thread id: pidfd_open refuses those, the Tgid does not. */
-	fd = host.ops->fd_get(host.ctx, c->info.thread, c->info.efd);
+	fd = host.ops->fd_get(host.ctx, c->info.thread, c->info.efd, HOST_FD_EVENTFD);
 	assert_true(fd >= 0);
 	v = 9;
 	assert_int_equal(write(fd, &v, sizeof(v)), sizeof(v));
@@ -372,10 +372,16 @@ static void test_fd_get(void **state)
 	/* Whatever else the number names is refused, as eventfd_ctx_fdget
 	 * refuses it: the server is never handed a pipe, file or socket. */
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(host.ops->fd_get(host.ctx, c->pid, c->info.not_efd[i]), -EINVAL);
-	assert_int_equal(host.ops->fd_get(host.ctx, c->pid, 999), -EBADF);
-	assert_int_equal(host.ops->fd_get(host.ctx, c->pid, -1), -EBADF);
-	assert_int_equal(host.ops->fd_get(host.ctx, NO_SUCH_PID, 0), -ESRCH);
+		assert_int_equal(
+		    host.ops->fd_get(host.ctx, c->pid, c->info.not_efd[i], HOST_FD_EVENTFD),
+		    -EINVAL);
+	/* Taken as a file, the memfd comes. */
+	fd = host.ops->fd_get(host.ctx, c->pid, c->info.not_efd[1], HOST_FD_ANY);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(host.ops->fd_get(host.ctx, c->pid, 999, HOST_FD_ANY), -EBADF);
+	assert_int_equal(host.ops->fd_get(host.ctx, c->pid, -1, HOST_FD_EVENTFD), -EBADF);
+	assert_int_equal(host.ops->fd_get(host.ctx, NO_SUCH_PID, 0, HOST_FD_ANY), -ESRCH);
 }
 
 static void test_tgid_of(void **state)

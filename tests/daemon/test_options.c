@@ -78,18 +78,72 @@ static void test_defaults(void **state)
 
 static void test_server_forms(void **state)
 {
-	struct parsed *p = parse("a=unix:/tmp/a.sock", "b=tcp:localhost:4000", "c=tcp:[::1]:80",
-	                         "d=fd:3", "e.1_x:y-z=relative.sock", NULL);
+	struct parsed *p =
+	    parse("a=unix:/tmp/a.sock", "b=tcp:localhost:4000", "c=tcp:[::1]:80", "d=fd:3",
+	          "e.1_x:y-z=relative.sock", "f=unix:fd:3", "g=fd:007", NULL);
 
 	assert_int_equal(p->ret, 0);
-	assert_int_equal(p->o.nr_nodes, 5);
+	assert_int_equal(p->o.nr_nodes, 7);
 	assert_string_equal(p->o.nodes[0].server, "unix:/tmp/a.sock");
 	assert_string_equal(p->o.nodes[1].server, "tcp:localhost:4000");
 	assert_string_equal(p->o.nodes[2].server, "tcp:[::1]:80");
-	/* A path is a path, even one that looks like fd:N. */
-	assert_string_equal(p->o.nodes[3].server, "unix:fd:3");
+	/* A socket a supervisor passes, as the library and vfio-user-info take it. */
+	assert_string_equal(p->o.nodes[3].server, "fd:3");
 	assert_string_equal(p->o.nodes[4].name, "e.1_x:y-z");
 	assert_string_equal(p->o.nodes[4].server, "unix:relative.sock");
+	/* A path that looks like fd:N is given as unix:PATH. */
+	assert_string_equal(p->o.nodes[5].server, "unix:fd:3");
+	assert_string_equal(p->o.nodes[6].server, "fd:7");
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(p->o.nodes[i].major, 0);
+	done(p);
+}
+
+static void test_devnum(void **state)
+{
+	struct parsed *p = parse("--devnum=b=120:7", "a=/tmp/a.sock", "b=/tmp/b.sock", "--devnum",
+	                         "a=511:1048575", "c=/tmp/c.sock", NULL);
+
+	assert_int_equal(p->ret, 0);
+	assert_int_equal(p->o.nodes[0].major, 511);
+	assert_int_equal(p->o.nodes[0].minor, 1048575);
+	assert_int_equal(p->o.nodes[1].major, 120);
+	assert_int_equal(p->o.nodes[1].minor, 7);
+	/* Without --devnum the kernel picks. */
+	assert_int_equal(p->o.nodes[2].major, 0);
+	done(p);
+	p = parse("--devnum=x:1=120:0", "x:1=/s", NULL);
+	assert_int_equal(p->ret, 0);
+	assert_int_equal(p->o.nodes[0].major, 120);
+	done(p);
+
+	expect_error(parse("--devnum=a", "a=/s", NULL), "--devnum: 'a' is not NAME=MAJOR:MINOR");
+	expect_error(parse("--devnum=a=120", "a=/s", NULL), "is not NAME=MAJOR:MINOR");
+	expect_error(parse("--devnum=a=0:1", "a=/s", NULL),
+	             "'0:1' is not MAJOR:MINOR with MAJOR 1-511");
+	expect_error(parse("--devnum=a=512:0", "a=/s", NULL), "'512:0' is not MAJOR:MINOR");
+	expect_error(parse("--devnum=a=120:1048576", "a=/s", NULL), "'120:1048576' is not");
+	expect_error(parse("--devnum=a=-1:0", "a=/s", NULL), "'-1:0' is not");
+	expect_error(parse("--devnum=a=x:0", "a=/s", NULL), "'x:0' is not");
+	expect_error(parse("--devnum=a=120:", "a=/s", NULL), "'120:' is not");
+	expect_error(parse("--devnum=a/b=120:0", "a=/s", NULL), "contains '/'");
+	expect_error(parse("--devnum=b=120:0", "a=/s", NULL), "--devnum: no device 'b' given");
+	expect_error(parse("--devnum=a=120:0", "--devnum=a=120:1", "a=/s", NULL),
+	             "device 'a' is given two numbers");
+	expect_error(parse("--devnum=a=120:0", "--devnum=b=120:0", "a=/s", "b=/t", NULL),
+	             "120:0 is given to 'a' and 'b'");
+}
+
+static void test_foreground(void **state)
+{
+	struct parsed *p = parse("-f", "--foreground", "a=/s", NULL);
+
+	assert_int_equal(p->ret, 0);
+	assert_int_equal(p->o.nr_nodes, 1);
+	done(p);
+	p = parse("-fv", "a=/s", NULL);
+	assert_int_equal(p->ret, 0);
+	assert_int_equal(p->o.level, VU_LOG_INFO);
 	done(p);
 }
 
@@ -204,6 +258,26 @@ static void test_many_nodes(void **state)
 	options_free(&o);
 }
 
+/* The iommufd node's name: "iommu" unless --iommufd says; no device may
+ * take it, nor "devices", where the cdevs live. */
+static void test_iommufd_name(void **state)
+{
+	struct parsed *p = parse("a=/tmp/s", NULL);
+
+	assert_int_equal(p->ret, 0);
+	assert_string_equal(p->o.iommufd, "iommu");
+	done(p);
+	p = parse("--iommufd=iommu-b", "a=/tmp/s", NULL);
+	assert_int_equal(p->ret, 0);
+	assert_string_equal(p->o.iommufd, "iommu-b");
+	done(p);
+	expect_error(parse("iommu=/tmp/s", NULL), "is the iommufd node's");
+	expect_error(parse("--iommufd=x", "x=/tmp/s", NULL), "is the iommufd node's");
+	expect_error(parse("devices=/tmp/s", NULL), "holds the device cdevs");
+	expect_error(parse("--iommufd=devices", "a=/tmp/s", NULL), "holds the device cdevs");
+	expect_error(parse("--iommufd=a/b", "a=/tmp/s", NULL), "contains '/'");
+}
+
 static void test_bad_pairs(void **state)
 {
 	char longname[OPT_NAME_MAX + 8], longpath[200];
@@ -228,6 +302,11 @@ static void test_bad_pairs(void **state)
 	expect_error(parse("a=tcp:host:0", NULL), "bad port '0'");
 	expect_error(parse("a=tcp:host:65536", NULL), "bad port '65536'");
 	expect_error(parse("a=tcp:host:http", NULL), "bad port 'http'");
+	expect_error(parse("a=fd:", NULL), "a: server 'fd:' is not fd:N");
+	expect_error(parse("a=fd:-1", NULL), "server 'fd:-1' is not fd:N");
+	expect_error(parse("a=fd:3x", NULL), "server 'fd:3x' is not fd:N");
+	expect_error(parse("a=fd:99999999999", NULL), "is not fd:N");
+	expect_error(parse("a=fd:3", "b=fd:03", NULL), "fd:3 is given to 'a' and 'b'");
 
 	memset(longname, 'n', OPT_NAME_MAX + 1);
 	strcpy(longname + OPT_NAME_MAX + 1, "=/s");
@@ -276,7 +355,9 @@ int main(void)
 	    cmocka_unit_test(test_defaults),     cmocka_unit_test(test_server_forms),
 	    cmocka_unit_test(test_all_options),  cmocka_unit_test(test_verbosity),
 	    cmocka_unit_test(test_help_version), cmocka_unit_test(test_many_nodes),
-	    cmocka_unit_test(test_bad_pairs),    cmocka_unit_test(test_bad_options),
+	    cmocka_unit_test(test_iommufd_name), cmocka_unit_test(test_bad_pairs),
+	    cmocka_unit_test(test_bad_options),  cmocka_unit_test(test_devnum),
+	    cmocka_unit_test(test_foreground),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

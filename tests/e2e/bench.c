@@ -159,7 +159,7 @@ static int bench(int fd)
 	print_latency("pread of a BAR0 register (server round trip)", &f);
 	if ((ret = bench_bar2(fd)))
 		return ret;
-	if ((ret = iommu_setup(fd)))
+	if ((ret = pci_enable(fd)) || (ret = iommu_setup(fd)))
 		return ret;
 	if ((ret = bench_dma(fd, "DMA memory->memory, memfd (shared fd)", buf_memfd)))
 		return ret;

@@ -71,6 +71,7 @@ static int dma_case(struct e2e *t, void *(*alloc)(size_t))
 
 	CHECK(fd >= 0, "open %s: %s", t->node, strerror(-fd));
 	CHECK(src && dst, "buffers");
+	CHECK_OK(pci_enable(fd));
 	CHECK_OK(iommu_setup(fd));
 	CHECK_OK(dma_map(fd, src, IOVA_A, BIG_SIZE));
 	CHECK_OK(dma_map(fd, dst, IOVA_B, BIG_SIZE));
@@ -160,6 +161,7 @@ int case_dma_span(struct e2e *t)
 	int fd = node_open(t->node);
 
 	CHECK(fd >= 0, "open %s: %s", t->node, strerror(-fd));
+	CHECK_OK(pci_enable(fd));
 	CHECK_OK(iommu_setup(fd));
 	CHECK(span_variant(fd, 0) == 0);
 	CHECK(span_variant(fd, 1) == 0);
@@ -178,6 +180,7 @@ int case_dma_cross_maps(struct e2e *t)
 
 	CHECK(fd >= 0, "open %s: %s", t->node, strerror(-fd));
 	CHECK(a && b && src && whole, "buffers");
+	CHECK_OK(pci_enable(fd));
 	CHECK_OK(iommu_setup(fd));
 	CHECK_OK(dma_map(fd, a, IOVA_C, size));
 	CHECK_OK(dma_map(fd, b, IOVA_C + size, size));
@@ -202,6 +205,7 @@ int case_dma_unmap(struct e2e *t)
 
 	CHECK(fd >= 0, "open %s: %s", t->node, strerror(-fd));
 	CHECK(buf);
+	CHECK_OK(pci_enable(fd));
 	CHECK_OK(iommu_setup(fd));
 	CHECK_OK(dma_map(fd, buf, IOVA_A, BIG_SIZE));
 	CHECK_OK(dma_run(fd, IOVA_A, 0, 4096, EXDEV_DMA_CMD_DST_BAR2, &status));

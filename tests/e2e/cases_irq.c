@@ -48,6 +48,7 @@ int case_msix(struct e2e *t)
 	int fd = node_open(t->node);
 
 	CHECK(fd >= 0, "open %s: %s", t->node, strerror(-fd));
+	CHECK_OK(pci_enable(fd)); /* MSI-X needs bus mastering */
 	for (int v = 0; v < EXDEV_MSIX_VECTORS; v++)
 		CHECK((efd[v] = efd_new()) >= 0);
 	/* All vectors in one SET_IRQS: more fds than a server may take per message. */
@@ -104,6 +105,7 @@ int case_irq_deassign(struct e2e *t)
 	int fd = node_open(t->node);
 
 	CHECK(fd >= 0, "open %s: %s", t->node, strerror(-fd));
+	CHECK_OK(pci_enable(fd)); /* MSI-X needs bus mastering */
 	CHECK(v0 >= 0 && v1 >= 0);
 	CHECK_OK(irq_eventfds(fd, VFIO_PCI_MSIX_IRQ_INDEX, 0, 2, both));
 	CHECK_OK(raise_vector(fd, 0));
@@ -130,6 +132,7 @@ int case_irq_disable(struct e2e *t)
 	int fd = node_open(t->node);
 
 	CHECK(fd >= 0, "open %s: %s", t->node, strerror(-fd));
+	CHECK_OK(pci_enable(fd)); /* MSI-X needs bus mastering */
 	CHECK(fresh >= 0);
 	for (int v = 0; v < EXDEV_MSIX_VECTORS; v++)
 		CHECK((efd[v] = efd_new()) >= 0);

@@ -44,6 +44,9 @@ static int start_daemon(struct e2e *t, const char *const opts[], struct pair *p,
 	for (; opts && *opts; opts++)
 		argv[argc++] = (char *)*opts;
 	first = argc;
+	/* Beside the suite's own daemon: an iommufd node of its own. */
+	CHECK(asprintf(&arg, "--iommufd=iommu-%s", p[0].name) > 0);
+	argv[argc++] = arg;
 	for (int i = 0; i < n; i++) {
 		CHECK(asprintf(&arg, "%s=%s", p[i].name, p[i].sock) > 0);
 		argv[argc++] = arg;

@@ -71,6 +71,7 @@ static int first_owner(struct e2e *t, void *arg)
 
 	CHECK(fd >= 0, "first owner: open: %s", strerror(-fd));
 	CHECK(a && b);
+	CHECK_OK(pci_enable(fd));
 	CHECK_OK(iommu_setup(fd));
 	CHECK_OK(dma_map(fd, a, IOVA_A, BUF_SIZE));
 	CHECK_OK(dma_map(fd, b, IOVA_B, BUF_SIZE));
@@ -95,6 +96,7 @@ int case_release(struct e2e *t)
 	/* Its exit closed the node; the close returns once the daemon released it. */
 	fd = node_open(t->node);
 	CHECK(fd >= 0, "open after the owner exited: %s", strerror(-fd));
+	CHECK_OK(pci_enable(fd));
 	CHECK_OK(iommu_setup(fd));
 	CHECK_OK(dma_run(fd, IOVA_A, 0, 4096, EXDEV_DMA_CMD_DST_BAR2, &status));
 	CHECK(status & EXDEV_STATUS_DMA_ERROR, "old memfd mapping still reachable: STATUS 0x%x",

@@ -156,6 +156,7 @@ static int race_attacker(struct e2e *t, void *arg)
 
 	CHECK(fd >= 0, "open %s: %s", t->node, strerror(-fd));
 	CHECK_OK(iommu_setup(fd));
+	CHECK_OK(pci_enable(fd));
 	r->own = memfd_create("attacker", MFD_CLOEXEC);
 	CHECK(r->own >= 0 && ftruncate(r->own, PAGE) == 0);
 	r->root_fd = open(r->victim, O_RDONLY | O_CLOEXEC);
@@ -225,6 +226,7 @@ static int first_user(struct e2e *t, void *arg)
 	CHECK(buf);
 	strcpy((char *)buf, SECRET);
 	CHECK_OK(iommu_setup(fd));
+	CHECK_OK(pci_enable(fd));
 	CHECK_OK(dma_map(fd, buf, IOVA, PAGE));
 	ids[1] = fork();
 	CHECK(ids[1] >= 0);
@@ -252,7 +254,8 @@ static void second_user(const char *node, int report)
 	if (fd >= 0) {
 		ret = 1;
 		/* In: read A's memory through the device. */
-		if (dma_run(fd, IOVA, 0, PAGE, EXDEV_DMA_CMD_DST_BAR2, &status) == 0 &&
+		if (pci_enable(fd) == 0 &&
+		    dma_run(fd, IOVA, 0, PAGE, EXDEV_DMA_CMD_DST_BAR2, &status) == 0 &&
 		    region_read(fd, VFIO_PCI_BAR2_REGION_INDEX, 0, bar2, sizeof(bar2)) == 0 &&
 		    !memcmp(bar2, SECRET, sizeof(SECRET)))
 			ret = 2;
@@ -318,6 +321,7 @@ static int not_eventfd_user(struct e2e *t, void *arg)
 	uint64_t n;
 
 	CHECK(fd >= 0, "open: %s", strerror(-fd));
+	CHECK_OK(pci_enable(fd));
 	CHECK(e0 >= 0 && e1 >= 0);
 	CHECK(pipe2(pipefd, O_CLOEXEC) == 0 && socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
 	others[0] = pipefd[0];
@@ -387,6 +391,7 @@ static int memlock_user(struct e2e *t, void *arg)
 	memset(anon, 1, MEMLOCK_MAP);
 	memset(shm, 2, MEMLOCK_MAP);
 	CHECK_OK(iommu_setup(fd));
+	CHECK_OK(pci_enable(fd));
 	CHECK_OK(dma_map(fd, anon, IOVA, MEMLOCK_MAP));
 	CHECK_OK(dma_map(fd, shm, 2 * IOVA, MEMLOCK_MAP));
 	CHECK_OK(dma_run(fd, IOVA, 2 * IOVA, PAGE, 0, &status));
@@ -425,6 +430,7 @@ static int flood_user(struct e2e *t, void *arg)
 	CHECK(fd >= 0, "open: %s", strerror(-fd));
 	CHECK(p);
 	CHECK_OK(iommu_setup(fd));
+	CHECK_OK(pci_enable(fd));
 	for (n = 0; n < FLOOD_MAPS; n++) {
 		ret = dma_map(fd, p, IOVA + (uint64_t)n * PAGE, PAGE);
 		if (ret)
@@ -448,6 +454,7 @@ static int starved_user(struct e2e *t, void *arg)
 	CHECK(fd >= 0, "user B: open %s: %s", t->arg, strerror(-fd));
 	CHECK(p && q && efd >= 0);
 	CHECK_OK(iommu_setup(fd));
+	CHECK_OK(pci_enable(fd));
 	CHECK_OK(dma_map(fd, p, IOVA, PAGE));
 	CHECK_OK(dma_map(fd, q, 2 * IOVA, PAGE));
 	CHECK_OK(irq_eventfds(fd, VFIO_PCI_MSIX_IRQ_INDEX, 0, 1, &efd));
@@ -530,6 +537,7 @@ static int remap_user(struct e2e *t, void *arg)
 	CHECK(fd >= 0, "open: %s", strerror(-fd));
 	CHECK(shm && anon);
 	CHECK_OK(iommu_setup(fd));
+	CHECK_OK(pci_enable(fd));
 	memset(bar2, 'W', sizeof(bar2));
 	CHECK_OK(region_write(fd, VFIO_PCI_BAR2_REGION_INDEX, 0, bar2, sizeof(bar2)));
 	CHECK(remap_one(fd, shm, IOVA, true, &hit_shm) == 0);
@@ -701,6 +709,7 @@ static int hung_user(struct e2e *t, void *arg)
 
 	CHECK(fd >= 0, "open %s: %s", t->node, strerror(-fd));
 	CHECK_OK(iommu_setup(fd));
+	CHECK_OK(pci_enable(fd));
 	CHECK(pthread_create(&th, NULL, hung_serve, h) == 0);
 	snprintf(path, sizeof(path), "%s/f", h->dir);
 	file = open(path, O_RDONLY | O_CLOEXEC);
@@ -740,6 +749,7 @@ static int next_user(struct e2e *t, void *arg)
 	CHECK_OK(reg_read(fd, EXDEV_REG_ID, &v));
 	CHECK(v == EXDEV_ID_VALUE, "ID 0x%08x", v);
 	CHECK_OK(iommu_setup(fd));
+	CHECK_OK(pci_enable(fd));
 	CHECK_OK(dma_map(fd, src, IOVA, PAGE));
 	CHECK_OK(dma_map(fd, dst, 2 * IOVA, PAGE));
 	memset(src, 's', PAGE);

@@ -45,6 +45,9 @@ int case_mmap(struct e2e *t);
 /* cases_owner.c */
 int case_ebusy(struct e2e *t);
 int case_release(struct e2e *t);
+/* cases_iommufd.c */
+int case_iommufd(struct e2e *t);
+int case_iommufd_excl(struct e2e *t);
 /* cases_sec.c */
 int case_sec_map_race(struct e2e *t);
 int case_sec_pid_reuse(struct e2e *t);

@@ -42,6 +42,8 @@ static const struct entry cases[] = {
     {"mmap", case_mmap, 1, "mmap fails with ENODEV"},
     {"ebusy", case_ebusy, 1, "a second open gets EBUSY, even by the owner"},
     {"release", case_release, 1, "owner's exit leaves no DMA maps or eventfds"},
+    {"iommufd", case_iommufd, 1, "two devices in one IOAS through iommufd and cdevs (ARG: node b)"},
+    {"iommufd_excl", case_iommufd_excl, 1, "one-fd node and bound cdev exclude each other"},
     {"sec_map_race", case_sec_map_race, 1, "map_files race: a read-only file is never written"},
     {"sec_pid_reuse", case_sec_pid_reuse, 1, "a new process with the owner's pid gets EBUSY"},
     {"sec_not_eventfd", case_sec_not_eventfd, 1, "SET_IRQS with a non-eventfd: EINVAL first"},

@@ -12,6 +12,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <linux/pci_regs.h>
+
 int node_open(const char *path)
 {
 	int fd = open(path, O_RDWR | O_CLOEXEC);
@@ -50,6 +52,17 @@ int reg_write(int fd, uint32_t reg, uint32_t val)
 int reg_write64(int fd, uint32_t reg, uint64_t val)
 {
 	return region_write(fd, VFIO_PCI_BAR0_REGION_INDEX, reg, &val, sizeof(val));
+}
+
+int pci_enable(int fd)
+{
+	uint16_t cmd = 0;
+	int ret = region_read(fd, VFIO_PCI_CONFIG_REGION_INDEX, PCI_COMMAND, &cmd, sizeof(cmd));
+
+	if (ret)
+		return ret;
+	cmd |= PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	return region_write(fd, VFIO_PCI_CONFIG_REGION_INDEX, PCI_COMMAND, &cmd, sizeof(cmd));
 }
 
 int iommu_setup(int fd)

@@ -28,6 +28,11 @@ int reg_read(int fd, uint32_t reg, uint32_t *val);
 int reg_write(int fd, uint32_t reg, uint32_t val);
 int reg_write64(int fd, uint32_t reg, uint64_t val);
 
+/* Memory space and bus mastering on in the PCI command register, as a
+ * driver does before the device may DMA or send MSI-X (the example device
+ * does neither without bus mastering, as real devices do). */
+int pci_enable(int fd);
+
 int iommu_setup(int fd);
 int dma_map(int fd, void *vaddr, uint64_t iova, uint64_t size);
 int dma_unmap(int fd, uint64_t iova, uint64_t size, uint64_t *unmapped);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
 #include "examples/example-device.h"
@@ -203,6 +204,17 @@ void h_wr32(struct vu_client *c, uint64_t off, uint32_t v)
 void h_wr64(struct vu_client *c, uint64_t off, uint64_t v)
 {
 	assert_int_equal(vu_region_write(c, NULL, VFIO_PCI_BAR0_REGION_INDEX, off, &v, 8), 0);
+}
+
+void h_pci_command(struct vu_client *c, uint16_t set)
+{
+	uint16_t cmd = 0;
+
+	assert_int_equal(
+	    vu_region_read(c, NULL, VFIO_PCI_CONFIG_REGION_INDEX, PCI_COMMAND, &cmd, 2), 0);
+	cmd |= set;
+	assert_int_equal(
+	    vu_region_write(c, NULL, VFIO_PCI_CONFIG_REGION_INDEX, PCI_COMMAND, &cmd, 2), 0);
 }
 
 bool h_eventfd_fired(int fd, int ms)

@@ -44,6 +44,10 @@ uint32_t h_rd32(struct vu_client *c, uint64_t off);
 void h_wr32(struct vu_client *c, uint64_t off, uint32_t v);
 void h_wr64(struct vu_client *c, uint64_t off, uint64_t v);
 
+/* Set command register bits (PCI_COMMAND_*), as a driver does before it
+ * lets the device DMA or send MSI-X (memory space, bus master). */
+void h_pci_command(struct vu_client *c, uint16_t set);
+
 /* Whether the eventfd fires within ms (its count is consumed). */
 bool h_eventfd_fired(int fd, int ms);
 

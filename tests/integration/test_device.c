@@ -165,6 +165,40 @@ static void test_region_info(void **state)
 	    vu_device_get_region_info(f->c, NULL, VFIO_PCI_NUM_REGIONS, &ri, &len, &fd), -EINVAL);
 }
 
+/* Asked with a buffer too small for BAR2's capabilities (QEMU's first
+ * ask, argsz 32): the reply says how much is needed and, on the wire as in
+ * the spec and libvfio-user, has CAPS set only when the chain is there. */
+static void test_region_info_small_argsz(void **state)
+{
+	struct fixture *f = *state;
+	struct vfio_user_region_info req = {.argsz = sizeof(req),
+	                                    .index = VFIO_PCI_BAR2_REGION_INDEX};
+	const struct vfio_user_region_info *ri;
+	struct vu_reply r;
+
+	assert_int_equal(
+	    vu_call(f->c, VFIO_USER_DEVICE_GET_REGION_INFO, &req, sizeof(req), NULL, 0, NULL, &r),
+	    0);
+	assert_int_equal(r.len, sizeof(*ri));
+	assert_int_equal(r.nr_fds, 0);
+	ri = r.payload;
+	assert_true(ri->argsz > sizeof(*ri));
+	assert_int_equal(ri->flags & VFIO_REGION_INFO_FLAG_CAPS, 0);
+	assert_int_equal(ri->cap_offset, 0);
+	assert_true(ri->flags & VFIO_REGION_INFO_FLAG_MMAP);
+	req.argsz = ri->argsz;
+	vu_reply_free(&r);
+	assert_int_equal(
+	    vu_call(f->c, VFIO_USER_DEVICE_GET_REGION_INFO, &req, sizeof(req), NULL, 0, NULL, &r),
+	    0);
+	ri = r.payload;
+	assert_int_equal(r.len, req.argsz);
+	assert_true(ri->flags & VFIO_REGION_INFO_FLAG_CAPS);
+	check_sparse(ri, r.len);
+	assert_int_equal(r.nr_fds, 1);
+	vu_reply_free(&r);
+}
+
 static void test_region_info_no_mmap(void **state)
 {
 	struct fixture *f = *state;
@@ -511,6 +545,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_negotiation, setup_small_xfer, teardown),
 	    cmocka_unit_test_setup_teardown(test_twin_socket, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_region_info_small_argsz, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_device_info, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_region_info, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_region_info_no_mmap, setup_no_mmap, teardown),

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
 #include "examples/example-device.h"
@@ -64,6 +65,7 @@ static int start(void **state, const char *const *args, uint32_t client_xfer, bo
 	f->memfd = h_memfd(MEMSIZE, &f->mem);
 	h_server_start(&f->srv, args);
 	f->c = h_connect(&f->srv, &o);
+	h_pci_command(f->c, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 	*state = f;
 	return 0;
 }
@@ -289,6 +291,55 @@ static void test_unmap_all(void **state)
 	assert_int_equal(dma(f->c, IOVA, 0, 16, EXDEV_DMA_CMD_DST_BAR2), EXDEV_STATUS_DMA_DONE);
 }
 
+/* Without bus mastering the device does not touch client memory (not one
+ * DMA_READ or DMA_WRITE goes out); copies within BAR2 need none. */
+static void test_dma_needs_bus_master(void **state)
+{
+	struct fixture *f = *state;
+	uint16_t cmd = PCI_COMMAND_MEMORY;
+
+	map(f, false);
+	assert_int_equal(
+	    vu_region_write(f->c, NULL, VFIO_PCI_CONFIG_REGION_INDEX, PCI_COMMAND, &cmd, 2), 0);
+	assert_int_equal(dma(f->c, IOVA, 0, 64, EXDEV_DMA_CMD_DST_BAR2), EXDEV_STATUS_DMA_ERROR);
+	assert_int_equal(dma(f->c, 0, IOVA, 64, EXDEV_DMA_CMD_SRC_BAR2), EXDEV_STATUS_DMA_ERROR);
+	assert_int_equal(dma(f->c, IOVA, IOVA + 4096, 64, 0), EXDEV_STATUS_DMA_ERROR);
+	assert_int_equal(f->dma_reads + f->dma_writes, 0);
+	assert_int_equal(dma(f->c, 0, 4096, 64, EXDEV_DMA_CMD_SRC_BAR2 | EXDEV_DMA_CMD_DST_BAR2),
+	                 EXDEV_STATUS_DMA_DONE);
+	h_pci_command(f->c, PCI_COMMAND_MASTER);
+	assert_int_equal(dma(f->c, IOVA, 0, 64, EXDEV_DMA_CMD_DST_BAR2), EXDEV_STATUS_DMA_DONE);
+	assert_true(f->dma_reads > 0);
+}
+
+/* A mapping that ends at the last IOVA byte, as QEMU makes and unmaps:
+ * mapped, used, and unmapped; a copy running past its end finds nothing
+ * there, not IOVA 0. */
+static void test_dma_top_of_iova(void **state)
+{
+	struct fixture *f = *state;
+	const uint64_t len = 64 << 10, top = 0 - len;
+	uint8_t got[256];
+
+	assert_int_equal(vu_dma_map(f->c, NULL, top, len, RW, f->memfd, 0), 0);
+	assert_int_equal(vu_dma_map(f->c, NULL, 0, 4096, RW, f->memfd, len), 0);
+	h_pattern(f->mem + len - sizeof(got), sizeof(got), 3);
+	assert_int_equal(
+	    dma(f->c, UINT64_MAX - sizeof(got) + 1, 0, sizeof(got), EXDEV_DMA_CMD_DST_BAR2),
+	    EXDEV_STATUS_DMA_DONE);
+	assert_int_equal(vu_region_read(f->c, NULL, 2, 0, got, sizeof(got)), 0);
+	assert_memory_equal(got, f->mem + len - sizeof(got), sizeof(got));
+	assert_int_equal(dma(f->c, UINT64_MAX - 15, 0, 32, EXDEV_DMA_CMD_DST_BAR2),
+	                 EXDEV_STATUS_DMA_ERROR);
+	/* Overlaps are seen at the top too. */
+	assert_int_equal(vu_dma_map(f->c, NULL, UINT64_MAX - 4095, 4096, RW, -1, 0), -EEXIST);
+	assert_int_equal(vu_dma_unmap(f->c, NULL, top, len, 0), 0);
+	assert_int_equal(dma(f->c, top, 0, 16, EXDEV_DMA_CMD_DST_BAR2), EXDEV_STATUS_DMA_ERROR);
+	/* The whole upper half, by message this time. */
+	assert_int_equal(vu_dma_map(f->c, NULL, 1ull << 63, 1ull << 63, RW, -1, 0), 0);
+	assert_int_equal(vu_dma_unmap(f->c, NULL, 1ull << 63, 1ull << 63, 0), 0);
+}
+
 /* Figures, not assertions: MB/s of 1 MiB copies each way. */
 static double rate(struct fixture *f, uint64_t src, uint64_t dst, uint32_t cmd, uint32_t len, int n)
 {
@@ -334,6 +385,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_dma_shrunk_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dma_client_refuses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unmap_all, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dma_needs_bus_master, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dma_top_of_iova, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dma_figures, setup, teardown),
 	};
 

@@ -42,6 +42,7 @@ static int start(void **state, const char *const *args)
 	f->intx = eventfd(0, EFD_CLOEXEC);
 	h_server_start(&f->srv, args);
 	f->c = h_connect(&f->srv, NULL);
+	h_pci_command(f->c, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 	*state = f;
 	return 0;
 }
@@ -131,6 +132,28 @@ static void test_msix_on_dma(void **state)
 	h_wr32(f->c, EXDEV_REG_DMA_CMD,
 	       EXDEV_DMA_CMD_GO | EXDEV_DMA_CMD_SRC_BAR2 | EXDEV_DMA_CMD_DST_BAR2);
 	assert_true(h_eventfd_fired(f->msix[2], FIRE_MS));
+	assert_none_fired(f);
+}
+
+/* MSI-X is a memory write by the device: none without bus mastering, and a
+ * raise then is not held for later. */
+static void test_msix_needs_bus_master(void **state)
+{
+	struct fixture *f = *state;
+	uint16_t cmd = PCI_COMMAND_MEMORY;
+	uint64_t n = 0;
+
+	assert_int_equal(set_irqs(f, TRIGGER_EVENTFD, VFIO_PCI_MSIX_IRQ_INDEX, 0,
+	                          EXDEV_MSIX_VECTORS, NULL, f->msix),
+	                 0);
+	assert_int_equal(
+	    vu_region_write(f->c, NULL, VFIO_PCI_CONFIG_REGION_INDEX, PCI_COMMAND, &cmd, 2), 0);
+	raise_vector(f, 1);
+	assert_none_fired(f);
+	h_pci_command(f->c, PCI_COMMAND_MASTER);
+	raise_vector(f, 1);
+	assert_int_equal(read(f->msix[1], &n, sizeof(n)), sizeof(n));
+	assert_int_equal(n, 1);
 	assert_none_fired(f);
 }
 
@@ -355,6 +378,9 @@ static void test_reset_disables_irqs(void **state)
 	assert_int_equal(
 	    set_irqs(f, TRIGGER_EVENTFD, VFIO_PCI_INTX_IRQ_INDEX, 0, 1, NULL, &f->intx), 0);
 	assert_int_equal(vu_device_reset(f->c, NULL), 0);
+	/* The reset cleared the command register too: set up again, as a
+	 * driver does after a reset. */
+	h_pci_command(f->c, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 	raise_vector(f, 1);
 	assert_none_fired(f);
 	assert_int_equal(set_irqs(f, TRIGGER_EVENTFD, VFIO_PCI_MSIX_IRQ_INDEX, 0,
@@ -370,6 +396,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_msix_vectors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_msix_vectors, setup_one_fd, teardown),
 	    cmocka_unit_test_setup_teardown(test_msix_on_dma, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_msix_needs_bus_master, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_msix_deassign, setup_one_fd, teardown),
 	    cmocka_unit_test_setup_teardown(test_msix_falls_back_to_intx, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_intx_automask, setup, teardown),

@@ -335,9 +335,14 @@ static void test_sigint(void **state)
 static void test_info_tool(void **state)
 {
 	struct fixture *f = *state;
-	const char *argv[] = {INFO_TOOL, f->srv.path, NULL};
+	const char *argv[] = {INFO_TOOL, "-x", f->srv.path, NULL};
+	const char *plain[] = {INFO_TOOL, f->srv.path, NULL};
 	static char out[65536];
 
+	/* The hex dump only when asked for, as lspci does. */
+	assert_int_equal(h_run(plain, -1, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "vendor 0x7565 device 0x0001"));
+	assert_null(strstr(out, "000: 65 75 01 00"));
 	assert_int_equal(h_run(argv, -1, out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "protocol: 0.2"));
 	assert_non_null(strstr(out, "max_data_xfer_size: 4096"));
@@ -364,16 +369,25 @@ static void test_info_tool_errors(void **state)
 	const char *gone[] = {INFO_TOOL, "/nonexistent/vfio-user.sock", NULL};
 	const char *usage[] = {INFO_TOOL, NULL};
 	const char *slow[] = {INFO_TOOL, "--timeout-ms=50", f->srv.path, NULL};
+	const char *slow2[] = {INFO_TOOL, "--timeout=50", f->srv.path, NULL};
+	const char *version[] = {INFO_TOOL, "--version", NULL};
 	static char out[65536];
 
+	/* One line, with the diagnosis. */
 	assert_int_equal(h_run(gone, -1, out, sizeof(out)), 1);
-	assert_non_null(strstr(out, "cannot talk vfio-user to '/nonexistent/vfio-user.sock'"));
-	assert_non_null(strstr(out, "no file at /nonexistent/vfio-user.sock"));
+	assert_string_equal(out, "vfio-user-info: cannot connect to /nonexistent/vfio-user.sock: "
+	                         "no such file: is the server running, and is that its socket "
+	                         "path?\n");
 	assert_int_equal(h_run(usage, -1, out, sizeof(out)), 2);
-	assert_non_null(strstr(out, "usage:"));
-	/* The server answers each request 300 ms late. */
+	assert_non_null(strstr(out, "no ADDRESS given\nTry 'vfio-user-info --help'."));
+	/* The server answers each request 300 ms late: a report cut short. */
 	assert_int_equal(h_run(slow, -1, out, sizeof(out)), 1);
 	assert_non_null(strstr(out, strerror(ETIMEDOUT)));
+	/* The server may still be busy with the last client's requests. */
+	assert_int_equal(h_run(slow2, -1, out, sizeof(out)), 1);
+	assert_non_null(strstr(out, " 50 ms"));
+	assert_int_equal(h_run(version, -1, out, sizeof(out)), 0);
+	assert_string_equal(out, "vfio-user-info " VFIO_USER_CUSE_VERSION "\n");
 }
 
 static int setup_info(void **state)

@@ -56,15 +56,16 @@ static int env_dma(void *arg, uint16_t cmd, uint64_t addr, void *buf, uint64_t c
 }
 
 /* xfer, sxfer: the client's and the server's max_data_xfer_size (0: the
- * default). */
-static int env_open(struct env *e, bool twin, uint32_t xfer, uint32_t sxfer)
+ * default); strict: the server refuses commands during its DMA waits, as
+ * libvfio-user does. */
+static int env_open_strict(struct env *e, bool twin, uint32_t xfer, uint32_t sxfer, bool strict)
 {
 	struct vu_client_opts o = {.twin_socket = twin,
 	                           .max_data_xfer_size = xfer,
 	                           .dma = env_dma,
 	                           .disconnected = on_disconnect,
 	                           .arg = e};
-	struct vu_caps sc;
+	struct vu_server_opts so = {.strict = strict};
 	char addr[32];
 	int err;
 
@@ -75,14 +76,19 @@ static int env_open(struct env *e, bool twin, uint32_t xfer, uint32_t sxfer)
 	e->guest.mem = calloc(1, GUEST_SIZE);
 	for (size_t i = 0; i < TDEV_REG1_SIZE; i++)
 		e->dev.reg1[i] = (uint8_t)(i ^ (i >> 8) ^ (i >> 16));
-	vu_caps_default(&sc);
-	sc.twin_socket = twin;
+	vu_caps_default(&so.caps);
+	so.caps.twin_socket = twin;
 	if (sxfer)
-		sc.max_data_xfer_size = sxfer;
-	err = tserver_start(&e->srv, &e->dev, &sc, addr, sizeof(addr));
+		so.caps.max_data_xfer_size = sxfer;
+	err = tserver_start_opts(&e->srv, &e->dev, &so, addr, sizeof(addr));
 	if (!err)
 		err = vu_client_connect(addr, &o, &e->c);
 	return err;
+}
+
+static int env_open(struct env *e, bool twin, uint32_t xfer, uint32_t sxfer)
+{
+	return env_open_strict(e, twin, xfer, sxfer, false);
 }
 
 static void env_close(struct env *e)
@@ -321,14 +327,15 @@ static void *big_writes(void *arg)
 /* Commands from other threads arrive while the server waits for DMA: in
  * single-socket mode it queues them, in twin-socket mode it leaves them
  * unread; either way all get the right answers and nothing deadlocks. */
-static void dma_with_traffic(bool twin)
+static void dma_with_traffic(bool twin, bool strict)
 {
 	struct env e;
 	struct dma_job j;
 	struct big_writer bw;
 	pthread_t th, wth;
 
-	assert_int_equal(env_open(&e, twin, 16384, 0), 0);
+	assert_int_equal(env_open_strict(&e, twin, 16384, 0, strict), 0);
+	assert_int_equal(vu_client_caps(e.c)->twin_socket, twin);
 	j = (struct dma_job){.e = &e};
 	bw = (struct big_writer){.e = &e, .buf = malloc(512 * 1024)};
 	assert_non_null(bw.buf);
@@ -348,8 +355,15 @@ static void dma_with_traffic(bool twin)
 
 static void test_dma_while_calls_wait(void **state)
 {
-	dma_with_traffic(false);
-	dma_with_traffic(true);
+	dma_with_traffic(false, false);
+	dma_with_traffic(true, false);
+}
+
+/* A server as strict as libvfio-user's: with the twin socket it never sees
+ * a command while it waits for DMA, so all of the above still holds. */
+static void test_dma_while_calls_wait_strict(void **state)
+{
+	dma_with_traffic(true, true);
 }
 
 static void *dma_once(void *arg)
@@ -579,6 +593,7 @@ int main(void)
 	    cmocka_unit_test(test_dma_single_socket),
 	    cmocka_unit_test(test_dma_twin_socket),
 	    cmocka_unit_test(test_dma_while_calls_wait),
+	    cmocka_unit_test(test_dma_while_calls_wait_strict),
 	    cmocka_unit_test(test_dma_while_send_blocked),
 	    cmocka_unit_test(test_dma_no_handler),
 	    cmocka_unit_test(test_server_killed),

@@ -289,6 +289,41 @@ static void test_reset_and_unsupported(void **state)
 	assert_int_equal(vu_device_feature(e->c, NULL, feat, 4, &out), -EINVAL);
 }
 
+/* vu_call_opts.refused tells the server's error reply from this side's
+ * failures of the same look: the server's EINVAL is refused, a timeout or
+ * a call refused before it is sent is not, and a success clears it. */
+static void test_error_origin(void **state)
+{
+	struct env *e = *state;
+	struct vfio_user_region_info *ri = NULL;
+	struct vfio_user_irq_info ii;
+	bool refused = true;
+	struct vu_call_opts o = {.refused = &refused};
+	struct vu_call_opts quick = {.timeout_ms = 50, .refused = &refused};
+	uint8_t buf[8];
+	size_t len;
+	int fd = -1, dummy = 0;
+
+	assert_int_equal(vu_device_get_region_info(e->c, &o, 0, &ri, &len, &fd), 0);
+	assert_false(refused);
+	free(ri);
+	assert_int_equal(vu_device_get_region_info(e->c, &o, 7, &ri, &len, &fd), -EINVAL);
+	assert_true(refused);
+	assert_int_equal(vu_device_get_irq_info(e->c, &o, 1, &ii), 0);
+	assert_false(refused);
+	assert_int_equal(vu_device_get_irq_info(e->c, &o, 9, &ii), -EINVAL);
+	assert_true(refused);
+	/* A request the client itself refuses: EINVAL too, not the server's. */
+	assert_int_equal(vu_call(e->c, VFIO_USER_DEVICE_RESET, NULL, 0, &dummy, 1000, &o, NULL),
+	                 -EINVAL);
+	assert_false(refused);
+	e->dev.slow_ms = 300;
+	refused = true;
+	assert_int_equal(vu_region_read(e->c, &quick, 0, TDEV_SLOW_OFF, buf, 4), -ETIMEDOUT);
+	assert_false(refused);
+	e->dev.slow_ms = 0;
+}
+
 /* The server takes 2 fds a message: 7 vectors with two holes go as
  * [0,1] [2] [3,4 without fds] [5,6], each fd landing on its vector. */
 static void test_set_irqs_batches(void **state)
@@ -447,6 +482,7 @@ int main(void)
 	    cmocka_unit_test(test_write_multi_fallback),
 	    cmocka_unit_test_setup_teardown(test_dma_map_fd, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reset_and_unsupported, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_error_origin, setup, teardown),
 	    cmocka_unit_test(test_set_irqs_batches),
 	    cmocka_unit_test_setup_teardown(test_set_irqs_bool_none, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_post, setup, teardown),

@@ -37,6 +37,7 @@ struct raw {
 	int asked;           /* the script is done asking */
 	int got_reply;       /* the client's answer to our request was right */
 	struct guest *guest; /* client memory for DMA requests, or NULL */
+	bool kernel_form;    /* answer_cut_then_full: CAPS set in the cut reply */
 	struct vu_client *c;
 	struct logbuf log;
 };
@@ -207,7 +208,7 @@ static void answer_error_payload(struct raw *r)
 		return;
 	reply_hdr(&out, &h, 16);
 	out.flags |= VFIO_USER_F_ERROR;
-	out.error_no = EIO;
+	out.error_no = ENOSPC;
 	raw_send(r->fd, &out, buf, 16, NULL, 0);
 	answer_ok(r);
 }
@@ -316,11 +317,21 @@ static void test_truncated_reply(void **state)
 	check_one_bad(&r, answer_short, 0, "malformed reply to DEVICE_GET_INFO");
 }
 
+/* libvfio-user answers a failed callback with an error reply that carries
+ * a payload: the call gets the server's errno, the payload is noted at
+ * debug level only, and the connection goes on. */
 static void test_error_with_payload(void **state)
 {
-	struct raw r;
+	struct raw r = {0};
 
-	check_one_bad(&r, answer_error_payload, 0, "error reply with 16 bytes");
+	assert_int_equal(raw_open(&r, PLAIN, answer_error_payload, 0), 0);
+	assert_int_equal(get_info(&r), -ENOSPC);
+	assert_true(logbuf_has(&r.log, "debug: error reply to DEVICE_GET_INFO (message"));
+	assert_true(logbuf_has(&r.log, "carries 16 bytes: ignored"));
+	assert_false(logbuf_has(&r.log, "error: "));
+	assert_int_equal(get_info(&r), 0);
+	assert_true(vu_client_connected(r.c));
+	raw_close(&r);
 }
 
 static void test_wrong_command(void **state)
@@ -484,6 +495,64 @@ static void test_region_fd_per_area(void **state)
 	assert_int_equal(get_info(&r), 0);
 	raw_close(&r);
 	assert_int_equal(count_fds(), before);
+}
+
+/* A region whose chain needs more than the client's first argsz: the cut
+ * reply comes first, in the kernel's form (CAPS set, cap_offset 0) or the
+ * wire's (CAPS clear), then the whole. */
+#define CUT_AREAS 19
+#define CUT_FULL  (32 + 16 + CUT_AREAS * 16)
+static void answer_cut_then_full(struct raw *r)
+{
+	struct vfio_user_header h, out;
+	struct vfio_user_region_info ri = {
+	    .argsz = CUT_FULL,
+	    .flags = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_MMAP,
+	    .size = 0x100000,
+	};
+	struct vfio_info_cap_header cap = {.id = VFIO_REGION_INFO_CAP_SPARSE_MMAP, .version = 1};
+	const uint32_t nr_areas[2] = {CUT_AREAS, 0};
+	uint8_t buf[256], reply[CUT_FULL] = {0};
+	int fd;
+
+	if (raw_recv(r->fd, &h, buf, sizeof(buf)) < 0)
+		return;
+	memcpy(&ri.index, buf + offsetof(struct vfio_user_region_info, index), sizeof(ri.index));
+	if (r->kernel_form)
+		ri.flags |= VFIO_REGION_INFO_FLAG_CAPS;
+	reply_hdr(&out, &h, sizeof(ri));
+	raw_send(r->fd, &out, &ri, sizeof(ri), NULL, 0);
+	if (raw_recv(r->fd, &h, buf, sizeof(buf)) < 0)
+		return;
+	ri.flags |= VFIO_REGION_INFO_FLAG_CAPS;
+	ri.cap_offset = sizeof(ri);
+	memcpy(reply, &ri, sizeof(ri));
+	memcpy(reply + sizeof(ri), &cap, sizeof(cap));
+	memcpy(reply + sizeof(ri) + sizeof(cap), nr_areas, sizeof(nr_areas));
+	fd = eventfd(0, EFD_CLOEXEC);
+	reply_hdr(&out, &h, sizeof(reply));
+	raw_send(r->fd, &out, reply, sizeof(reply), &fd, 1);
+	close(fd);
+}
+
+static void test_region_info_cut_forms(void **state)
+{
+	for (int kernel_form = 0; kernel_form < 2; kernel_form++) {
+		struct vfio_user_region_info *ri = NULL;
+		struct raw r = {.kernel_form = kernel_form};
+		int fd = -1;
+		size_t len = 0;
+
+		assert_int_equal(raw_open(&r, PLAIN, answer_cut_then_full, 0), 0);
+		assert_int_equal(vu_device_get_region_info(r.c, NULL, 2, &ri, &len, &fd), 0);
+		assert_int_equal(len, CUT_FULL);
+		assert_true(ri->flags & VFIO_REGION_INFO_FLAG_CAPS);
+		assert_int_equal(ri->cap_offset, sizeof(*ri));
+		assert_true(fd >= 0);
+		close(fd);
+		free(ri);
+		raw_close(&r);
+	}
 }
 
 /* A DMA_WRITE as libvfio-user sends the last piece of a split transfer:
@@ -684,6 +753,138 @@ static void test_serve_no_version(void **state)
 	tdev_fini(&dev);
 }
 
+/* As libvfio-user's client sends them: requests padded past their fixed
+ * part (GET_REGION_INFO to its argsz of 64). The server reads the fixed
+ * part and answers as if the tail were not there. */
+static void test_serve_padded_requests(void **state)
+{
+	struct tdev dev;
+	struct tserver srv;
+	struct vfio_user_header rh;
+	uint8_t req[64] = {0};
+	struct vfio_user_region_info ri = {.argsz = sizeof(req), .index = 1};
+	struct vfio_user_irq_info ii = {.argsz = sizeof(ii), .index = 1};
+	struct vfio_user_device_info di = {.argsz = sizeof(di)};
+	struct vfio_user_region_access ra = {.offset = 8, .region = 0, .count = 4};
+	int sv[2];
+
+	tdev_init(&dev);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(tserver_start_fd(&srv, &dev, NULL, sv[0]), 0);
+	raw_hello(sv[1]);
+	memcpy(req, &ri, sizeof(ri));
+	assert_int_equal(
+	    raw_call(sv[1], 1, VFIO_USER_DEVICE_GET_REGION_INFO, req, sizeof(req), NULL, 0, &rh),
+	    sizeof(ri));
+	assert_int_equal(rh.flags, VFIO_USER_F_TYPE_REPLY);
+	memset(req, 0, sizeof(req));
+	memcpy(req, &di, sizeof(di));
+	assert_int_equal(
+	    raw_call(sv[1], 2, VFIO_USER_DEVICE_GET_INFO, req, sizeof(req), NULL, 0, &rh),
+	    sizeof(di));
+	assert_int_equal(rh.flags, VFIO_USER_F_TYPE_REPLY);
+	memcpy(req, &ii, sizeof(ii));
+	assert_int_equal(
+	    raw_call(sv[1], 3, VFIO_USER_DEVICE_GET_IRQ_INFO, req, sizeof(req), NULL, 0, &rh),
+	    sizeof(ii));
+	assert_int_equal(rh.flags, VFIO_USER_F_TYPE_REPLY);
+	memset(req, 0, sizeof(req));
+	memcpy(req, &ra, sizeof(ra));
+	assert_int_equal(raw_call(sv[1], 4, VFIO_USER_REGION_READ, req, 32, NULL, 0, &rh),
+	                 sizeof(ra) + 4);
+	assert_int_equal(rh.flags, VFIO_USER_F_TYPE_REPLY);
+	assert_int_equal(raw_call(sv[1], 5, VFIO_USER_DEVICE_RESET, req, 8, NULL, 0, &rh), 0);
+	assert_int_equal(rh.flags, VFIO_USER_F_TYPE_REPLY);
+	assert_int_equal(dev.resets, 1);
+	/* Data whose length a count gives must still match it. */
+	ra.count = 8;
+	memcpy(req, &ra, sizeof(ra));
+	assert_int_equal(raw_call(sv[1], 6, VFIO_USER_REGION_WRITE, req, 28, NULL, 0, &rh), 0);
+	assert_true(rh.flags & VFIO_USER_F_ERROR);
+	assert_int_equal(rh.error_no, EINVAL);
+	close(sv[1]);
+	pthread_join(srv.th, NULL);
+	assert_int_equal(srv.ret, 0);
+	tdev_fini(&dev);
+}
+
+/*
+ * Strict mode, as libvfio-user: without twin-socket mode, a command that
+ * arrives while the server waits for the answer to its DMA request ends
+ * the session with a protocol error; a permissive server queues it and
+ * answers both.
+ */
+static void strict_collision(bool strict)
+{
+	struct tdev dev;
+	struct tserver srv;
+	struct vu_server_opts so = {.strict = strict};
+	struct vfio_user_header h = {.msg_id = 1,
+	                             .cmd = VFIO_USER_REGION_WRITE,
+	                             .msg_size = sizeof(h) +
+	                                         sizeof(struct vfio_user_region_access) +
+	                                         sizeof(struct tdev_dma_cmd)};
+	struct {
+		struct vfio_user_region_access a;
+		struct tdev_dma_cmd cmd;
+	} wr = {.a = {.offset = TDEV_DMA_OFF, .region = 0, .count = sizeof(struct tdev_dma_cmd)},
+	        .cmd = {.src = GUEST_BASE, .dst = GUEST_BASE, .len = 8}};
+	struct vfio_user_device_info info = {.argsz = sizeof(info)};
+	struct vfio_user_header rh;
+	uint8_t buf[512];
+	int sv[2];
+
+	tdev_init(&dev);
+	vu_caps_default(&so.caps);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(tserver_start_fd_opts(&srv, &dev, &so, sv[0]), 0);
+	raw_hello(sv[1]);
+	/* The write makes the device DMA: its DMA_READ comes to us. */
+	raw_send(sv[1], &h, &wr, sizeof(wr), NULL, 0);
+	assert_true(raw_recv(sv[1], &rh, buf, sizeof(buf)) >= 0);
+	assert_int_equal(rh.cmd, VFIO_USER_DMA_READ);
+	/* A command of ours crosses it. */
+	h = (struct vfio_user_header){
+	    .msg_id = 2, .cmd = VFIO_USER_DEVICE_GET_INFO, .msg_size = sizeof(h) + sizeof(info)};
+	raw_send(sv[1], &h, &info, sizeof(info), NULL, 0);
+	if (strict) {
+		/* The server gives up its DMA, and the session. */
+		pthread_join(srv.th, NULL);
+		assert_int_equal(srv.ret, -EPROTO);
+	} else {
+		struct vfio_user_dma_access ack = {.addr = GUEST_BASE, .count = 8};
+		uint8_t rep[sizeof(ack) + 8] = {0};
+
+		memcpy(rep, &ack, sizeof(ack));
+		reply_hdr(&h, &rh, sizeof(rep));
+		raw_send(sv[1], &h, rep, sizeof(rep), NULL, 0);
+		assert_true(raw_recv(sv[1], &rh, buf, sizeof(buf)) >= 0);
+		assert_int_equal(rh.cmd, VFIO_USER_DMA_WRITE);
+		memcpy(rep, &ack, sizeof(ack));
+		reply_hdr(&h, &rh, sizeof(ack));
+		raw_send(sv[1], &h, rep, sizeof(ack), NULL, 0);
+		assert_true(raw_recv(sv[1], &rh, buf, sizeof(buf)) >= 0);
+		assert_int_equal(rh.msg_id, 1);
+		assert_int_equal(rh.flags, VFIO_USER_F_TYPE_REPLY);
+		assert_int_equal(raw_recv(sv[1], &rh, buf, sizeof(buf)), sizeof(info));
+		assert_int_equal(rh.msg_id, 2);
+		close(sv[1]);
+		pthread_join(srv.th, NULL);
+		assert_int_equal(srv.ret, 0);
+		sv[1] = -1;
+	}
+	assert_int_equal(dev.gone, 1);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	tdev_fini(&dev);
+}
+
+static void test_serve_strict_collision(void **state)
+{
+	strict_collision(false);
+	strict_collision(true);
+}
+
 /* A client that connects and leaves before VERSION is no error. */
 static void test_serve_client_leaves_early(void **state)
 {
@@ -830,10 +1031,13 @@ int main(void)
 	    cmocka_unit_test(test_version_twin),
 	    cmocka_unit_test(test_bad_server_requests),
 	    cmocka_unit_test(test_region_fd_per_area),
+	    cmocka_unit_test(test_region_info_cut_forms),
 	    cmocka_unit_test(test_dma_write_long_message),
 	    cmocka_unit_test(test_irqs_past_kernel_fd_limit),
 	    cmocka_unit_test(test_serve_bad_commands),
 	    cmocka_unit_test(test_serve_no_version),
+	    cmocka_unit_test(test_serve_padded_requests),
+	    cmocka_unit_test(test_serve_strict_collision),
 	    cmocka_unit_test(test_serve_client_leaves_early),
 	    cmocka_unit_test(test_random_replies),
 	    cmocka_unit_test(test_random_commands),

@@ -271,26 +271,35 @@ static void *serve_main(void *arg)
 	return NULL;
 }
 
-int tserver_start_fd(struct tserver *s, struct tdev *d, const struct vu_caps *caps, int fd)
+int tserver_start_fd_opts(struct tserver *s, struct tdev *d, const struct vu_server_opts *opts,
+                          int fd)
 {
 	memset(s, 0, sizeof(*s));
 	s->fd = fd;
 	s->dev = d;
-	if (caps)
-		s->opts.caps = *caps;
-	else
-		vu_caps_default(&s->opts.caps);
+	s->opts = *opts;
 	return -pthread_create(&s->th, NULL, serve_main, s);
 }
 
-int tserver_start(struct tserver *s, struct tdev *d, const struct vu_caps *caps, char *addr,
-                  size_t addrlen)
+int tserver_start_fd(struct tserver *s, struct tdev *d, const struct vu_caps *caps, int fd)
+{
+	struct vu_server_opts o = {0};
+
+	if (caps)
+		o.caps = *caps;
+	else
+		vu_caps_default(&o.caps);
+	return tserver_start_fd_opts(s, d, &o, fd);
+}
+
+int tserver_start_opts(struct tserver *s, struct tdev *d, const struct vu_server_opts *opts,
+                       char *addr, size_t addrlen)
 {
 	int sv[2], err;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
-	err = tserver_start_fd(s, d, caps, sv[0]);
+	err = tserver_start_fd_opts(s, d, opts, sv[0]);
 	if (err) {
 		close(sv[0]);
 		close(sv[1]);
@@ -298,6 +307,18 @@ int tserver_start(struct tserver *s, struct tdev *d, const struct vu_caps *caps,
 	}
 	snprintf(addr, addrlen, "fd:%d", sv[1]);
 	return 0;
+}
+
+int tserver_start(struct tserver *s, struct tdev *d, const struct vu_caps *caps, char *addr,
+                  size_t addrlen)
+{
+	struct vu_server_opts o = {0};
+
+	if (caps)
+		o.caps = *caps;
+	else
+		vu_caps_default(&o.caps);
+	return tserver_start_opts(s, d, &o, addr, addrlen);
 }
 
 int tserver_join(struct tserver *s)
@@ -326,16 +347,18 @@ int guest_dma(void *arg, uint16_t cmd, uint64_t addr, void *buf, uint64_t count)
 
 static void logbuf_fn(void *arg, enum vu_log_level lvl, const char *line)
 {
+	static const char *const names[] = {"error", "warning", "info", "debug"};
 	struct logbuf *lb = arg;
-	size_t n = strlen(line);
+	size_t room;
+	int n;
 
 	pthread_mutex_lock(&lb->lock);
-	if (lb->len + n + 2 < sizeof(lb->text)) {
-		memcpy(lb->text + lb->len, line, n);
-		lb->len += n;
-		lb->text[lb->len++] = '\n';
+	room = sizeof(lb->text) - lb->len;
+	n = snprintf(lb->text + lb->len, room, "%s: %s\n", names[lvl], line);
+	if (n > 0 && (size_t)n < room)
+		lb->len += (size_t)n;
+	else
 		lb->text[lb->len] = '\0';
-	}
 	pthread_mutex_unlock(&lb->lock);
 }
 

@@ -78,6 +78,11 @@ int tserver_start(struct tserver *s, struct tdev *d, const struct vu_caps *caps,
                   size_t addrlen);
 /* Serve an already connected fd. */
 int tserver_start_fd(struct tserver *s, struct tdev *d, const struct vu_caps *caps, int fd);
+/* The same with all of vu_serve's options (strict mode, a log). */
+int tserver_start_opts(struct tserver *s, struct tdev *d, const struct vu_server_opts *opts,
+                       char *addr, size_t addrlen);
+int tserver_start_fd_opts(struct tserver *s, struct tdev *d, const struct vu_server_opts *opts,
+                          int fd);
 /* Stop (if still serving) and join; returns what vu_serve returned. */
 int tserver_join(struct tserver *s);
 
@@ -91,7 +96,8 @@ struct guest {
 };
 int guest_dma(void *arg, uint16_t cmd, uint64_t addr, void *buf, uint64_t count);
 
-/* A log that keeps every line (all levels) for tests to search. */
+/* A log that keeps every line (all levels, each led by its level's name:
+ * "debug: ...") for tests to search. */
 struct logbuf {
 	pthread_mutex_t lock;
 	char text[16384];
