@@ -73,8 +73,14 @@ struct host_ops {
 	 * -errno.
 	 */
 	int (*pin)(void *ctx, pid_t pid);
-	/* mem_read/mem_write through a pin: 0, -EFAULT (not mapped), or
-	 * -ESRCH once the pinned process has exited or exec'd. */
+	/*
+	 * mem_read/mem_write through a pin: 0, -EFAULT (not mapped), or
+	 * -ESRCH once the pinned process has exited or exec'd. Given a file
+	 * of the daemon's instead (a file mapped for DMA), the same at file
+	 * offset addr, -ESRCH past its end. Either may be memory whose reads
+	 * never come back: the host bounds the wait (-EFAULT after it) and
+	 * the caller holds no lock across it.
+	 */
 	int (*pin_read)(void *ctx, int pin, uint64_t addr, void *buf, size_t len);
 	int (*pin_write)(void *ctx, int pin, uint64_t addr, const void *buf, size_t len);
 };

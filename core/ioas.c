@@ -1011,30 +1011,98 @@ static const struct piece *piece_at(const struct entry *e, uint64_t addr)
 	return NULL;
 }
 
-/* Move n bytes of piece q at addr. Memory of a process goes through its
- * pin; a file without one (IOAS_MAP_FILE) is read and written in place. */
-static int piece_rw(struct ioas *s, const struct piece *q, bool write, uint64_t addr, void *buf,
-                    uint64_t n)
-{
-	uint64_t skip = addr - q->iova;
-	ssize_t done;
+/* One stretch of an access: n bytes at off of the pin's process memory, or
+ * of a file (fd, ours: the piece's may be closed by an unmap meanwhile). */
+struct seg {
+	struct pin *pin;
+	int fd;
+	uint64_t off, n;
+};
 
-	if (q->pin) {
-		if (write)
-			return s->host.ops->pin_write(s->host.ctx, q->pin->fd, q->vaddr + skip, buf,
-			                              n);
-		return s->host.ops->pin_read(s->host.ctx, q->pin->fd, q->vaddr + skip, buf, n);
+static void segs_free(struct seg *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		pin_put(v[i].pin);
+		if (v[i].fd >= 0)
+			close(v[i].fd);
 	}
-	done = write ? pwrite(q->fd, buf, n, (off_t)(q->file_off + skip))
-	             : pread(q->fd, buf, n, (off_t)(q->file_off + skip));
-	return done == (ssize_t)n ? 0 : -EFAULT;
+	free(v);
 }
 
+/* The stretches of [addr, addr + count), allowed. Called with the table
+ * locked; what they hold outlives any unmap. */
+static int segs_take(struct ioas *s, uint64_t addr, uint64_t count, struct seg **out, size_t *nr)
+{
+	struct seg *v = NULL;
+	size_t n = 0;
+
+	while (count) {
+		const struct piece *q = piece_at(table_lookup(s, addr), addr);
+		uint64_t len = q->iova + q->size - addr, skip = addr - q->iova;
+		struct seg *nv = realloc(v, (n + 1) * sizeof(*v));
+
+		if (!nv) {
+			segs_free(v, n);
+			return -ENOMEM;
+		}
+		v = nv;
+		if (len > count)
+			len = count;
+		v[n] = (struct seg){.pin = pin_ref(q->pin), .fd = -1, .n = len};
+		if (q->pin) {
+			v[n].off = q->vaddr + skip;
+		} else {
+			v[n].off = q->file_off + skip;
+			v[n].fd = dup(q->fd);
+			if (v[n].fd < 0) {
+				segs_free(v, n + 1);
+				return -errno;
+			}
+		}
+		n++;
+		addr += len;
+		count -= len;
+	}
+	*out = v;
+	*nr = n;
+	return 0;
+}
+
+/* Move one stretch, through the host: the memory of a process through its
+ * pin, a file (IOAS_MAP_FILE) by offset. */
+static int seg_rw(struct ioas *s, uint16_t cmd, const struct seg *g, uint8_t *buf, uint64_t iova)
+{
+	bool write = cmd == VFIO_USER_DMA_WRITE;
+	int fd = g->pin ? g->pin->fd : g->fd;
+	int ret = write ? s->host.ops->pin_write(s->host.ctx, fd, g->off, buf, g->n)
+	                : s->host.ops->pin_read(s->host.ctx, fd, g->off, buf, g->n);
+
+	if (ret == -ESRCH && g->pin) {
+		/* To the server the memory of a dead process is an unmapped
+		 * IOVA: an IOMMU fault, EFAULT. */
+		ioas_log(s, VU_LOG_WARN,
+		         "server %s at IOVA 0x%llx: pid %d, which mapped it, has exited",
+		         vu_command_name(cmd), (unsigned long long)iova, (int)g->pin->pid);
+		ret = -EFAULT;
+	} else if (ret == -ESRCH) {
+		ret = -EFAULT; /* past the end of the file */
+	}
+	return ret;
+}
+
+/*
+ * The table lock is held only to check the access and take what it needs:
+ * the copy itself may take as long as the host lets it (memory whose reads
+ * never come back, memhelper.h), and must hold up no map, unmap or release
+ * meanwhile.
+ */
 int ioas_access(struct ioas *s, uint16_t cmd, uint64_t addr, void *buf, uint64_t count)
 {
 	bool write = cmd == VFIO_USER_DMA_WRITE;
 	uint32_t prot = write ? IOAS_WRITE : IOAS_READ;
+	struct seg *v = NULL;
 	uint8_t *p = buf;
+	size_t n = 0;
 	int ret = 0;
 
 	if (addr + count < addr)
@@ -1046,25 +1114,14 @@ int ioas_access(struct ioas *s, uint16_t cmd, uint64_t addr, void *buf, uint64_t
 		         write ? "writable" : "readable");
 		ret = -EFAULT;
 	}
-	while (ret == 0 && count) {
-		const struct piece *q = piece_at(table_lookup(s, addr), addr);
-		uint64_t n = q->iova + q->size - addr;
-
-		if (n > count)
-			n = count;
-		ret = piece_rw(s, q, write, addr, p, n);
-		if (ret == -ESRCH) {
-			/* To the server the memory of a dead process is an
-			 * unmapped IOVA: an IOMMU fault, EFAULT. */
-			ioas_log(s, VU_LOG_WARN,
-			         "server %s at IOVA 0x%llx: pid %d, which mapped it, has exited",
-			         vu_command_name(cmd), (unsigned long long)addr, (int)q->pin->pid);
-			ret = -EFAULT;
-		}
-		addr += n;
-		p += n;
-		count -= n;
-	}
+	if (ret == 0)
+		ret = segs_take(s, addr, count, &v, &n);
 	pthread_rwlock_unlock(&s->lock);
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		ret = seg_rw(s, cmd, &v[i], p, addr);
+		p += v[i].n;
+		addr += v[i].n;
+	}
+	segs_free(v, n);
 	return ret;
 }

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "memhelper.h"
 #include "proto/log.h"
 
 /*
@@ -413,9 +414,11 @@ static int proc_mem_write(void *ctx, pid_t pid, uint64_t addr, const void *buf, 
  * process exits (or execs) the kernel finds no users left on that mm and
  * every read or write returns 0 bytes. So no pid reuse can redirect it, with
  * no window between a check and the copy, and an access costs one pread or
- * pwrite, as process_vm_readv/writev did. Like type1's pinned pages, a write
- * still lands in memory the process made read-only after mapping it
- * (/proc/<pid>/mem writes are forced); the DMA table has checked the access
+ * pwrite (made by a memory helper, below). Like type1's pinned pages, a
+ * write still lands in private memory the process made read-only after
+ * mapping it (/proc/<pid>/mem writes are forced, into the process's own
+ * copy); a forced write to a shared mapping not writable is refused by the
+ * kernel, so it never reaches a file. The DMA table has checked the access
  * the device was granted.
  */
 static int proc_pin(void *ctx, pid_t pid)
@@ -434,34 +437,23 @@ static int proc_pin(void *ctx, pid_t pid)
 	return -err;
 }
 
+/*
+ * Through a memory helper (memhelper.h), never in this thread: the memory
+ * may be a file whose reads never come back, and such a wait cannot be
+ * broken, not even by SIGKILL.
+ */
 static int pin_copy(const struct vu_log *log, int pin, uint64_t addr, void *buf, size_t len,
                     bool write)
 {
-	size_t done = 0;
-	ssize_t n;
+	int ret = memhelper_rw(log, pin, addr, buf, len, write);
 
-	while (done < len) {
-		/* pread/pwrite refuse offsets past INT64_MAX: never user memory. */
-		if (addr + done > (uint64_t)INT64_MAX)
-			return -EFAULT;
-		if (write)
-			n = pwrite(pin, (char *)buf + done, len - done, (off_t)(addr + done));
-		else
-			n = pread(pin, (char *)buf + done, len - done, (off_t)(addr + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 0)
-			return -ESRCH; /* the address space is gone */
-		if (n < 0) {
-			/* EIO: nothing mapped there. */
-			if (errno != EIO)
-				vu_log(log, VU_LOG_WARN, "cannot %s pinned memory: %s",
-				       write ? "write" : "read", strerror(errno));
-			return -EFAULT;
-		}
-		done += (size_t)n;
-	}
-	return 0;
+	if (ret == 0 || ret == -ESRCH || ret == -EFAULT)
+		return ret;
+	/* EIO: nothing mapped there. */
+	if (ret != -EIO)
+		vu_log(log, VU_LOG_WARN, "cannot %s pinned memory: %s", write ? "write" : "read",
+		       strerror(-ret));
+	return -EFAULT;
 }
 
 static int proc_pin_read(void *ctx, int pin, uint64_t addr, void *buf, size_t len)

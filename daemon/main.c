@@ -24,6 +24,7 @@
 
 #include "host_proc.h"
 #include "log.h"
+#include "memhelper.h"
 #include "node.h"
 #include "notify.h"
 #include "options.h"
@@ -284,6 +285,9 @@ static int run(struct daemon *dm)
 
 	dlog_init(&dm->log, NULL, dm->opts.level, STDERR_FILENO);
 	raise_fd_limit(dm);
+	/* A server asks for DMA while it serves one of our requests, which
+	 * waits timeout_ms: answer within half of it. */
+	memhelper_set_timeout(dm->opts.timeout_ms / 2 > 0 ? dm->opts.timeout_ms / 2 : 1);
 	if (setup_signals(dm)) {
 		vu_log(&dm->log.vu, VU_LOG_ERR, "cannot set up signals: %s", strerror(errno));
 		return EXIT_SERVER;

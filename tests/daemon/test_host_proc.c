@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/sched.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
@@ -14,6 +15,8 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +37,8 @@
 #include <cmocka.h>
 
 #include "host_proc.h"
+#include "memhelper.h"
+#include "tests/e2e/hungfs.h"
 #include "proto/log.h"
 
 #define PAGE        4096
@@ -59,6 +64,14 @@ struct child {
 static const struct host host = {.ops = &host_proc_ops};
 static const struct vu_log quiet_log = {.level = VU_LOG_ERR};
 static const struct host quiet_host = {.ops = &host_proc_ops, .ctx = (void *)&quiet_log};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Read exactly len bytes or fail the test; bounded. */
 static void read_all(int fd, void *buf, size_t len)
@@ -347,6 +360,96 @@ static void test_pin(void **state)
 		skip();
 }
 
+/*
+ * Memory whose reads never come back: a private mapping of a file of a FUSE
+ * filesystem that takes the READ and never answers. A read through the pin
+ * must end with EFAULT after the helper's timeout, not wait with it (the
+ * kernel's wait there is uninterruptible), and the next access must work.
+ * Needs root and FUSE; skipped otherwise.
+ */
+#define HUNG_TIMEOUT_MS 300
+#define HUNG_WAIT_MS    10000
+
+struct hung_read {
+	int pin, ret;
+	uint64_t addr;
+	atomic_bool done;
+};
+
+static void *hung_reader(void *arg)
+{
+	struct hung_read *r = arg;
+	char buf[64];
+
+	r->ret = quiet_host.ops->pin_read(quiet_host.ctx, r->pin, r->addr, buf, sizeof(buf));
+	atomic_store(&r->done, true);
+	return NULL;
+}
+
+static void test_pin_hung(void **state)
+{
+	char dir[] = "/tmp/vuc-hung-XXXXXX", path[PATH_MAX + 8], buf[16];
+	struct hung_read r = {0};
+	struct hungfs fs = {.dev = -1};
+	int report[2], status, ret, i;
+	long long t0, ms = -1;
+	pthread_t th;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	ret = hungfs_mount(&fs, dir, 0, 0);
+	if (ret) {
+		print_message("cannot mount a FUSE filesystem (%s): skipped\n", strerror(-ret));
+		rmdir(dir);
+		skip();
+	}
+	assert_int_equal(hungfs_serve(&fs), 0);
+	snprintf(path, sizeof(path), "%s/" HUNGFS_FILE, dir);
+	assert_int_equal(pipe2(report, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* Only the test may hold the filesystem's fd: its close must
+		 * end every wait on it. */
+		int fd = close(fs.dev) ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+		void *p = fd < 0 ? MAP_FAILED : mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+
+		strcpy(pin_text, "the child's own memory");
+		if (p == MAP_FAILED || write(report[1], &p, sizeof(p)) != sizeof(p))
+			_exit(2);
+		pause();
+		_exit(0);
+	}
+	read_all(report[0], &r.addr, sizeof(r.addr));
+	r.pin = host.ops->pin(host.ctx, pid);
+	assert_true(r.pin >= 0);
+	memhelper_set_timeout(HUNG_TIMEOUT_MS);
+	t0 = now_ms();
+	assert_int_equal(pthread_create(&th, NULL, hung_reader, &r), 0);
+	for (i = 0; i < HUNG_WAIT_MS / 10 && !atomic_load(&r.done); i++)
+		usleep(10000);
+	if (atomic_load(&r.done))
+		ms = now_ms() - t0;
+	/* Unstick whatever waits on the filesystem, then judge. */
+	hungfs_end(&fs);
+	pthread_join(th, NULL);
+	print_message("read of a hung page: %s after %lld ms (%u READs never answered)\n",
+	              strerror(-r.ret), ms, atomic_load(&fs.reads));
+	assert_true(ms >= 0);
+	assert_int_equal(r.ret, -EFAULT);
+	assert_int_equal(host.ops->pin_read(host.ctx, r.pin, (uintptr_t)pin_text, buf, 6), 0);
+	assert_memory_equal(buf, "the ch", 6);
+	memhelper_set_timeout(0);
+	close(r.pin);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	close(report[0]);
+	close(report[1]);
+	rmdir(dir);
+}
+
 static void test_fd_get(void **state)
 {
 	struct child *c = *state;
@@ -467,14 +570,6 @@ static void test_mapping_anon(void **state)
 	assert_int_equal(host.ops->mapping(host.ctx, c->pid, 8, HOST_FD_RDWR, &m), -EFAULT);
 	assert_int_equal(host.ops->mapping(host.ctx, NO_SUCH_PID, c->info.anon, HOST_FD_RDWR, &m),
 	                 -ESRCH);
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -732,6 +827,7 @@ int main(void)
 	    cmocka_unit_test(test_mapping_anon),      cmocka_unit_test(test_offset_plain_read),
 	    cmocka_unit_test(test_offset_blocked),    cmocka_unit_test(test_pin),
 	    cmocka_unit_test(test_mapping_swap_race), cmocka_unit_test(test_mapping_access),
+	    cmocka_unit_test(test_pin_hung),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -9,7 +9,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
-#include <linux/fuse.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <pthread.h>
@@ -31,6 +30,7 @@
 
 #include "check.h"
 #include "e2e.h"
+#include "hungfs.h"
 #include "vfio_node.h"
 
 #define PAGE       4096u
@@ -560,140 +560,10 @@ int case_sec_dma_remap(struct e2e *t)
  * access does, the user's close must end, another user must get the node and use it, and SIGTERM
  * must stop the daemon, all while the attacker is still alive.
  */
-#define HUNG_SIZE (1u << 20)
-#define HUNG_BUF  (FUSE_MIN_READ_BUFFER + (128u << 10))
-
 struct hung {
-	char dir[PATH_MAX];
-	int dev;
-	atomic_uint reads; /* READs taken, never answered */
+	struct hungfs fs;
 	int report;
 };
-
-static void fuse_answer(int dev, uint64_t unique, int err, const void *out, size_t len)
-{
-	struct fuse_out_header h = {.unique = unique, .error = err};
-	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)out, err ? 0 : len}};
-
-	h.len = sizeof(h) + iov[1].iov_len;
-	if (writev(dev, iov, 2) < 0 && errno != ENOENT)
-		perror("fuse reply");
-}
-
-static void fuse_attr_of(struct fuse_attr *a, uint64_t ino)
-{
-	memset(a, 0, sizeof(*a));
-	a->ino = ino;
-	a->mode = ino == FUSE_ROOT_ID ? S_IFDIR | 0755 : S_IFREG | 0644;
-	a->nlink = 1;
-	a->size = ino == FUSE_ROOT_ID ? 0 : HUNG_SIZE;
-	a->blocks = a->size / 512;
-	a->blksize = PAGE;
-}
-
-static void fuse_init(struct hung *h, const struct fuse_in_header *in)
-{
-	const struct fuse_init_in *ii = (const void *)(in + 1);
-	struct fuse_init_out o = {
-	    .major = FUSE_KERNEL_VERSION,
-	    .minor = ii->minor < FUSE_KERNEL_MINOR_VERSION ? ii->minor : FUSE_KERNEL_MINOR_VERSION,
-	    .max_readahead = ii->max_readahead,
-	    .max_background = 16,
-	    .congestion_threshold = 12,
-	    .max_write = PAGE,
-	    .time_gran = 1};
-
-	fuse_answer(h->dev, in->unique, 0, &o, sizeof(o));
-}
-
-static void fuse_one(struct hung *h, const struct fuse_in_header *in)
-{
-	union {
-		struct fuse_entry_out entry;
-		struct fuse_attr_out attr;
-		struct fuse_open_out open;
-	} o;
-
-	memset(&o, 0, sizeof(o));
-	switch (in->opcode) {
-	case FUSE_INIT:
-		fuse_init(h, in);
-		break;
-	case FUSE_LOOKUP:
-		if (in->nodeid != FUSE_ROOT_ID || strcmp((const char *)(in + 1), "f")) {
-			fuse_answer(h->dev, in->unique, -ENOENT, NULL, 0);
-			break;
-		}
-		o.entry.nodeid = 2;
-		o.entry.generation = 1;
-		o.entry.entry_valid = o.entry.attr_valid = 3600;
-		fuse_attr_of(&o.entry.attr, 2);
-		fuse_answer(h->dev, in->unique, 0, &o.entry, sizeof(o.entry));
-		break;
-	case FUSE_GETATTR:
-		o.attr.attr_valid = 3600;
-		fuse_attr_of(&o.attr.attr, in->nodeid);
-		fuse_answer(h->dev, in->unique, 0, &o.attr, sizeof(o.attr));
-		break;
-	case FUSE_OPEN:
-	case FUSE_OPENDIR:
-		o.open.fh = 1;
-		fuse_answer(h->dev, in->unique, 0, &o.open, sizeof(o.open));
-		break;
-	case FUSE_READ:
-		/* Taken off the queue, so the reader waits for good. */
-		atomic_fetch_add(&h->reads, 1);
-		break;
-	case FUSE_FORGET:
-	case FUSE_BATCH_FORGET:
-	case FUSE_INTERRUPT:
-		break;
-	case FUSE_FLUSH:
-	case FUSE_RELEASE:
-	case FUSE_RELEASEDIR:
-		fuse_answer(h->dev, in->unique, 0, NULL, 0);
-		break;
-	default:
-		fuse_answer(h->dev, in->unique, -ENOSYS, NULL, 0);
-	}
-}
-
-static void *hung_serve(void *arg)
-{
-	struct hung *h = arg;
-	char *buf = malloc(HUNG_BUF);
-
-	while (buf) {
-		ssize_t n = read(h->dev, buf, HUNG_BUF);
-
-		if (n < 0 && (errno == EINTR || errno == ENOENT))
-			continue;
-		if (n < (ssize_t)sizeof(struct fuse_in_header))
-			break;
-		fuse_one(h, (const struct fuse_in_header *)buf);
-	}
-	free(buf);
-	return NULL;
-}
-
-/*
- * Mount the hung filesystem for the user, as fusermount3 (setuid root) does
- * for any user on a system with fuse3: root mounts, the user serves the
- * /dev/fuse fd. (A mount in a user namespace of the user's own would not
- * do: FUSE refuses requests from root, whose uid does not map there.)
- */
-static int hung_mount(struct hung *h)
-{
-	char opts[128];
-
-	h->dev = open("/dev/fuse", O_RDWR | O_CLOEXEC);
-	CHECK(h->dev >= 0, "open /dev/fuse: %s", strerror(errno));
-	snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=%u,group_id=%u", h->dev, USER_A,
-	         USER_A);
-	CHECK(mount("vuc-hung", h->dir, "fuse", MS_NOSUID | MS_NODEV, opts) == 0,
-	      "mount fuse on %s: %s", h->dir, strerror(errno));
-	return 0;
-}
 
 enum { HUNG_TRIGGERED = 1, HUNG_CLOSED = 2 };
 
@@ -705,13 +575,12 @@ static int hung_user(struct e2e *t, void *arg)
 	int fd = node_open(t->node), file, step, ret, direct_ret;
 	uint32_t status = 0;
 	long long t0;
-	pthread_t th;
 
 	CHECK(fd >= 0, "open %s: %s", t->node, strerror(-fd));
 	CHECK_OK(iommu_setup(fd));
 	CHECK_OK(pci_enable(fd));
-	CHECK(pthread_create(&th, NULL, hung_serve, h) == 0);
-	snprintf(path, sizeof(path), "%s/f", h->dir);
+	CHECK_OK(hungfs_serve(&h->fs));
+	snprintf(path, sizeof(path), "%s/" HUNGFS_FILE, h->fs.dir);
 	file = open(path, O_RDONLY | O_CLOEXEC);
 	CHECK(file >= 0, "open %s: %s", path, strerror(errno));
 	/* Mapped so before MAP_DMA, and swapped in after it. */
@@ -722,12 +591,15 @@ static int hung_user(struct e2e *t, void *arg)
 	CHECK_OK(dma_map(fd, swapped, 2 * IOVA, PAGE));
 	CHECK(mmap(swapped, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, file, PAGE) ==
 	      swapped);
+	/* The mappings hold the file. Closed now, while it is served: a close
+	 * at exit, after the server thread died, would wait for good. */
+	close(file);
 	t0 = procs_now_ms();
 	ret = dma_run(fd, 2 * IOVA, 0, PAGE, EXDEV_DMA_CMD_DST_BAR2, &status);
 	NOTE("MAP_DMA of the hung file: %s; device read of it swapped in after MAP_DMA: %s, "
 	     "STATUS 0x%x after %lld ms; %u READs never answered",
 	     direct_ret ? strerror(-direct_ret) : "success", ret ? strerror(-ret) : "done", status,
-	     procs_now_ms() - t0, atomic_load(&h->reads));
+	     procs_now_ms() - t0, atomic_load(&h->fs.reads));
 	step = HUNG_TRIGGERED;
 	CHECK(write(h->report, &step, sizeof(step)) == sizeof(step));
 	close(fd);
@@ -741,9 +613,13 @@ static int hung_user(struct e2e *t, void *arg)
 static int next_user(struct e2e *t, void *arg)
 {
 	uint8_t *src = buf_anon(PAGE), *dst = buf_anon(PAGE);
-	int fd = node_open(t->node);
+	long long until = procs_now_ms() + 10000;
 	uint32_t v, status;
+	int fd;
 
+	/* EIO while the daemon reconnects, had the server left. */
+	while ((fd = node_open(t->node)) == -EIO && procs_now_ms() < until)
+		usleep(100000);
 	CHECK(fd >= 0, "open after the attacker closed: %s", strerror(-fd));
 	CHECK(src && dst);
 	CHECK_OK(reg_read(fd, EXDEV_REG_ID, &v));
@@ -765,21 +641,22 @@ static int dma_hang(struct e2e *t, struct hung *h);
 
 int case_sec_dma_hang(struct e2e *t)
 {
-	struct hung h = {.dev = -1};
+	struct hung h = {.fs.dev = -1};
 	int ret = dma_hang(t, &h);
 
-	if (h.dir[0])
-		umount2(h.dir, MNT_DETACH);
-	if (h.dev >= 0)
-		close(h.dev);
+	if (h.fs.dir[0])
+		hungfs_end(&h.fs);
 	return ret;
 }
 
 static int dma_hang(struct e2e *t, struct hung *h)
 {
-	static const char *const dopts[] = {"--mode=0666", "--timeout=10000", NULL};
-	char sock[PATH_MAX], node[PATH_MAX], *argv[8], arg[PATH_MAX + 16];
-	int report[2], step = 0, status, argc = 0;
+	/* DMA is answered within half the timeout (3 s), before the server's
+	 * own 5 s for it. */
+	static const char *const dopts[] = {"--mode=0666", "--timeout=6000",
+	                                    "--iommufd=iommu-e2e-hang", NULL};
+	char sock[PATH_MAX], node[PATH_MAX], dir[PATH_MAX], *argv[8], arg[PATH_MAX + 16];
+	int report[2], step = 0, status, argc = 0, ret;
 	pid_t server, daemon, attacker;
 	long long t0;
 
@@ -798,12 +675,10 @@ static int dma_hang(struct e2e *t, struct hung *h)
 	t->node = node;
 
 	CHECK(chmod(t->procs.dir, 0755) == 0);
-	snprintf(h->dir, sizeof(h->dir), "%s/hung", t->procs.dir);
-	CHECK(mkdir(h->dir, 0777) == 0 && chmod(h->dir, 0777) == 0);
-	if (hung_mount(h)) {
-		h->dir[0] = '\0';
-		return -1;
-	}
+	snprintf(dir, sizeof(dir), "%s/hung", t->procs.dir);
+	CHECK(mkdir(dir, 0777) == 0 && chmod(dir, 0777) == 0);
+	ret = hungfs_mount(&h->fs, dir, USER_A, USER_A);
+	CHECK(ret == 0, "mount a FUSE filesystem: %s", strerror(-ret));
 	CHECK(pipe2(report, O_CLOEXEC) == 0);
 	h->report = report[1];
 	fflush(NULL);
@@ -813,8 +688,8 @@ static int dma_hang(struct e2e *t, struct hung *h)
 		_exit(drop_to(USER_A) || hung_user(t, h) ? 1 : 0);
 	t->procs.pid[t->procs.n++] = attacker;
 	/* Only the attacker serves the filesystem: its death ends it. */
-	close(h->dev);
-	h->dev = -1;
+	close(h->fs.dev);
+	h->fs.dev = -1;
 	close(report[1]);
 	CHECK_OK(read_step(report[0], 60000, &step));
 	CHECK(step == HUNG_TRIGGERED, "the attacker failed before its DMA");
