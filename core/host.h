@@ -67,22 +67,26 @@ struct host_ops {
 	/* The thread group (process) of thread tid. */
 	pid_t (*tgid_of)(void *ctx, pid_t tid);
 	/*
-	 * Pin process pid's identity: a new fd (the caller closes it) bound to
-	 * that very process, so that pin_read/pin_write reach it and nothing
-	 * else, whatever later takes its pid. -ESRCH when pid is gone, else
-	 * -errno.
+	 * Pin process pid's identity: a handle (>= 0, released with unpin)
+	 * that pin_read/pin_write resolve to that very address space and
+	 * nothing else, whatever later takes its pid. It holds no fd, so a
+	 * program's mappings cost the daemon none. -ESRCH when pid is gone,
+	 * else -errno.
 	 */
 	int (*pin)(void *ctx, pid_t pid);
+	void (*unpin)(void *ctx, int pin);
 	/*
 	 * mem_read/mem_write through a pin: 0, -EFAULT (not mapped), or
-	 * -ESRCH once the pinned process has exited or exec'd. Given a file
-	 * of the daemon's instead (a file mapped for DMA), the same at file
-	 * offset addr, -ESRCH past its end. Either may be memory whose reads
-	 * never come back: the host bounds the wait (-EFAULT after it) and
-	 * the caller holds no lock across it.
+	 * -ESRCH once the pinned process has exited or exec'd. The memory may
+	 * be memory whose reads never come back: the host bounds the wait
+	 * (-EFAULT after it); the caller must hold no lock across it.
 	 */
 	int (*pin_read)(void *ctx, int pin, uint64_t addr, void *buf, size_t len);
 	int (*pin_write)(void *ctx, int pin, uint64_t addr, const void *buf, size_t len);
+	/* The same for a file of the daemon's mapped for DMA, at file offset
+	 * off: 0, -EFAULT (past its end, or the wait bounded), or -errno. */
+	int (*file_read)(void *ctx, int fd, uint64_t off, void *buf, size_t len);
+	int (*file_write)(void *ctx, int fd, uint64_t off, const void *buf, size_t len);
 };
 
 struct host {

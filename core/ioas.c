@@ -12,20 +12,23 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "ioas.h"
 #include "vdev-internal.h"
 
-/* The pin on the process that mapped a piece, shared by the pieces of one
- * map and by their copies. */
+/* The pin on the process that mapped a piece (host.h: a handle, no fd),
+ * shared by the pieces of one map and by their copies. */
 struct pin {
-	int fd;
+	int handle;
 	pid_t pid;
+	struct host host;  /* the host it was taken from, to release it */
 	unsigned int refs; /* atomic: pieces of several spaces share a pin */
 };
 
@@ -124,16 +127,20 @@ static struct pin *pin_ref(struct pin *p)
 static void pin_put(struct pin *p)
 {
 	if (p && __atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) == 0) {
-		close(p->fd);
+		p->host.ops->unpin(p->host.ctx, p->handle);
 		free(p);
 	}
 }
 
+static void files_release(void);
+
 static void pieces_free(struct piece *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (v[i].fd >= 0)
+		if (v[i].fd >= 0) {
 			close(v[i].fd);
+			files_release();
+		}
 		pin_put(v[i].pin);
 	}
 	free(v);
@@ -414,45 +421,103 @@ struct pieces {
 	size_t n;
 };
 
+/*
+ * The files the spaces hold (their pieces' fds, kept for devices attached
+ * later), over every space of the daemon: at most half its open-file
+ * limit, so that no program, node or space can take the fds the others
+ * need (their eventfds, sockets, files). Past it process memory goes
+ * without its file, by message (slower, but served); a file mapped as such
+ * (IOAS_MAP_FILE) is refused with ENOSPC.
+ */
+static pthread_once_t files_once = PTHREAD_ONCE_INIT;
+static unsigned int files_max, files_held;
+
+static void files_init(void)
+{
+	struct rlimit rl;
+
+	files_max = 512;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		files_max = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur / 2 > UINT32_MAX
+		                ? UINT32_MAX
+		                : (unsigned int)(rl.rlim_cur / 2);
+}
+
+static bool files_reserve(void)
+{
+	unsigned int n;
+
+	pthread_once(&files_once, files_init);
+	n = __atomic_add_fetch(&files_held, 1, __ATOMIC_RELAXED);
+	if (n <= files_max)
+		return true;
+	__atomic_sub_fetch(&files_held, 1, __ATOMIC_RELAXED);
+	return false;
+}
+
+static void files_release(void)
+{
+	__atomic_sub_fetch(&files_held, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * Add piece x to p; its fd (counted against the files limit) and pin are
+ * p's once this succeeds, x's owner's still when it fails. A piece of
+ * process memory past the files limit goes without its file.
+ */
 static int pieces_add(struct pieces *p, const struct piece *x)
 {
-	struct piece *v;
+	struct piece y = *x, *v;
+	bool counted = false;
 
+	if (y.fd >= 0 && files_reserve())
+		counted = true;
+	else if (y.fd >= 0 && !y.pin)
+		return -ENOSPC;
+	else if (y.fd >= 0)
+		y.fd = -1; /* x's fd is closed below, once this cannot fail */
 	/* Neighbouring pieces of one process without a file are one piece to
 	 * the server. */
-	if (x->fd < 0 && p->n) {
+	if (y.fd < 0 && p->n) {
 		struct piece *last = &p->v[p->n - 1];
 
-		if (last->fd < 0 && last->pin == x->pin && last->vaddr + last->size == x->vaddr &&
-		    last->iova + last->size == x->iova) {
-			last->size += x->size;
-			pin_put(x->pin);
-			return 0;
+		if (last->fd < 0 && last->pin == y.pin && last->vaddr + last->size == y.vaddr &&
+		    last->iova + last->size == y.iova) {
+			last->size += y.size;
+			pin_put(y.pin);
+			goto added;
 		}
 	}
 	v = realloc(p->v, (p->n + 1) * sizeof(*v));
-	if (!v)
+	if (!v) {
+		if (counted)
+			files_release();
 		return -ENOMEM;
+	}
 	p->v = v;
-	p->v[p->n++] = *x;
+	p->v[p->n++] = y;
+added:
+	if (x->fd >= 0 && !counted)
+		close(x->fd);
 	return 0;
 }
 
 static int take_pin(struct ioas *s, const struct vreq *r, struct pin **out)
 {
 	struct pin *p = calloc(1, sizeof(*p));
-	int fd;
+	int h;
 
 	if (!p)
 		return -ENOMEM;
-	fd = s->host.ops->pin(s->host.ctx, r->pid);
-	if (fd < 0) {
-		ioas_log(s, VU_LOG_INFO, "map: cannot pin pid %d: %s", (int)r->pid, strerror(-fd));
+	h = s->host.ops->pin(s->host.ctx, r->pid);
+	if (h < 0) {
+		ioas_log(s, VU_LOG_INFO, "map: cannot pin pid %d: %s", (int)r->pid, strerror(-h));
 		free(p);
-		return fd;
+		return h;
 	}
-	p->fd = fd;
+	p->handle = h;
 	p->pid = r->pid;
+	p->host = s->host;
 	p->refs = 1;
 	*out = p;
 	return 0;
@@ -566,6 +631,10 @@ static int map_reserve(struct ioas *s, const struct ioas_map *m, struct entry *e
 	pthread_rwlock_wrlock(&s->lock);
 	if (table_overlaps(s, m->iova, m->size)) {
 		ret = -EEXIST;
+	} else if (s->n >= IOAS_MAX_ENTRIES) {
+		ioas_log(s, VU_LOG_INFO, "map: %u mappings already, the most a space holds",
+		         IOAS_MAX_ENTRIES);
+		ret = -ENOSPC;
 	} else if (s->pieces >= devs_room(s)) {
 		ioas_log(s, VU_LOG_INFO, "map: the servers allow %u mappings, all in use",
 		         devs_room(s));
@@ -651,8 +720,10 @@ int ioas_map(struct ioas *s, const struct vreq *r, const struct ioas_map *m)
 		pthread_mutex_unlock(&s->op_lock);
 		return 0;
 	}
-	if (m->fd >= 0 && e->nr_pieces)
+	if (m->fd >= 0 && e->nr_pieces && e->pieces[0].fd >= 0) {
 		e->pieces[0].fd = -1; /* the caller's still */
+		files_release();
+	}
 	entry_free(e);
 	pthread_mutex_unlock(&s->op_lock);
 	return ret;
@@ -1072,11 +1143,16 @@ static int segs_take(struct ioas *s, uint64_t addr, uint64_t count, struct seg *
  * pin, a file (IOAS_MAP_FILE) by offset. */
 static int seg_rw(struct ioas *s, uint16_t cmd, const struct seg *g, uint8_t *buf, uint64_t iova)
 {
+	const struct host_ops *ops = s->host.ops;
 	bool write = cmd == VFIO_USER_DMA_WRITE;
-	int fd = g->pin ? g->pin->fd : g->fd;
-	int ret = write ? s->host.ops->pin_write(s->host.ctx, fd, g->off, buf, g->n)
-	                : s->host.ops->pin_read(s->host.ctx, fd, g->off, buf, g->n);
+	int ret;
 
+	if (g->pin)
+		ret = write ? ops->pin_write(s->host.ctx, g->pin->handle, g->off, buf, g->n)
+		            : ops->pin_read(s->host.ctx, g->pin->handle, g->off, buf, g->n);
+	else
+		ret = write ? ops->file_write(s->host.ctx, g->fd, g->off, buf, g->n)
+		            : ops->file_read(s->host.ctx, g->fd, g->off, buf, g->n);
 	if (ret == -ESRCH && g->pin) {
 		/* To the server the memory of a dead process is an unmapped
 		 * IOVA: an IOMMU fault, EFAULT. */
@@ -1084,8 +1160,6 @@ static int seg_rw(struct ioas *s, uint16_t cmd, const struct seg *g, uint8_t *bu
 		         "server %s at IOVA 0x%llx: pid %d, which mapped it, has exited",
 		         vu_command_name(cmd), (unsigned long long)iova, (int)g->pin->pid);
 		ret = -EFAULT;
-	} else if (ret == -ESRCH) {
-		ret = -EFAULT; /* past the end of the file */
 	}
 	return ret;
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -409,51 +410,168 @@ static int proc_mem_write(void *ctx, pid_t pid, uint64_t addr, const void *buf, 
 }
 
 /*
- * A pin is an fd on /proc/<pid>/mem: opening it binds the file to the
- * process's address space (mm) of that moment, not to the pid, and once that
- * process exits (or execs) the kernel finds no users left on that mm and
- * every read or write returns 0 bytes. So no pid reuse can redirect it, with
- * no window between a check and the copy, and an access costs one pread or
- * pwrite (made by a memory helper, below). Like type1's pinned pages, a
- * write still lands in private memory the process made read-only after
- * mapping it (/proc/<pid>/mem writes are forced, into the process's own
- * copy); a forced write to a shared mapping not writable is refused by the
- * kernel, so it never reaches a file. The DMA table has checked the access
- * the device was granted.
+ * A pin names an address space, not a pid: /proc/<pid>/mem opened binds to
+ * the process's address space (mm) of that moment, and the 16 bytes the
+ * kernel put at AT_RANDOM when the process exec'd tell that address space
+ * from any other (they are random per exec). So a pin keeps those bytes and
+ * where they are, not an fd: each access opens /proc/<pid>/mem anew (in a
+ * memory helper, memhelper.h), checks the bytes through that very fd, and
+ * only then reads or writes through it. Another process that took the pid,
+ * or the process after an exec, has other bytes there: the access gets
+ * -ESRCH, with no window between the check and the copy. A program costs
+ * the daemon no fd however many mappings it makes.
+ *
+ * Like type1's pinned pages, a write still lands in private memory the
+ * process made read-only after mapping it (/proc/<pid>/mem writes are
+ * forced, into the process's own copy); a forced write to a shared mapping
+ * not writable is refused by the kernel, so it never reaches a file. The
+ * DMA table has checked the access the device was granted.
+ *
+ * A process forked without an exec has the same bytes at the same place:
+ * the start time (/proc/<pid>/stat) tells it apart, as no process can take
+ * a pid in the clock tick the pinned one started in (pids are reused only
+ * after the whole range went round; only root chooses one).
  */
-static int proc_pin(void *ctx, pid_t pid)
+#ifndef AT_RANDOM
+#define AT_RANDOM 25
+#endif
+
+static pthread_mutex_t pins_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct memhelper_pin *pins; /* pid 0: free */
+static size_t nr_pins;
+
+/* Where AT_RANDOM is in pid's auxv. */
+static int auxv_random(pid_t pid, uint64_t *addr)
+{
+	uint64_t v[2 * 64];
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/auxv", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	n = read(fd, v, sizeof(v));
+	close(fd);
+	for (ssize_t i = 0; n > 0 && i + 1 < n / (ssize_t)sizeof(v[0]); i += 2) {
+		if (v[i] == AT_RANDOM) {
+			*addr = v[i + 1];
+			return 0;
+		}
+	}
+	return -ESRCH;
+}
+
+static int read_start(pid_t pid, uint64_t *start)
+{
+	char path[64], buf[512];
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	ret = read_proc(path, buf, sizeof(buf));
+	if (ret == 0)
+		ret = memhelper_parse_start(buf, strlen(buf), start);
+	return ret;
+}
+
+/* The token of pid's address space, read through a /proc/<pid>/mem of its
+ * own; an exec meanwhile (auxv changed) is -ESRCH. */
+static int read_token(const struct vu_log *log, pid_t pid, struct memhelper_pin *p)
 {
 	char path[64];
-	int fd, err;
+	uint64_t again;
+	int fd, ret;
+
+	ret = read_start(pid, &p->start);
+	if (ret < 0)
+		return ret == -EINVAL ? -ESRCH : ret;
 
 	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
 	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd >= 0)
-		return fd;
-	err = errno;
-	if (err == ENOENT)
-		return -ESRCH;
-	vu_log(ctx, VU_LOG_WARN, "pid %d: cannot open %s: %s", (int)pid, path, strerror(err));
-	return -err;
+	if (fd < 0) {
+		ret = -errno;
+		if (ret == -ENOENT)
+			return -ESRCH;
+		vu_log(log, VU_LOG_WARN, "pid %d: cannot open %s: %s", (int)pid, path,
+		       strerror(-ret));
+		return ret;
+	}
+	ret = auxv_random(pid, &p->token_addr);
+	if (ret == 0)
+		ret = memhelper_rw(log, fd, p->token_addr, p->token, sizeof(p->token), false);
+	if (ret == 0)
+		ret = auxv_random(pid, &again);
+	if (ret == 0 && again != p->token_addr)
+		ret = -ESRCH;
+	close(fd);
+	p->pid = pid;
+	return ret == -EFAULT ? -ESRCH : ret;
 }
 
-/*
- * Through a memory helper (memhelper.h), never in this thread: the memory
- * may be a file whose reads never come back, and such a wait cannot be
- * broken, not even by SIGKILL.
- */
-static int pin_copy(const struct vu_log *log, int pin, uint64_t addr, void *buf, size_t len,
-                    bool write)
+static int proc_pin(void *ctx, pid_t pid)
 {
-	int ret = memhelper_rw(log, pin, addr, buf, len, write);
+	struct memhelper_pin p;
+	size_t i;
+	int ret = read_token(ctx, pid, &p);
 
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&pins_lock);
+	for (i = 0; i < nr_pins && pins[i].pid; i++)
+		;
+	if (i == nr_pins) {
+		struct memhelper_pin *v = realloc(pins, (nr_pins ? 2 * nr_pins : 64) * sizeof(*v));
+
+		if (!v) {
+			pthread_mutex_unlock(&pins_lock);
+			return -ENOMEM;
+		}
+		memset(v + nr_pins, 0, (nr_pins ? nr_pins : 64) * sizeof(*v));
+		pins = v;
+		nr_pins = nr_pins ? 2 * nr_pins : 64;
+	}
+	pins[i] = p;
+	pthread_mutex_unlock(&pins_lock);
+	return (int)i;
+}
+
+static void proc_unpin(void *ctx, int pin)
+{
+	pthread_mutex_lock(&pins_lock);
+	if (pin >= 0 && (size_t)pin < nr_pins)
+		pins[pin].pid = 0;
+	pthread_mutex_unlock(&pins_lock);
+}
+
+/* A memory helper's answer as host.h says it. */
+static int copy_result(const struct vu_log *log, int ret, bool write, const char *what)
+{
 	if (ret == 0 || ret == -ESRCH || ret == -EFAULT)
 		return ret;
 	/* EIO: nothing mapped there. */
 	if (ret != -EIO)
-		vu_log(log, VU_LOG_WARN, "cannot %s pinned memory: %s", write ? "write" : "read",
+		vu_log(log, VU_LOG_WARN, "cannot %s %s: %s", write ? "write" : "read", what,
 		       strerror(-ret));
 	return -EFAULT;
+}
+
+/* Through a memory helper (memhelper.h), never in this thread: the memory
+ * may be a file whose reads never come back, and such a wait cannot be
+ * broken, not even by SIGKILL. */
+static int pin_copy(const struct vu_log *log, int pin, uint64_t addr, void *buf, size_t len,
+                    bool write)
+{
+	struct memhelper_pin p = {0};
+
+	pthread_mutex_lock(&pins_lock);
+	if (pin >= 0 && (size_t)pin < nr_pins)
+		p = pins[pin];
+	pthread_mutex_unlock(&pins_lock);
+	if (!p.pid)
+		return -ESRCH;
+	return copy_result(log, memhelper_pin_rw(log, &p, addr, buf, len, write), write,
+	                   "pinned memory");
 }
 
 static int proc_pin_read(void *ctx, int pin, uint64_t addr, void *buf, size_t len)
@@ -464,6 +582,25 @@ static int proc_pin_read(void *ctx, int pin, uint64_t addr, void *buf, size_t le
 static int proc_pin_write(void *ctx, int pin, uint64_t addr, const void *buf, size_t len)
 {
 	return pin_copy(ctx, pin, addr, (void *)buf, len, true);
+}
+
+static int file_copy(const struct vu_log *log, int fd, uint64_t off, void *buf, size_t len,
+                     bool write)
+{
+	int ret = copy_result(log, memhelper_rw(log, fd, off, buf, len, write), write,
+	                      "a file mapped for DMA");
+
+	return ret == -ESRCH ? -EFAULT : ret; /* past its end */
+}
+
+static int proc_file_read(void *ctx, int fd, uint64_t off, void *buf, size_t len)
+{
+	return file_copy(ctx, fd, off, buf, len, false);
+}
+
+static int proc_file_write(void *ctx, int fd, uint64_t off, const void *buf, size_t len)
+{
+	return file_copy(ctx, fd, off, (void *)buf, len, true);
 }
 
 static int open_pidfd(void *ctx, pid_t pid)
@@ -556,6 +693,9 @@ const struct host_ops host_proc_ops = {
     .syscall_offset = proc_syscall_offset,
     .tgid_of = proc_tgid_of,
     .pin = proc_pin,
+    .unpin = proc_unpin,
     .pin_read = proc_pin_read,
     .pin_write = proc_pin_write,
+    .file_read = proc_file_read,
+    .file_write = proc_file_write,
 };

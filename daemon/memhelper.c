@@ -18,6 +18,7 @@
 #include "memhelper.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -35,9 +36,14 @@
 
 #define HELPER_BUF (1u << 20)
 
+enum { HREQ_FD, HREQ_PIN };
+
+/* One access: of the fd that comes with it (HREQ_FD), or of the pinned
+ * process's memory (HREQ_PIN). */
 struct hreq {
+	uint32_t kind, write;
 	uint64_t off, len;
-	uint32_t write;
+	struct memhelper_pin pin;
 };
 
 struct helper {
@@ -86,6 +92,90 @@ static int32_t helper_copy(int fd, const struct hreq *q, uint8_t *buf)
 	return 0;
 }
 
+int memhelper_parse_start(const char *stat, size_t len, uint64_t *start)
+{
+	size_t i, close_paren = len, field = 2;
+	uint64_t v = 0;
+
+	/* The command name may hold anything, ')' too: it ends at the last. */
+	for (i = 0; i < len; i++)
+		if (stat[i] == ')')
+			close_paren = i;
+	if (close_paren == len)
+		return -EINVAL;
+	for (i = close_paren + 1; i < len && field < 22; i++)
+		if (stat[i] == ' ')
+			field++;
+	if (field != 22 || i >= len || stat[i] < '0' || stat[i] > '9')
+		return -EINVAL;
+	for (; i < len && stat[i] >= '0' && stat[i] <= '9'; i++)
+		v = v * 10 + (uint64_t)(stat[i] - '0');
+	*start = v;
+	return 0;
+}
+
+/* "/proc/<pid>/<name>" into path, async-signal-safe (no snprintf). */
+static void proc_path(char *path, pid_t pid, const char *name, size_t name_len)
+{
+	char digits[12];
+	unsigned int v = (unsigned int)pid, n = 0, i = 6;
+
+	memcpy(path, "/proc/", 6);
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		path[i++] = digits[--n];
+	path[i++] = '/';
+	memcpy(path + i, name, name_len + 1);
+}
+
+/* In the helper: whether the process with the pid now started when the
+ * pinned one did. */
+static bool same_start(const struct memhelper_pin *p)
+{
+	char path[32], stat[512];
+	uint64_t start;
+	ssize_t n;
+	int fd;
+
+	proc_path(path, p->pid, "stat", 4);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, stat, sizeof(stat));
+	close(fd);
+	return n > 0 && memhelper_parse_start(stat, (size_t)n, &start) == 0 && start == p->start;
+}
+
+/*
+ * In the helper: /proc/<pid>/mem of the pinned process, if the token is
+ * still in the address space that fd reaches and the process with the pid
+ * started when the pinned one did. -errno otherwise.
+ */
+static int open_pinned(const struct memhelper_pin *p)
+{
+	uint8_t token[sizeof(p->token)];
+	char path[32];
+	int fd, same = 1;
+
+	proc_path(path, p->pid, "mem", 3);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ESRCH ? -ESRCH : -errno;
+	if (p->token_addr > (uint64_t)INT64_MAX ||
+	    pread(fd, token, sizeof(token), (off_t)p->token_addr) != (ssize_t)sizeof(token))
+		same = 0;
+	for (size_t i = 0; same && i < sizeof(token); i++)
+		same = token[i] == p->token[i];
+	if (!same || !same_start(p)) {
+		close(fd);
+		return -ESRCH;
+	}
+	return fd;
+}
+
 static int recv_req(int sock, struct hreq *q, int *fd)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))];
@@ -101,9 +191,9 @@ static int recv_req(int sock, struct hreq *q, int *fd)
 	if (n != (ssize_t)sizeof(*q))
 		return -1;
 	c = CMSG_FIRSTHDR(&mh);
-	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
-		return -1;
-	memcpy(fd, CMSG_DATA(c), sizeof(int));
+	*fd = -1;
+	if (c && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(fd, CMSG_DATA(c), sizeof(int));
 	return 0;
 }
 
@@ -120,8 +210,14 @@ static void helper_main(int sock, uint8_t *buf, pid_t parent)
 		syscall(SYS_close_range, 0u, (unsigned int)sock - 1, 0u);
 	syscall(SYS_close_range, (unsigned int)sock + 1, ~0u, 0u);
 	while (recv_req(sock, &q, &fd) == 0) {
-		res = q.len <= HELPER_BUF ? helper_copy(fd, &q, buf) : -EINVAL;
-		close(fd);
+		if (q.kind == HREQ_PIN && fd < 0)
+			fd = open_pinned(&q.pin);
+		if (fd < 0)
+			res = q.kind == HREQ_PIN ? fd : -EBADF;
+		else
+			res = q.len <= HELPER_BUF ? helper_copy(fd, &q, buf) : -EINVAL;
+		if (fd >= 0)
+			close(fd);
 		if (send(sock, &res, sizeof(res), MSG_NOSIGNAL) != sizeof(res))
 			break;
 	}
@@ -237,6 +333,7 @@ static struct helper *helper_get(const struct vu_log *log)
 	return h;
 }
 
+/* Send q, with fd unless it is -1. */
 static int send_req(struct helper *h, int fd, const struct hreq *q)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))] = {0};
@@ -246,10 +343,15 @@ static int send_req(struct helper *h, int fd, const struct hreq *q)
 	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 	ssize_t n;
 
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	if (fd < 0) {
+		mh.msg_control = NULL;
+		mh.msg_controllen = 0;
+	} else {
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
 	do {
 		n = sendmsg(h->sock, &mh, MSG_NOSIGNAL);
 	} while (n < 0 && errno == EINTR);
@@ -273,12 +375,13 @@ static int wait_res(struct helper *h, int32_t *res)
 	return 0;
 }
 
-/* One access of at most HELPER_BUF bytes. */
-static int rw_chunk(const struct vu_log *log, int fd, uint64_t off, uint8_t *buf, size_t len,
-                    bool write)
+/* One access of at most HELPER_BUF bytes: of fd, or of q's pinned
+ * process when fd is -1. */
+static int rw_chunk(const struct vu_log *log, int fd, struct hreq *q, uint8_t *buf)
 {
-	struct hreq q = {.off = off, .len = len, .write = write};
 	struct helper *h = helper_get(log);
+	size_t len = q->len;
+	bool write = q->write;
 	int32_t res = 0;
 	int ret;
 
@@ -286,7 +389,7 @@ static int rw_chunk(const struct vu_log *log, int fd, uint64_t off, uint8_t *buf
 		return -EFAULT;
 	if (write)
 		memcpy(h->buf, buf, len);
-	ret = send_req(h, fd, &q);
+	ret = send_req(h, fd, q);
 	if (ret == 0)
 		ret = wait_res(h, &res);
 	if (ret < 0) {
@@ -306,18 +409,31 @@ static int rw_chunk(const struct vu_log *log, int fd, uint64_t off, uint8_t *buf
 	return res;
 }
 
-int memhelper_rw(const struct vu_log *log, int fd, uint64_t off, void *buf, size_t len, bool write)
+static int rw_all(const struct vu_log *log, int fd, struct hreq *q, uint8_t *p, size_t len)
 {
-	uint8_t *p = buf;
 	int ret = 0;
 
 	while (ret == 0 && len) {
-		size_t n = len < HELPER_BUF ? len : HELPER_BUF;
-
-		ret = rw_chunk(log, fd, off, p, n, write);
-		off += n;
-		p += n;
-		len -= n;
+		q->len = len < HELPER_BUF ? len : HELPER_BUF;
+		ret = rw_chunk(log, fd, q, p);
+		q->off += q->len;
+		p += q->len;
+		len -= q->len;
 	}
 	return ret;
+}
+
+int memhelper_rw(const struct vu_log *log, int fd, uint64_t off, void *buf, size_t len, bool write)
+{
+	struct hreq q = {.kind = HREQ_FD, .write = write, .off = off};
+
+	return rw_all(log, fd, &q, buf, len);
+}
+
+int memhelper_pin_rw(const struct vu_log *log, const struct memhelper_pin *pin, uint64_t off,
+                     void *buf, size_t len, bool write)
+{
+	struct hreq q = {.kind = HREQ_PIN, .write = write, .off = off, .pin = *pin};
+
+	return rw_all(log, -1, &q, buf, len);
 }

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "proto/log.h"
 
@@ -30,11 +31,37 @@
 void memhelper_set_timeout(int ms);
 
 /*
+ * The identity of a pinned address space: the 16 bytes the kernel put at
+ * AT_RANDOM (auxv) when the process exec'd, and where, and the process's
+ * start time. The bytes are random per exec: another process with the pid,
+ * or the process after an exec, has other bytes there, or nothing; a
+ * process forked from it without an exec has the same bytes, but started
+ * later.
+ */
+struct memhelper_pin {
+	pid_t pid;
+	uint64_t start; /* /proc/<pid>/stat starttime, clock ticks since boot */
+	uint64_t token_addr;
+	uint8_t token[16];
+};
+
+/* The starttime field of a /proc/<pid>/stat text. 0 or -EINVAL.
+ * Async-signal-safe. */
+int memhelper_parse_start(const char *stat, size_t len, uint64_t *start);
+
+/*
  * pread (write false: fill buf) or pwrite len bytes of fd at off, all of
- * them. 0; -ESRCH when fd gave 0 bytes (a pin whose process is gone, or a
- * file's end); -EFAULT when nothing is there (EIO), when the access did not
- * end in time, or when no helper could be had; -errno else.
+ * them. 0; -ESRCH when fd gave 0 bytes (the end of a file, or the address
+ * space of a /proc/<pid>/mem fd gone); -EFAULT when nothing is there (EIO),
+ * when the access did not end in time, or when no helper could be had;
+ * -errno else.
  */
 int memhelper_rw(const struct vu_log *log, int fd, uint64_t off, void *buf, size_t len, bool write);
+
+/* The same on the memory of the pinned process, at address off: its
+ * /proc/<pid>/mem opened by the helper for that access, and used only
+ * once the token is found in place; -ESRCH when it is not. */
+int memhelper_pin_rw(const struct vu_log *log, const struct memhelper_pin *pin, uint64_t off,
+                     void *buf, size_t len, bool write);
 
 #endif

@@ -84,20 +84,21 @@ void fake_host_exit(struct fake_host *h, pid_t pid)
 	}
 }
 
+/* Pins are handles, no fds, as the real host's: the next free slot. */
 static int fake_pin(void *ctx, pid_t pid)
 {
 	struct fake_host *h = ctx;
-	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
-		return -errno;
-	if (fd >= FAKE_PINS) {
-		close(fd);
-		return -EMFILE;
+	for (unsigned int n = 0; n < FAKE_PINS; n++) {
+		unsigned int i = __atomic_fetch_add(&h->next_pin, 1, __ATOMIC_RELAXED) % FAKE_PINS;
+
+		if (!__atomic_exchange_n(&h->pins[i].used, true, __ATOMIC_ACQ_REL)) {
+			h->pins[i].pid = pid;
+			h->pins[i].exited = false;
+			return (int)i;
+		}
 	}
-	h->pins[fd].pid = pid;
-	h->pins[fd].exited = false;
-	return fd;
+	return -ENOMEM;
 }
 
 /* The fake memory behind a live pin, or NULL with *err set. */
@@ -140,6 +141,26 @@ static int fake_pin_write(void *ctx, int pin, uint64_t addr, const void *buf, si
 }
 
 /* Only eventfds when eventfds are asked, as by the real host. */
+static void fake_unpin(void *ctx, int pin)
+{
+	struct fake_host *h = ctx;
+
+	if (pin >= 0 && pin < FAKE_PINS) {
+		h->pins[pin].pid = 0;
+		__atomic_store_n(&h->pins[pin].used, false, __ATOMIC_RELEASE);
+	}
+}
+
+static int fake_file_read(void *ctx, int fd, uint64_t off, void *buf, size_t len)
+{
+	return pread(fd, buf, len, (off_t)off) == (ssize_t)len ? 0 : -EFAULT;
+}
+
+static int fake_file_write(void *ctx, int fd, uint64_t off, const void *buf, size_t len)
+{
+	return pwrite(fd, buf, len, (off_t)off) == (ssize_t)len ? 0 : -EFAULT;
+}
+
 static int fake_fd_get(void *ctx, pid_t pid, int fd, enum host_fd_kind kind)
 {
 	struct fake_host *h = ctx;
@@ -219,8 +240,11 @@ static const struct host_ops fake_ops = {
     .syscall_offset = fake_syscall_offset,
     .tgid_of = fake_tgid_of,
     .pin = fake_pin,
+    .unpin = fake_unpin,
     .pin_read = fake_pin_read,
     .pin_write = fake_pin_write,
+    .file_read = fake_file_read,
+    .file_write = fake_file_write,
 };
 
 struct host fake_host_ops(struct fake_host *h)

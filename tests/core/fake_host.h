@@ -17,7 +17,7 @@
 #include "core/host.h"
 
 #define FAKE_MAX  32
-#define FAKE_PINS 1024
+#define FAKE_PINS 70000
 
 struct fake_host {
 	struct {
@@ -29,11 +29,13 @@ struct fake_host {
 	size_t nr_maps;
 	unsigned int mem_calls;          /* mem_read + mem_write, by pid or by pin */
 	enum host_fd_access last_access; /* what the last mapping lookup asked */
-	/* Pins (host.h) are fds of /dev/null; pin fd n -> its process. */
+	/* Pins (host.h): handle n -> its process. */
 	struct {
-		pid_t pid; /* 0: not a pin */
+		bool used;
+		pid_t pid;
 		bool exited;
 	} pins[FAKE_PINS];
+	unsigned int next_pin;
 };
 
 void fake_host_init(struct fake_host *h);

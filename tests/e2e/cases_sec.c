@@ -6,6 +6,7 @@
  * (docs/security.md). Each case runs the attacker as an unprivileged user
  * (the fixture's nodes are 0666) and checks, as root, what it reached.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
@@ -410,33 +411,40 @@ int case_sec_memlock(struct e2e *t)
 }
 
 /*
- * Item 6: no node can starve another. User A makes up to FLOOD_MAPS
- * single-page DMA mappings on one node (more than the daemon's hard fd
- * limit); user B, on another node, must still map DMA and set eventfds.
+ * Item 6: no node can starve another. A daemon of its own, with an fd
+ * limit of FLOOD_NOFILE, serves two nodes. User A makes FLOOD_MAPS
+ * single-page DMA mappings on one, of anonymous memory and of a memfd in
+ * turn: more than the daemon's fd limit. Its pins hold no fd and the files
+ * it holds stop at half the limit (the rest goes by message): user B, on
+ * the other node, must still map DMA and set eventfds.
  */
-#define FLOOD_MAPS 6000
+#define FLOOD_NOFILE 512
+#define FLOOD_MAPS   700
 
 struct flood {
 	int report, hold;
 };
 
+/* Anonymous memory and memory with a file, in turn. */
 static int flood_user(struct e2e *t, void *arg)
 {
 	struct flood *f = arg;
-	uint8_t *p = buf_anon(PAGE);
+	uint8_t *p = buf_anon(PAGE), *q = buf_memfd(PAGE);
 	int fd = node_open(t->node), ret = 0, n;
+	long long t0 = procs_now_ms();
 	char c;
 
 	CHECK(fd >= 0, "open: %s", strerror(-fd));
-	CHECK(p);
+	CHECK(p && q);
 	CHECK_OK(iommu_setup(fd));
 	CHECK_OK(pci_enable(fd));
 	for (n = 0; n < FLOOD_MAPS; n++) {
-		ret = dma_map(fd, p, IOVA + (uint64_t)n * PAGE, PAGE);
+		ret = dma_map(fd, n % 2 ? q : p, IOVA + (uint64_t)n * PAGE, PAGE);
 		if (ret)
 			break;
 	}
-	NOTE("user A: %d single-page DMA mappings, then %s", n, ret ? strerror(-ret) : "stopped");
+	NOTE("user A: %d single-page DMA mappings in %lld ms, then %s", n, procs_now_ms() - t0,
+	     ret ? strerror(-ret) : "stopped");
 	CHECK(write(f->report, &n, sizeof(n)) == sizeof(n));
 	/* Keep them while B works. */
 	CHECK(read(f->hold, &c, 1) >= 0);
@@ -464,13 +472,58 @@ static int starved_user(struct e2e *t, void *arg)
 	return 0;
 }
 
+/* Open fds of process pid, or -1. */
+static int daemon_fds(pid_t pid)
+{
+	char path[64];
+	DIR *d;
+	int n = -2; /* . and .. */
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* Start server NAME and add NAME=socket to argv at *argc. */
+static int add_server(struct e2e *t, const char *name, char **argv, int *argc, char *arg,
+                      size_t len)
+{
+	char sock[PATH_MAX];
+	pid_t server = procs_server(&t->procs, name, NULL, sock);
+
+	CHECK(server > 0, "start server %s: %s", name, strerror(-server));
+	snprintf(arg, len, "%s=%s", name, sock);
+	argv[(*argc)++] = arg;
+	return 0;
+}
+
 int case_sec_fd_exhaust(struct e2e *t)
 {
-	int report[2], hold[2], n = 0, status;
+	char a1[PATH_MAX + 16], a2[PATH_MAX + 16], node_a[] = "/dev/vfio-user/e2e-fda",
+	                                           node_b[] = "/dev/vfio-user/e2e-fdb";
+	char *argv[8] = {"vfio-user-cuse", "--mode=0666", "--iommufd=iommu-e2e-fd"};
+	struct rlimit low = {FLOOD_NOFILE, FLOOD_NOFILE}, old;
+	int report[2], hold[2], n = 0, status, argc = 3;
 	struct flood f;
-	pid_t a;
+	pid_t daemon, a;
 
-	CHECK(t->arg, "needs a second node as ARG");
+	CHECK(add_server(t, "e2e-fda", argv, &argc, a1, sizeof(a1)) == 0);
+	CHECK(add_server(t, "e2e-fdb", argv, &argc, a2, sizeof(a2)) == 0);
+	/* The daemon inherits the limit and cannot raise it past the hard one. */
+	CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0 && setrlimit(RLIMIT_NOFILE, &low) == 0);
+	daemon = procs_start(&t->procs, argv);
+	CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+	CHECK(daemon > 0, "start vfio-user-cuse: %s", strerror(-daemon));
+	CHECK_OK(procs_wait_path(node_a, S_IFCHR, 60000, daemon));
+	CHECK_OK(procs_wait_path(node_b, S_IFCHR, 60000, daemon));
+	t->node = node_a;
+	t->arg = node_b;
+
 	CHECK(pipe2(report, O_CLOEXEC) == 0 && pipe2(hold, O_CLOEXEC) == 0);
 	f.report = report[1];
 	f.hold = hold[0];
@@ -485,11 +538,13 @@ int case_sec_fd_exhaust(struct e2e *t)
 	close(hold[0]);
 	close(report[1]);
 	CHECK(read_step(report[0], CHILD_MS, &n) == 0, "user A did not report");
+	NOTE("the daemon, limited to %d fds, holds %d", FLOOD_NOFILE, daemon_fds(daemon));
 	CHECK(as_user(t, USER_B, starved_user, NULL) == 0,
 	      "user B could not use another node while user A holds %d mappings", n);
 	close(hold[1]);
 	CHECK_OK(procs_stop(&t->procs, a, 0, CHILD_MS, &status));
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "user A failed");
+	CHECK_OK(procs_stop(&t->procs, daemon, SIGTERM, 15000, &status));
 	return 0;
 }
 

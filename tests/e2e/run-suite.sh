@@ -255,7 +255,6 @@ node_case sec_pid_reuse sec_pid_reuse "$NODE_A"
 node_case sec_not_eventfd sec_not_eventfd "$NODE_A"
 node_case sec_memlock sec_memlock "$NODE_A"
 node_case sec_dma_remap sec_dma_remap "$NODE_A"
-node_case sec_fd_exhaust sec_fd_exhaust "$NODE_A" "$NODE_B"
 fd_limit_case
 program vfio-lspci "Capabilities: \[50\] MSI-X" vfio-lspci -x "$NODE_A"
 program vfio-dma-demo "Result: OK" vfio-dma-demo "$NODE_A"
@@ -268,6 +267,7 @@ life_case caller_killed
 life_case sigterm
 life_case nodes64
 life_case sec_dma_hang
+life_case sec_fd_exhaust
 
 if selected bench && start_fixture; then
 	timeout "$LIFE_TIMEOUT" "$BENCH" "$NODE_A" >"$WORK/out" 2>&1
