@@ -84,6 +84,15 @@ void fake_host_exit(struct fake_host *h, pid_t pid)
 	}
 }
 
+unsigned int fake_host_pins(struct fake_host *h)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < FAKE_PINS; i++)
+		n += __atomic_load_n(&h->pins[i].used, __ATOMIC_ACQUIRE);
+	return n;
+}
+
 /* Pins are handles, no fds, as the real host's: the next free slot. */
 static int fake_pin(void *ctx, pid_t pid)
 {

@@ -42,6 +42,8 @@ void fake_host_init(struct fake_host *h);
 /* Closes the fds of the maps table (the fd table stays the test's). */
 void fake_host_fini(struct fake_host *h);
 struct host fake_host_ops(struct fake_host *h);
+/* Pins taken and not yet released. */
+unsigned int fake_host_pins(struct fake_host *h);
 
 /* Let the core read and write [p, p + len). */
 void fake_host_add_mem(struct fake_host *h, void *p, size_t len);
