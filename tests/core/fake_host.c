@@ -212,6 +212,8 @@ static int fake_mapping(void *ctx, pid_t pid, uint64_t addr, enum host_fd_access
 {
 	struct fake_host *h = ctx;
 
+	if (h->on_mapping)
+		h->on_mapping(h->on_mapping_arg);
 	for (size_t i = 0; i < h->nr_maps; i++) {
 		if (addr >= h->maps[i].start && addr < h->maps[i].end) {
 			*m = h->maps[i];

@@ -36,6 +36,9 @@ struct fake_host {
 		bool exited;
 	} pins[FAKE_PINS];
 	unsigned int next_pin;
+	/* Called at each mapping lookup, as a program's memory is checked. */
+	void (*on_mapping)(void *arg);
+	void *on_mapping_arg;
 };
 
 void fake_host_init(struct fake_host *h);

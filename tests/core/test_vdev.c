@@ -947,6 +947,53 @@ static int32_t device_dma(struct fx *x, uint64_t iova, uint64_t len, uint64_t di
 }
 
 /*
+ * Nothing is reachable before MAP_DMA is complete and valid: while the
+ * core checks the memory, a lying server writes the IOVA of its last page,
+ * which the process maps read-only, so the map then fails with EFAULT. The
+ * write must fail too, and the page keep its bytes.
+ */
+struct meanwhile {
+	struct fx *x;
+	uint64_t iova;
+	int32_t res;
+	bool fired;
+};
+
+static void write_meanwhile(void *arg)
+{
+	struct meanwhile *w = arg;
+
+	if (w->fired)
+		return;
+	w->fired = true;
+	w->res = device_dma(w->x, w->iova, 16, 1);
+}
+
+static void test_map_dma_window(void **state)
+{
+	struct fx *x = *state;
+	uint8_t *buf = page_alloc(2 * PAGE), in[16];
+	struct meanwhile w = {.x = x, .iova = 0x10000 + PAGE, .res = 1};
+
+	memset(buf, 0x77, 2 * PAGE);
+	memset(in, 0xa5, sizeof(in));
+	fake_host_add_mem(&x->h, buf, 2 * PAGE);
+	fake_host_add_map(&x->h, buf, PAGE, true, true, -1, 0);
+	fake_host_add_map(&x->h, buf + PAGE, PAGE, true, false, -1, 0);
+	set_iommu(x, VFIO_TYPE1v2_IOMMU);
+	assert_int_equal(vdev_write(x->d, x->f, &x->r, TDEV_DMA_BUF, in, sizeof(in)), 16);
+	x->h.on_mapping = write_meanwhile;
+	x->h.on_mapping_arg = &w;
+	assert_int_equal(map_dma(x, buf, 0x10000, 2 * PAGE, RW), -EFAULT);
+	x->h.on_mapping = NULL;
+	assert_true(w.fired);
+	assert_int_equal(w.res, -EFAULT);
+	for (size_t i = 0; i < 2 * PAGE; i++)
+		assert_int_equal(buf[i], 0x77);
+	munmap(buf, 2 * PAGE);
+}
+
+/*
  * The server's fd of shared memory follows the access the device was
  * granted: a READ mapping of writable shared memory gives a read-only fd
  * (a lying server could otherwise write inside the window and past it), a
@@ -1369,6 +1416,7 @@ int main(void)
 	    T(test_map_dma_invalid),
 	    T(test_map_dma_pieces),
 	    T(test_map_dma_fd_access),
+	    T(test_map_dma_window),
 	    T_WITH(test_map_dma_by_message, fx_setup_by_message),
 	    T(test_unmap_dma_v2),
 	    T(test_unmap_dma_v1),
