@@ -7,7 +7,9 @@
 #   - tests/vm/init as /init;
 #   - the modules kernel.sh extracted, with their load order;
 #   - the install tree STAGE (cmake --install BUILD --prefix STAGE) at /opt/vuc;
-#   - every shared library the stage's programs need, and the loader.
+#   - every shared library the stage's programs need, and the loader;
+#   - the programs VUC_IMAGE_EXTRA names (absolute paths, space-separated;
+#     the benchmark's strace), in /usr/bin.
 # Needs no root: cpio records every file as owned by root.
 set -euo pipefail
 
@@ -35,6 +37,10 @@ cp "$here/init" "$root/init"
 chmod 0755 "$root/init"
 cp "$kdir/modules.load" "$kdir"/*.ko "$root/lib/modules/"
 cp -a "$stage/." "$root/opt/vuc/"
+for p in ${VUC_IMAGE_EXTRA:-}; do
+	[ -x "$p" ] || die "VUC_IMAGE_EXTRA: $p is not a program"
+	cp -L "$p" "$root/usr/bin/"
+done
 
 # Enough for programs that look up users and groups (--owner, --group).
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' \
@@ -71,7 +77,7 @@ while IFS= read -r -d '' f; do
 		esac
 		copy_lib "$lib"
 	done < <(libs_of "$f")
-done < <(find "$stage" "$root/bin/busybox" -type f -print0)
+done < <(find "$stage" "$root/bin/busybox" "$root/usr/bin" -type f -print0)
 
 # glibc loads libgcc_s at run time (not in ldd) to unwind threads on
 # pthread_cancel and pthread_exit, which libfuse uses; without it they abort.

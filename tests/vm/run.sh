@@ -5,7 +5,7 @@ set -euo pipefail
 
 usage() {
 	cat <<'EOF'
-usage: tests/vm/run.sh [--select LIST] [--demo | --smoke] [--build DIR] [--timeout SEC]
+usage: tests/vm/run.sh [--select LIST] [--demo | --smoke | --bench] [--build DIR] [--timeout SEC]
 
 Builds DIR (default: build/ in the source tree; configured if needed),
 installs it into DIR/vm/stage, packs that with Debian's kernel and busybox
@@ -16,13 +16,16 @@ into an initramfs and boots it in qemu. Prints what the VM prints.
   --demo          run examples/demo-steps.sh instead of the suite
   --smoke         check the harness itself: modules load, /dev/cuse appears,
                   the installed programs start
+  --bench         run the benchmark (tests/bench/bench-suite.sh) on 2 vCPUs,
+                  with strace in the image; tests/bench/run.sh uses this
   --build DIR     the CMake build directory to use
   --timeout SEC   hard limit for the VM run (default 900; demo and smoke 180)
 
 Exit status: 0 when every test passed (or the demo succeeded); 1 on a failed
 test, a missing summary, a hang or a kernel panic; 2 on bad usage.
 Environment: VUC_VM_ACCEL=kvm|tcg overrides the accelerator choice;
-VUC_VM_CACHE=DIR keeps the downloaded kernel there instead of DIR/vm/cache.
+VUC_VM_CACHE=DIR keeps the downloaded kernel there instead of DIR/vm/cache;
+VUC_BENCH_RUNS and VUC_BENCH_OPS are the benchmark's runs and operations.
 Files: DIR/vm/results.log (what the VM printed), DIR/vm/console.log (kernel).
 EOF
 }
@@ -49,6 +52,7 @@ while [ $# -gt 0 ]; do
 	--select=*) select=${1#--select=} ;;
 	--demo) mode=demo ;;
 	--smoke) mode=smoke ;;
+	--bench) mode=bench ;;
 	--build)
 		[ $# -ge 2 ] || { usage >&2; exit 2; }
 		build=$2
@@ -82,7 +86,7 @@ case $select in
 	;;
 esac
 case $limit in
-'') [ $mode = test ] && limit=900 || limit=180 ;;
+'') case $mode in test | bench) limit=900 ;; *) limit=180 ;; esac ;;
 *[!0-9]* | 0)
 	echo "vm: --timeout takes a positive number of seconds" >&2
 	exit 2
@@ -110,7 +114,10 @@ mkdir -p "$vm/stage"
 cmake --install "$build" --prefix "$vm/stage" >/dev/null || die "cmake --install failed"
 
 kdir=$("$here/kernel.sh" "${VUC_VM_CACHE:-$vm/cache}")
-"$here/image.sh" "$vm/stage" "$kdir" "$vm/initrd.cpio"
+# The benchmark counts the daemon's syscalls with strace, when there is one.
+extra=
+[ $mode = bench ] && extra=$(command -v strace || true)
+VUC_IMAGE_EXTRA=$extra "$here/image.sh" "$vm/stage" "$kdir" "$vm/initrd.cpio"
 
 # /dev/kvm on some hosts is a paravirtual KVM (kvm_pvm) that cannot run a stock
 # kernel; there, and wherever KVM is not usable, emulate with TCG.
@@ -125,6 +132,10 @@ use_kvm() {
 if use_kvm; then
 	accel=(-enable-kvm -cpu host -smp 2)
 	accel_name=KVM
+elif [ $mode = bench ]; then
+	# The benchmark's thread figures are about two CPUs.
+	accel=(-accel tcg -smp 2)
+	accel_name="TCG, 2 vCPUs"
 else
 	# Under TCG a second vCPU costs more than it gives on a small host.
 	accel=(-accel tcg -smp 1)
@@ -133,6 +144,12 @@ fi
 
 append="console=ttyS0 quiet panic=-1 vuc.mode=$mode"
 [ -n "$select" ] && append="$append vuc.select=$select"
+if [ $mode = bench ]; then
+	case ${VUC_BENCH_RUNS:-3}${VUC_BENCH_OPS:-2000} in
+	*[!0-9]*) die "VUC_BENCH_RUNS and VUC_BENCH_OPS take numbers" ;;
+	esac
+	append="$append vuc.bench=${VUC_BENCH_RUNS:-3},${VUC_BENCH_OPS:-2000}"
+fi
 
 results=$vm/results.log
 console=$vm/console.log
@@ -179,12 +196,12 @@ print_failures() {
 
 status=0
 case $mode in
-demo)
-	line=$(tr -d '\r' <"$results" | sed -n 's/^vuc: demo exited with status \([0-9]*\)$/\1/p')
+demo | bench)
+	line=$(tr -d '\r' <"$results" | sed -n "s/^vuc: $mode exited with status \\([0-9]*\\)\$/\\1/p")
 	if [ -z "$line" ]; then
-		problem=${problem:-"the demo did not finish"}
+		problem=${problem:-"the $mode did not finish"}
 	elif [ "$line" != 0 ]; then
-		problem=${problem:-"the demo failed (status $line)"}
+		problem=${problem:-"the $mode failed (status $line)"}
 	fi
 	;;
 *)
@@ -212,7 +229,7 @@ if [ -n "$problem" ]; then
 	echo "vm: logs: $results $console"
 	status=1
 fi
-if [ $mode != demo ]; then
+if [ $mode != demo ] && [ $mode != bench ]; then
 	if [ -n "${summary:-}" ]; then
 		[ -n "$problem" ] && [ "$failed" -eq 0 ] && summary="$passed passed, 1 failed"
 		echo "$summary"
