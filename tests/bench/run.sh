@@ -91,7 +91,7 @@ if [ -n "$cg" ]; then
 		END {
 			printf "{"
 			for (i = 1; i <= k; i++)
-				printf "%s\"%s\": %.0f", i > 1 ? ", " : "", order[i], v[order[i]]
+				printf "%s\"%s\": %.0f", (i > 1 ? ", " : ""), order[i], v[order[i]]
 			printf "}"
 		}' "$dir"/callgrind/cg.*.*)
 	echo "bench: instructions per operation (callgrind): $cg_json"
