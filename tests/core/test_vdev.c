@@ -26,6 +26,7 @@
 #include "proto/client.h"
 #include "fake_host.h"
 #include "test_device.h"
+#include "tests/common/thread_stats.h"
 
 #define PID       1000
 #define OTHER_PID 2000
@@ -215,6 +216,26 @@ static void test_api_version_and_extensions(void **state)
 	assert_int_equal(io_val(x, VFIO_CHECK_EXTENSION, VFIO_UPDATE_VADDR), 0);
 	assert_int_equal(io_val(x, VFIO_CHECK_EXTENSION, VFIO_DMA_CC_IOMMU), 0);
 	assert_int_equal(io_val(x, VFIO_CHECK_EXTENSION, 12345), 0);
+}
+
+/* A request, answered by the core or by the server, touches only the
+ * threads it needs: never the reconnect thread, which has nothing to do
+ * while the server is up. */
+static void test_requests_leave_reconnect_thread_asleep(void **state)
+{
+	struct fx *x = *state;
+	long long before = thread_wakeups("vuc-reconnect"), after;
+	uint32_t v;
+
+	assert_true(before >= 0);
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(io_val(x, VFIO_GET_API_VERSION, 0), VFIO_API_VERSION);
+		assert_int_equal(vdev_read(x->d, x->f, &x->r, 0, &v, sizeof(v)), sizeof(v));
+	}
+	after = thread_wakeups("vuc-reconnect");
+	/* 400 requests: a wakeup each before; a few are slack for the
+	 * scheduler, not for the requests. */
+	assert_true(after - before < 10);
 }
 
 static void test_unknown_ioctl_and_bad_pointer(void **state)
@@ -1219,6 +1240,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    T(test_api_version_and_extensions),
+	    T(test_requests_leave_reconnect_thread_asleep),
 	    T(test_unknown_ioctl_and_bad_pointer),
 	    T(test_set_iommu),
 	    T(test_group_status),
