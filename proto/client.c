@@ -635,6 +635,11 @@ void vu_cancel_fire(struct vu_cancel *t)
 	pthread_mutex_unlock(&t->lock);
 }
 
+void vu_cancel_reset(struct vu_cancel *t)
+{
+	atomic_store(&t->fired, false);
+}
+
 void vu_cancel_free(struct vu_cancel *t)
 {
 	if (!t)

@@ -88,6 +88,8 @@ bool vu_client_connected(const struct vu_client *c);
 struct vu_cancel *vu_cancel_new(void);
 void vu_cancel_fire(struct vu_cancel *t);
 void vu_cancel_free(struct vu_cancel *t);
+/* Unfire a token for its next call (not while a call uses it). */
+void vu_cancel_reset(struct vu_cancel *t);
 
 struct vu_call_opts {
 	int timeout_ms;           /* 0 = the connection's default */
