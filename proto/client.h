@@ -102,6 +102,12 @@ struct vu_call_opts {
 	 * A helper that fails before sending anything leaves it alone, so
 	 * start it at false. */
 	bool *refused;
+	/* May be NULL. A reply payload of at most reply_room bytes is put
+	 * here (vu_reply.payload then points here) instead of in memory
+	 * allocated for it: no allocation for the small replies of a hot
+	 * path. */
+	void *reply_buf;
+	size_t reply_room;
 };
 
 /* A reply: payload and fds are owned by the reply until vu_reply_free. */
@@ -111,6 +117,7 @@ struct vu_reply {
 	size_t len;
 	int *fds;
 	size_t nr_fds;
+	bool borrowed; /* payload is the call's reply_buf: not freed */
 };
 void vu_reply_free(struct vu_reply *r);
 
