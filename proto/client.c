@@ -1070,14 +1070,13 @@ int vu_call(struct vu_client *c, uint16_t cmd, const void *req, size_t len, cons
 	return vu_callv(c, cmd, &iov, len ? 1 : 0, fds, nr_fds, opts, reply);
 }
 
-int vu_post(struct vu_client *c, uint16_t cmd, const void *req, size_t len)
+int vu_postv(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iovcnt)
 {
-	struct iovec iov = {.iov_base = (void *)req, .iov_len = len};
 	struct vfio_user_header h = {.cmd = cmd,
 	                             .flags = VFIO_USER_F_TYPE_COMMAND | VFIO_USER_F_NO_REPLY};
 	int err;
 
-	err = check_call(c, cmd, &iov, 1, 0, NULL);
+	err = check_call(c, cmd, iov, iovcnt, 0, NULL);
 	if (err)
 		return err;
 	pthread_mutex_lock(&c->lock);
@@ -1089,7 +1088,7 @@ int vu_post(struct vu_client *c, uint16_t cmd, const void *req, size_t len)
 	pthread_mutex_unlock(&c->lock);
 	if (err)
 		return err;
-	err = send_locked(c, c->fd, &h, &iov, len ? 1 : 0, NULL, 0);
+	err = send_locked(c, c->fd, &h, iov, iovcnt, NULL, 0);
 	if (err) {
 		vu_log(c->opts.log, VU_LOG_ERR, "send %s: %s", vu_command_name(cmd),
 		       strerror(-err));
@@ -1100,4 +1099,11 @@ int vu_post(struct vu_client *c, uint16_t cmd, const void *req, size_t len)
 	leave(c);
 	pthread_mutex_unlock(&c->lock);
 	return err;
+}
+
+int vu_post(struct vu_client *c, uint16_t cmd, const void *req, size_t len)
+{
+	struct iovec iov = {.iov_base = (void *)req, .iov_len = len};
+
+	return vu_postv(c, cmd, &iov, len ? 1 : 0);
 }

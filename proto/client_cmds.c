@@ -258,6 +258,26 @@ int vu_region_write(struct vu_client *c, const struct vu_call_opts *o, uint32_t 
 	return 0;
 }
 
+int vu_region_post(struct vu_client *c, uint32_t region, uint64_t offset, const void *buf,
+                   size_t count)
+{
+	size_t chunk = xfer_chunk(c), done = 0;
+
+	while (done < count) {
+		size_t n = count - done < chunk ? count - done : chunk;
+		struct vfio_user_region_access req = {
+		    .offset = offset + done, .region = region, .count = (uint32_t)n};
+		struct iovec iov[2] = {{.iov_base = &req, .iov_len = sizeof(req)},
+		                       {.iov_base = (char *)buf + done, .iov_len = n}};
+		int err = vu_postv(c, VFIO_USER_REGION_WRITE, iov, 2);
+
+		if (err)
+			return err;
+		done += n;
+	}
+	return 0;
+}
+
 static int write_multi_one(struct vu_client *c, const struct vu_call_opts *o,
                            const struct vfio_user_write_multi_entry *wrs, size_t n)
 {
