@@ -1,17 +1,20 @@
 #!/bin/sh
 # The benchmark, run inside the VM (busybox sh) by tests/vm's /init in
 # vuc.mode=bench (tests/bench/run.sh boots it):
-#   bench-suite.sh [RUNS] [OPS]
+#   bench-suite.sh [RUNS] [OPS] [PART]
 # Starts two example servers, one behind the daemon's node and one for the
-# protocol library used directly, counts the syscalls of a few operations
-# with strace (when the image has it), then runs vuc-bench, which prints
-# the figures as JSON between marker lines and as a table.
+# protocol library used directly, then runs vuc-bench, which prints the
+# figures as JSON between marker lines and as a table. PART "main" (the
+# default) is every single-thread figure, the syscall counts of a few
+# operations (strace, when the image has it) and the 64-device daemon;
+# "threads" the figures of 8 program threads.
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 BENCH="$HERE/vuc-bench"
 RUNS=${1:-3}
 OPS=${2:-2000}
+PART=${3:-main}
 WORK=/tmp/vuc-bench
 NODE=/dev/vfio-user/bench
 COUNT_OPS=1000
@@ -86,7 +89,9 @@ per_op() {
 }
 
 : >"$WORK/extra.txt"
-if command -v strace >/dev/null; then
+if [ "$PART" != main ]; then
+	:
+elif command -v strace >/dev/null; then
 	per_op node bar0-read bar0_read_node "BAR0 pread, daemon side" &&
 		per_op node api-version api_node "GET_API_VERSION, daemon side" &&
 		per_op direct bar0-read bar0_read_direct "BAR0 read, direct (whole process)" ||
@@ -95,8 +100,11 @@ else
 	log "no strace in the image: no syscall counts"
 fi
 
+nodes64=
+[ "$PART" = main ] && nodes64=--nodes64
+# shellcheck disable=SC2086 # $nodes64: one word or none
 "$BENCH" run --node "$NODE" --socket "$WORK/direct.sock" --daemon "$daemon" \
-	--runs "$RUNS" --ops "$OPS" --extra "$WORK/extra.txt" --nodes64
+	--runs "$RUNS" --ops "$OPS" --part "$PART" --extra "$WORK/extra.txt" $nodes64
 rc=$?
 [ $rc -eq 0 ] || {
 	log "vuc-bench failed (status $rc); daemon log:"

@@ -12,10 +12,11 @@ Builds DIR (default: build/), then
   1. natively, under callgrind: the instructions of one operation through
      the translation core (fake calling process, the example server over a
      socket) and through the protocol library alone;
-  2. in a VM with CUSE (tests/vm/run.sh --bench, 2 vCPUs): every figure,
-     the node beside the protocol library used in-process against the
-     same example server, each measured N times (default 3) with OPS
-     operations per latency figure (default 2000).
+  2. in a VM with CUSE (tests/vm/run.sh --bench), booted twice: on one
+     vCPU every single-thread figure, on two the figures of 8 program
+     threads; the node beside the protocol library used in-process
+     against the same example server, each figure measured N times
+     (default 3) with OPS operations per latency figure (default 2000).
 Prints the table (min, median, max over the runs) and writes the JSON to
 FILE (default DIR/bench/results.json).
 As root it installs what it needs (scripts/setup.sh); as another user it
@@ -97,15 +98,30 @@ if [ -n "$cg" ]; then
 	echo "bench: instructions per operation (callgrind): $cg_json"
 fi
 
-# 2. the VM.
+# 2. the VM, twice: one vCPU for the single-thread figures (under TCG a
+# second one only adds noise to them), two for the thread figures.
 vm_json='{}'
 if [ -n "$vm" ]; then
-	VUC_BENCH_RUNS=$runs VUC_BENCH_OPS=$ops "$src/tests/vm/run.sh" --bench --build "$build" |
-		tee "$dir/vm.log"
-	[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "bench: the VM run failed" >&2; exit 1; }
-	vm_json=$(tr -d '\r' <"$build/vm/results.log" |
-		sed -n '/^vuc-bench: json begin$/,/^vuc-bench: json end$/p' | sed '1d;$d')
-	[ -n "$vm_json" ] || { echo "bench: no JSON in $build/vm/results.log" >&2; exit 1; }
+	figures=
+	for part in main:1 threads:2; do
+		VUC_BENCH_RUNS=$runs VUC_BENCH_OPS=$ops VUC_BENCH_PART=${part%:*} VUC_VM_SMP=${part#*:} \
+			"$src/tests/vm/run.sh" --bench --build "$build" | tee "$dir/vm-${part%:*}.log"
+		[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "bench: the VM run failed" >&2; exit 1; }
+		cp "$build/vm/results.log" "$dir/results-${part%:*}.log"
+		# One figure a line, between the markers.
+		lines=$(tr -d '\r' <"$build/vm/results.log" |
+			sed -n '/^vuc-bench: json begin$/,/^vuc-bench: json end$/p' |
+			grep '^  "' | sed 's/,$//')
+		[ -n "$lines" ] || { echo "bench: no figures in $build/vm/results.log" >&2; exit 1; }
+		figures=${figures:+$figures$'\n'}$lines
+	done
+	vm_json=$(printf '{"figures": {\n%s\n}}' "$(printf '%s\n' "$figures" | sed '$!s/$/,/')")
+	echo
+	echo "bench: the figures (min, median, max over $runs runs):"
+	for part in main threads; do
+		sed -n '/^vuc-bench: json end$/,/^vuc: bench exited/p' "$dir/results-$part.log" |
+			tr -d '\r' | sed '1d;$d' | { [ $part = main ] && cat || tail -n +2; }
+	done
 fi
 
 {

@@ -13,10 +13,11 @@
  * nothing about speed: it fails only when an operation fails.
  *
  *   vuc-bench run --node NODE --socket SOCK [--daemon PID] [--runs N] [--ops N]
- *                 [--extra FILE] [--nodes64]
- *       every figure; --extra adds figures measured by the caller (lines of
- *       KEY|WHAT|VALUE, one run each), --nodes64 the start-up time and RSS
- *       of a daemon serving 64 devices
+ *                 [--part main|threads] [--extra FILE] [--nodes64]
+ *       the figures (--part: only the single-thread ones, or only those of
+ *       8 program threads); --extra adds figures measured by the caller
+ *       (lines of KEY|WHAT|VALUE, one run each), --nodes64 the start-up
+ *       time and RSS of a daemon serving 64 devices
  *   vuc-bench count node|direct OP N --node NODE --socket SOCK
  *       only N operations OP (bar0-read, api-version), for strace to count
  */
@@ -637,6 +638,10 @@ static int run_counts(struct path *node, struct path *direct, pid_t daemon)
 	return 0;
 }
 
+enum part { PART_ALL, PART_MAIN, PART_THREADS };
+
+static enum part part = PART_ALL;
+
 static int run_once(const char *nodepath, const char *sock, pid_t daemon)
 {
 	struct path node, direct;
@@ -653,13 +658,13 @@ static int run_once(const char *nodepath, const char *sock, pid_t daemon)
 		ret = p_pci_enable(&direct);
 	if (!ret)
 		ret = iommu_setup(node.fd);
-	if (!ret)
+	if (!ret && part != PART_THREADS)
 		ret = run_latencies(&node, &direct);
-	if (!ret)
+	if (!ret && part != PART_THREADS)
 		ret = run_dma(&node, &direct);
-	if (!ret)
+	if (!ret && part != PART_MAIN)
 		ret = run_threads(&node, &direct, daemon);
-	if (!ret)
+	if (!ret && part != PART_THREADS)
 		ret = run_counts(&node, &direct, daemon);
 	vu_client_close(direct.c);
 	close(node.fd);
@@ -803,7 +808,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: vuc-bench run --node NODE --socket SOCK [--daemon PID] "
 	                "[--runs N] [--ops N]\n"
-	                "                 [--extra FILE] [--nodes64]\n"
+	                "                 [--part main|threads] [--extra FILE] [--nodes64]\n"
 	                "       vuc-bench count node|direct bar0-read|api-version N --node NODE "
 	                "--socket SOCK\n");
 }
@@ -835,11 +840,15 @@ static int count_ops(const char *kind, const char *what, int n, const char *node
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-	    {"node", required_argument, NULL, 'n'},   {"socket", required_argument, NULL, 's'},
-	    {"daemon", required_argument, NULL, 'd'}, {"runs", required_argument, NULL, 'r'},
-	    {"ops", required_argument, NULL, 'o'},    {"extra", required_argument, NULL, 'e'},
-	    {"nodes64", no_argument, NULL, 'N'},      {NULL, 0, NULL, 0}};
+	static const struct option lo[] = {{"node", required_argument, NULL, 'n'},
+	                                   {"socket", required_argument, NULL, 's'},
+	                                   {"daemon", required_argument, NULL, 'd'},
+	                                   {"runs", required_argument, NULL, 'r'},
+	                                   {"ops", required_argument, NULL, 'o'},
+	                                   {"extra", required_argument, NULL, 'e'},
+	                                   {"nodes64", no_argument, NULL, 'N'},
+	                                   {"part", required_argument, NULL, 'p'},
+	                                   {NULL, 0, NULL, 0}};
 	const char *node = NULL, *sock = NULL, *extra = NULL, *cmd = argc > 1 ? argv[1] : "";
 	bool nodes64 = false;
 	pid_t daemon = 0;

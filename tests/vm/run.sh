@@ -16,8 +16,8 @@ into an initramfs and boots it in qemu. Prints what the VM prints.
   --demo          run examples/demo-steps.sh instead of the suite
   --smoke         check the harness itself: modules load, /dev/cuse appears,
                   the installed programs start
-  --bench         run the benchmark (tests/bench/bench-suite.sh) on 2 vCPUs,
-                  with strace in the image; tests/bench/run.sh uses this
+  --bench         run the benchmark (tests/bench/bench-suite.sh), with strace
+                  in the image; tests/bench/run.sh uses this
   --build DIR     the CMake build directory to use
   --timeout SEC   hard limit for the VM run (default 900; demo and smoke 180)
 
@@ -25,7 +25,8 @@ Exit status: 0 when every test passed (or the demo succeeded); 1 on a failed
 test, a missing summary, a hang or a kernel panic; 2 on bad usage.
 Environment: VUC_VM_ACCEL=kvm|tcg overrides the accelerator choice;
 VUC_VM_CACHE=DIR keeps the downloaded kernel there instead of DIR/vm/cache;
-VUC_BENCH_RUNS and VUC_BENCH_OPS are the benchmark's runs and operations.
+VUC_BENCH_RUNS, VUC_BENCH_OPS and VUC_BENCH_PART are the benchmark's runs,
+operations and part (main, threads), VUC_VM_SMP its vCPUs (default 1).
 Files: DIR/vm/results.log (what the VM printed), DIR/vm/console.log (kernel).
 EOF
 }
@@ -134,8 +135,12 @@ if use_kvm; then
 	accel_name=KVM
 elif [ $mode = bench ]; then
 	# The benchmark's thread figures are about two CPUs.
-	accel=(-accel tcg -smp 2)
-	accel_name="TCG, 2 vCPUs"
+	case ${VUC_VM_SMP:-1} in
+	1 | 2 | 4) ;;
+	*) die "VUC_VM_SMP takes 1, 2 or 4" ;;
+	esac
+	accel=(-accel tcg -smp "${VUC_VM_SMP:-1}")
+	accel_name="TCG, ${VUC_VM_SMP:-1} vCPU(s)"
 else
 	# Under TCG a second vCPU costs more than it gives on a small host.
 	accel=(-accel tcg -smp 1)
@@ -148,7 +153,11 @@ if [ $mode = bench ]; then
 	case ${VUC_BENCH_RUNS:-3}${VUC_BENCH_OPS:-2000} in
 	*[!0-9]*) die "VUC_BENCH_RUNS and VUC_BENCH_OPS take numbers" ;;
 	esac
-	append="$append vuc.bench=${VUC_BENCH_RUNS:-3},${VUC_BENCH_OPS:-2000}"
+	case ${VUC_BENCH_PART:-main} in
+	main | threads) ;;
+	*) die "VUC_BENCH_PART takes main or threads" ;;
+	esac
+	append="$append vuc.bench=${VUC_BENCH_RUNS:-3},${VUC_BENCH_OPS:-2000},${VUC_BENCH_PART:-main}"
 fi
 
 results=$vm/results.log
