@@ -878,6 +878,11 @@ int main(int argc, char **argv)
 		case 'N':
 			nodes64 = true;
 			break;
+		case 'p':
+			part = !strcmp(optarg, "main")      ? PART_MAIN
+			       : !strcmp(optarg, "threads") ? PART_THREADS
+			                                    : PART_ALL;
+			break;
 		default:
 			usage();
 			return 2;
