@@ -555,7 +555,7 @@ static int run_latencies(struct path *node, struct path *direct)
 static int run_dma(struct path *node, struct path *direct)
 {
 	double anon, memfd, dmemfd;
-	int n = ops / 100 > 4 ? ops / 100 : 4;
+	int n = ops / 25 > 8 ? ops / 25 : 8;
 
 	TRY(dma_rate(node, false, n, &anon));
 	TRY(dma_rate(node, true, n, &memfd));
