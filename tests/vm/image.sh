@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# image.sh STAGE KERNEL_DIR OUT
+# image.sh STAGE KERNEL_DIR OUT [EXTRA]
 #
 # Builds the VM's initramfs (an uncompressed newc cpio, which the kernel
 # unpacks faster than a compressed one under TCG) from:
@@ -8,8 +8,9 @@
 #   - the modules kernel.sh extracted, with their load order;
 #   - the install tree STAGE (cmake --install BUILD --prefix STAGE) at /opt/vuc;
 #   - every shared library the stage's programs need, and the loader;
-#   - the programs VUC_IMAGE_EXTRA names (absolute paths, space-separated;
-#     the benchmark's strace), in /usr/bin.
+#   - EXTRA, a tree copied as it is to / (the QEMU suite's, tests/vm/qemu/
+#     prepare.sh: it carries its own libraries; the benchmark's strace in
+#     usr/bin, whose libraries are added as the stage's are).
 # Needs no root: cpio records every file as owned by root.
 set -euo pipefail
 
@@ -18,10 +19,11 @@ die() {
 	exit 1
 }
 
-[ $# -eq 3 ] || die "usage: image.sh STAGE KERNEL_DIR OUT"
+[ $# -eq 3 ] || [ $# -eq 4 ] || die "usage: image.sh STAGE KERNEL_DIR OUT [EXTRA]"
 stage=$1
 kdir=$2
 out=$3
+extra=${4:-}
 here=$(cd "$(dirname "$0")" && pwd)
 
 [ -d "$stage" ] || die "no install tree at $stage"
@@ -37,10 +39,10 @@ cp "$here/init" "$root/init"
 chmod 0755 "$root/init"
 cp "$kdir/modules.load" "$kdir"/*.ko "$root/lib/modules/"
 cp -a "$stage/." "$root/opt/vuc/"
-for p in ${VUC_IMAGE_EXTRA:-}; do
-	[ -x "$p" ] || die "VUC_IMAGE_EXTRA: $p is not a program"
-	cp -L "$p" "$root/usr/bin/"
-done
+if [ -n "$extra" ]; then
+	[ -d "$extra" ] || die "no extra tree at $extra"
+	cp -a "$extra/." "$root/"
+fi
 
 # Enough for programs that look up users and groups (--owner, --group).
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' \
