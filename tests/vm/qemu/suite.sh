@@ -173,13 +173,10 @@ boot() {
 		-serial "file:$dir/console.log" -serial "file:$dir/guest.log" \
 		-monitor "pipe:$dir/mon" "$@" >"$dir/qemu.log" 2>&1 &
 	qemu=$!
-	echo "$qemu" >"$dir/qemu.pid"
 
 	status=0
 	i=0
-	kernel_at=
 	while [ -n "$peek" ] && ! grep -q '^guest: done' "$dir/guest.log" 2>/dev/null; do
-		[ -z "$kernel_at" ] && [ -s "$dir/console.log" ] && kernel_at=$(($(date +%s) - start))
 		if gone "$qemu"; then
 			echo "QEMU exited before the guest was done; its output:"
 			sed 's/^/  /' "$dir/qemu.log"
@@ -211,7 +208,9 @@ boot() {
 	done
 	[ $status -eq 0 ] && [ -z "$peek" ] &&
 		log "the firmware had assigned the BARs $(($(date +%s) - start)) s after QEMU started"
-	[ $status -eq 0 ] && echo quit >"$dir/mon.in"
+	# Quit through the monitor, also after a failure: QEMU must still obey.
+	quit_at=$(date +%s)
+	gone "$qemu" || echo quit >"$dir/mon.in"
 
 	i=0
 	while ! gone "$qemu"; do
@@ -231,7 +230,7 @@ boot() {
 		sed 's/^/  /' "$dir/qemu.log"
 		status=1
 	fi
-	[ $status -eq 0 ] && log "QEMU quit $(($(date +%s) - booted)) s after info pci was asked for"
+	[ $status -eq 0 ] && log "QEMU quit $(($(date +%s) - quit_at)) s after it was told to"
 	kill "$reader" 2>/dev/null
 	wait "$reader" 2>/dev/null
 	tr -d '\r' <"$dir/monitor.raw" >"$dir/monitor.log"
