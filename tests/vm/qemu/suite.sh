@@ -405,7 +405,11 @@ vfio_case() {
 		;;
 	legacy)
 		# QEMU opens /dev/vfio/vfio and /dev/vfio/GROUP itself, from the
-		# iommu_group link: vfio-user-ns puts the nodes there.
+		# iommu_group link: vfio-user-ns puts the nodes there. Issue 9's
+		# inner guest adds -device intel-iommu,caching-mode=on (and
+		# kernel-irqchip=split on the machine, intel_iommu=on for the
+		# guest), whose initramfs then needs the kernel's vfio modules and
+		# the example programs to drive the device from inside.
 		if [ ! -c "$CONTAINER_NODE" ] || [ ! -L "$SYSFS_DIR/iommu_group" ]; then
 			skip "$1" "the daemon makes no $CONTAINER_NODE and $SYSFS_DIR"
 			return 0
