@@ -334,16 +334,25 @@ start_fixture() {
 	fi
 	vfio-user-cuse --mode=0666 "$NAME=$WORK/ex.sock" >"$WORK/daemon.log" 2>&1 &
 	daemon_pid=$!
+	# The nodes appear one after another: wait for all of them (30 s at
+	# most), then the cases skip for what is missing.
 	i=0
-	while [ ! -c "$ONE_FD_NODE" ] && [ ! -c "$DEVICE_NODE" ]; do
-		i=$((i + 1))
-		if [ $i -gt 300 ] || gone "$daemon_pid"; then
-			echo "the daemon made no node for $NAME; its log:"
+	until [ -c "$ONE_FD_NODE" ] && [ -c "$DEVICE_NODE" ] && [ -c "$IOMMU_NODE" ] &&
+		[ -c "$CONTAINER_NODE" ] && [ -L "$SYSFS_DIR/iommu_group" ]; do
+		if gone "$daemon_pid"; then
+			echo "the daemon exited; its log:"
 			cat "$WORK/daemon.log"
 			return 1
 		fi
+		i=$((i + 1))
+		[ $i -gt 300 ] && break
 		sleep 0.1
 	done
+	if [ ! -c "$ONE_FD_NODE" ] && [ ! -c "$DEVICE_NODE" ]; then
+		echo "the daemon made no node for $NAME; its log:"
+		cat "$WORK/daemon.log"
+		return 1
+	fi
 	fixture=up
 }
 
