@@ -204,18 +204,29 @@ static int parse_args(const char *p, uint64_t *args, int nr)
 	return 0;
 }
 
+/* The syscall number of a /proc/<tid>/syscall text, its six arguments
+ * after it parsed by the caller: 0, -EAGAIN while the thread runs, or
+ * -EINVAL. */
+static int parse_nr(const char *text, long *nr, char **args)
+{
+	if (!strncmp(text, "running", 7))
+		return -EAGAIN;
+	errno = 0;
+	*nr = strtol(text, args, 10);
+	if (errno || *args == text || (**args != ' ' && **args != '\n' && **args != '\0'))
+		return -EINVAL;
+	return 0;
+}
+
 int hp_parse_syscall(const char *text, uint64_t *off)
 {
 	uint64_t args[6];
 	char *end;
 	long nr;
+	int ret = parse_nr(text, &nr, &end);
 
-	if (!strncmp(text, "running", 7))
-		return -EAGAIN;
-	errno = 0;
-	nr = strtol(text, &end, 10);
-	if (errno || end == text || (*end != ' ' && *end != '\n' && *end != '\0'))
-		return -EINVAL;
+	if (ret)
+		return ret;
 	switch (nr) {
 	case HP_NR_READ:
 	case HP_NR_WRITE:
@@ -264,13 +275,10 @@ int hp_parse_syscall_fd(const char *text, int *fd)
 	uint64_t args[6];
 	char *end;
 	long nr;
+	int ret = parse_nr(text, &nr, &end);
 
-	if (!strncmp(text, "running", 7))
-		return -EAGAIN;
-	errno = 0;
-	nr = strtol(text, &end, 10);
-	if (errno || end == text || (*end != ' ' && *end != '\n' && *end != '\0'))
-		return -EINVAL;
+	if (ret)
+		return ret;
 	if (nr != HP_NR_IOCTL)
 		return -EOPNOTSUPP;
 	if (parse_args(end, args, 6) || args[0] > INT32_MAX)
