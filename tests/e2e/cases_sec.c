@@ -746,7 +746,7 @@ static int dma_hang(struct e2e *t, struct hung *h)
 	close(h->fs.dev);
 	h->fs.dev = -1;
 	close(report[1]);
-	CHECK_OK(read_step(report[0], 60000, &step));
+	CHECK_OK(read_step(report[0], 120000, &step));
 	CHECK(step == HUNG_TRIGGERED, "the attacker failed before its DMA");
 	t0 = procs_now_ms();
 	CHECK(read_step(report[0], 30000, &step) == 0 && step == HUNG_CLOSED,
