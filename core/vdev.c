@@ -309,7 +309,10 @@ void vconn_put(struct vconn *c)
 	struct vdev *d = c->d;
 
 	pthread_mutex_lock(&d->lock);
-	if (--c->refs == 0)
+	/* Only conn_retire waits for the references to go, and only once the
+	 * connection is no longer the live one: waking d->cond for every
+	 * request would wake the reconnect thread each time. */
+	if (--c->refs == 0 && d->conn != c)
 		pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->lock);
 }
@@ -486,6 +489,7 @@ int vdev_create(const struct vdev_config *cfg, struct vdev **out)
 		conn_free(c);
 		goto fail;
 	}
+	pthread_setname_np(d->reconnector, "vuc-reconnect");
 	vdev_log(d, VU_LOG_INFO, "connected to %s: %u regions, %u IRQ indexes%s%s", d->server,
 	         c->dev.num_regions, c->dev.num_irqs,
 	         c->dev.flags & VFIO_DEVICE_FLAGS_RESET ? ", reset" : "",
@@ -549,11 +553,15 @@ static int open_node(struct vdev *d, const struct vreq *r, struct vfile *f)
 	open_wait_release(d);
 	if (!d->conn || d->lost || !vu_client_connected(d->conn->c)) {
 		ret = -EIO;
-	} else if (d->releasing || d->bound || d->group || (d->owner && d->owner != r->pid)) {
+	} else if (d->releasing || d->bound || d->group || d->nr_open) {
+		/* The device belongs to the open file, not to a pid: one open at
+		 * a time, as the kernel's VFIO group allows, so neither a pid
+		 * reused after the opener exited (its fd kept by a child) nor
+		 * another thread can share it. */
 		vdev_log(d, VU_LOG_INFO, "open by pid %d refused: %s", (int)r->pid,
 		         d->bound   ? "its device cdev is bound"
 		         : d->group ? "its group is open"
-		                    : "another process owns the device");
+		                    : "the node is open already");
 		ret = -EBUSY;
 	}
 	first = ret == 0 && !d->owner;

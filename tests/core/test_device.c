@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/vfio.h>
 #include <poll.h>
 #include <stdio.h>
@@ -119,8 +120,8 @@ static int td_region_info(void *dev, uint32_t index, void *buf, size_t *len, int
 
 static int td_irq_info(void *dev, uint32_t index, struct vfio_user_irq_info *info)
 {
-	static const uint32_t count[TDEV_NUM_IRQS] = {1, 0, TDEV_MSIX_COUNT, 1, 1};
 	struct tdev *t = dev;
+	const uint32_t count[TDEV_NUM_IRQS] = {1, t->msi_count, TDEV_MSIX_COUNT, 1, 1};
 
 	info_asked(t, t->irq_info_calls, TDEV_NUM_IRQS, index, &t->slow_irq_once, t->slow_irq);
 	if (index >= TDEV_NUM_IRQS)
@@ -240,6 +241,8 @@ static int td_region_write(void *dev, uint32_t region, uint64_t offset, const vo
 	if (region == VFIO_PCI_ROM_REGION_INDEX)
 		return -EINVAL;
 	pthread_mutex_lock(&t->lock);
+	while (t->gate_closed)
+		pthread_cond_wait(&t->gate, &t->lock);
 	t->region_writes++;
 	p = region_mem(t, region, offset, count);
 	if (p)
@@ -253,10 +256,12 @@ static int td_region_write(void *dev, uint32_t region, uint64_t offset, const vo
 static int td_dma_map(void *dev, const struct vfio_user_dma_map *map, int fd)
 {
 	struct tdev *t = dev;
-	int ret = 0;
+	int ret = 0, mode = -1;
 
-	if (fd >= 0)
+	if (fd >= 0) {
+		mode = fcntl(fd, F_GETFL) & O_ACCMODE;
 		close(fd);
+	}
 	pthread_mutex_lock(&t->lock);
 	t->map_calls++;
 	for (unsigned int i = 0; i < t->nr_maps; i++) {
@@ -267,8 +272,11 @@ static int td_dma_map(void *dev, const struct vfio_user_dma_map *map, int fd)
 	if (ret == 0 && t->nr_maps == TDEV_MAX_MAPS)
 		ret = -ENOSPC;
 	if (ret == 0)
-		t->maps[t->nr_maps++] = (struct tdev_map){
-		    .iova = map->addr, .size = map->size, .flags = map->flags, .fd = fd >= 0};
+		t->maps[t->nr_maps++] = (struct tdev_map){.iova = map->addr,
+		                                          .size = map->size,
+		                                          .flags = map->flags,
+		                                          .fd = fd >= 0,
+		                                          .fd_mode = mode};
 	pthread_mutex_unlock(&t->lock);
 	return ret;
 }
@@ -344,7 +352,8 @@ static void *td_serve(void *arg)
 			continue;
 		fd = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd >= 0)
-			vu_serve(fd, &td_ops, t, &opts, &t->stop);
+			opts.caps.twin_socket = t->twin;
+		vu_serve(fd, &td_ops, t, &opts, &t->stop);
 	}
 	return NULL;
 }
@@ -358,6 +367,7 @@ int tdev_start(struct tdev *t, bool reset_flag, uint32_t max_dma_maps)
 		snprintf(t->path, sizeof(t->path), "/tmp/vuc-core-test-%d-%u.sock", (int)getpid(),
 		         __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
 		pthread_mutex_init(&t->lock, NULL);
+		pthread_cond_init(&t->gate, NULL);
 		for (uint32_t i = 0; i < TDEV_NUM_IRQS; i++) {
 			for (uint32_t v = 0; v < TDEV_MSIX_COUNT; v++)
 				t->irq_fds[i][v] = -1;
@@ -378,6 +388,24 @@ void tdev_stop(struct tdev *t)
 	pthread_join(t->thread, NULL);
 	close(t->listen_fd);
 	unlink(t->path);
+}
+
+void tdev_gate(struct tdev *t, bool closed)
+{
+	pthread_mutex_lock(&t->lock);
+	t->gate_closed = closed;
+	pthread_cond_broadcast(&t->gate);
+	pthread_mutex_unlock(&t->lock);
+}
+
+unsigned int tdev_region_writes(struct tdev *t)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->region_writes;
+	pthread_mutex_unlock(&t->lock);
+	return n;
 }
 
 unsigned int tdev_nr_maps(struct tdev *t)

@@ -20,31 +20,17 @@
 
 #include "core/container.h"
 #include "core/vdev.h"
-#include "fake_host.h"
-#include "test_device.h"
+#include "two_devs.h"
 
-#define PID          1000
-#define ARENA        (64u << 10)
-#define PAGE         4096u
+#define PAGE         TWO_DEVS_PAGE
 #define CONTAINER_FD 7
 #define OTHER_FD     8
 
 struct fx {
-	struct tdev t[2];
-	struct fake_host h;
-	struct vu_log log;
-	struct vdev *d[2];
+	struct two_devs w;
 	struct vfile *g[2]; /* group files */
 	struct container *k;
-	struct vreq r;
-	uint8_t *arena;
-	size_t used;
-	uint8_t *dma;
 };
-
-static void quiet(void *arg, enum vu_log_level lvl, const char *line)
-{
-}
 
 static int resolve(void *arg, pid_t pid, int fd, struct container **out)
 {
@@ -58,40 +44,24 @@ static int resolve(void *arg, pid_t pid, int fd, struct container **out)
 	return fd == OTHER_FD ? -EINVAL : -EBADF;
 }
 
+static void hook(struct vdev_config *cfg, void *arg)
+{
+	cfg->container_get = resolve;
+	cfg->iommufd_arg = arg;
+}
+
 static int fx_setup(void **state)
 {
 	struct fx *x = calloc(1, sizeof(*x));
 	struct container_config kcfg = {.name = "vfio"};
 
 	assert_non_null(x);
-	fake_host_init(&x->h);
-	x->arena = aligned_alloc(PAGE, ARENA);
-	memset(x->arena, 0, ARENA);
-	fake_host_add_mem(&x->h, x->arena, ARENA);
-	x->dma = aligned_alloc(PAGE, 4 * PAGE);
-	memset(x->dma, 0, 4 * PAGE);
-	fake_host_add_mem(&x->h, x->dma, 4 * PAGE);
-	fake_host_add_map(&x->h, x->dma, 4 * PAGE, true, true, -1, 0);
-	x->log = (struct vu_log){.level = getenv("VUC_TEST_VERBOSE") ? VU_LOG_DEBUG : VU_LOG_ERR,
-	                         .fn = getenv("VUC_TEST_VERBOSE") ? NULL : quiet};
-	kcfg.host = fake_host_ops(&x->h);
-	kcfg.log = &x->log;
+	two_devs_start(&x->w, hook, x);
+	kcfg.host = fake_host_ops(&x->w.h);
+	kcfg.log = &x->w.log;
 	assert_int_equal(container_create(&kcfg, &x->k), 0);
-	for (int i = 0; i < 2; i++) {
-		struct vdev_config cfg = {.name = i ? "b" : "a",
-		                          .timeout_ms = 2000,
-		                          .host = fake_host_ops(&x->h),
-		                          .log = &x->log,
-		                          .container_get = resolve,
-		                          .iommufd_arg = x};
-
-		assert_int_equal(tdev_start(&x->t[i], true, 16), 0);
-		cfg.server = x->t[i].path;
-		assert_int_equal(vdev_create(&cfg, &x->d[i]), 0);
-	}
-	x->r = (struct vreq){.pid = PID, .tid = PID};
 	for (int i = 0; i < 2; i++)
-		assert_int_equal(vdev_open(x->d[i], &x->r, VFILE_GROUP, &x->g[i]), 0);
+		assert_int_equal(vdev_open(x->w.d[i], &x->w.r, VFILE_GROUP, &x->g[i]), 0);
 	*state = x;
 	return 0;
 }
@@ -100,39 +70,29 @@ static int fx_teardown(void **state)
 {
 	struct fx *x = *state;
 
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 2; i++)
 		if (x->g[i])
-			vdev_release(x->d[i], x->g[i]);
-		vdev_destroy(x->d[i]);
-		tdev_stop(&x->t[i]);
-	}
+			vdev_release(x->w.d[i], x->g[i]);
+	two_devs_stop(&x->w);
 	if (x->k)
 		container_put(x->k);
-	fake_host_fini(&x->h);
-	free(x->dma);
-	free(x->arena);
 	free(x);
 	return 0;
 }
 
 static void *arg_alloc(struct fx *x, size_t len)
 {
-	void *p = x->arena + x->used;
-
-	x->used += (len + 15) & ~(size_t)15;
-	assert_true(x->used <= ARENA);
-	memset(p, 0, len);
-	return p;
+	return two_devs_arg(&x->w, len);
 }
 
 static long g_io(struct fx *x, int i, unsigned int cmd, const void *arg)
 {
-	return vdev_ioctl(x->d[i], x->g[i], &x->r, cmd, (uintptr_t)arg);
+	return vdev_ioctl(x->w.d[i], x->g[i], &x->w.r, cmd, (uintptr_t)arg);
 }
 
 static long k_io(struct fx *x, unsigned int cmd, const void *arg)
 {
-	return container_file_ioctl(x->k, &x->r, cmd, (uintptr_t)arg);
+	return container_file_ioctl(x->k, &x->w.r, cmd, (uintptr_t)arg);
 }
 
 static long set_container(struct fx *x, int i, int32_t fd)
@@ -180,8 +140,8 @@ static void test_group_rules(void **state)
 	struct vfio_device_info *info = arg_alloc(x, sizeof(*info));
 
 	assert_int_equal(status(x, 0), VFIO_GROUP_FLAGS_VIABLE);
-	assert_int_equal((int)container_file_ioctl(x->k, &x->r, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU),
-	                 -EINVAL);
+	assert_int_equal(
+	    (int)container_file_ioctl(x->k, &x->w.r, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU), -EINVAL);
 	assert_int_equal(get_device_fd(x, 0, "a"), -EINVAL);
 	info->argsz = sizeof(*info);
 	assert_int_equal(g_io(x, 0, VFIO_DEVICE_GET_INFO, info), -ENOTTY);
@@ -193,14 +153,14 @@ static void test_group_rules(void **state)
 	assert_int_equal(status(x, 0), VFIO_GROUP_FLAGS_VIABLE | VFIO_GROUP_FLAGS_CONTAINER_SET);
 	assert_int_equal(set_container(x, 0, CONTAINER_FD), -EINVAL);
 	assert_int_equal(get_device_fd(x, 0, "a"), -EINVAL); /* no IOMMU yet */
-	assert_int_equal(map_dma(x, x->dma, 0x100000, PAGE), -EINVAL);
-	assert_int_equal((int)container_file_ioctl(x->k, &x->r, 0x3b99, 0), -EINVAL);
-	assert_int_equal((int)container_file_ioctl(x->k, &x->r, VFIO_SET_IOMMU, 7), -ENODEV);
-	assert_int_equal((int)container_file_ioctl(x->k, &x->r, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU),
-	                 0);
-	assert_int_equal((int)container_file_ioctl(x->k, &x->r, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU),
-	                 -EINVAL);
-	assert_int_equal((int)container_file_ioctl(x->k, &x->r, 0x3b99, 0), -ENOTTY);
+	assert_int_equal(map_dma(x, x->w.dma, 0x100000, PAGE), -EINVAL);
+	assert_int_equal((int)container_file_ioctl(x->k, &x->w.r, 0x3b99, 0), -EINVAL);
+	assert_int_equal((int)container_file_ioctl(x->k, &x->w.r, VFIO_SET_IOMMU, 7), -ENODEV);
+	assert_int_equal(
+	    (int)container_file_ioctl(x->k, &x->w.r, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU), 0);
+	assert_int_equal(
+	    (int)container_file_ioctl(x->k, &x->w.r, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU), -EINVAL);
+	assert_int_equal((int)container_file_ioctl(x->k, &x->w.r, 0x3b99, 0), -ENOTTY);
 	assert_int_equal(get_device_fd(x, 0, "b"), -ENODEV);
 	assert_int_equal(get_device_fd(x, 0, "a"), FAKE_IOCTL_FD);
 	assert_int_equal(g_io(x, 0, VFIO_DEVICE_GET_INFO, info), 0);
@@ -215,13 +175,13 @@ static void test_group_excl(void **state)
 	struct fx *x = *state;
 	struct vfile *f;
 
-	assert_int_equal(vdev_open(x->d[0], &x->r, VFILE_GROUP, &f), -EBUSY);
-	assert_int_equal(vdev_open(x->d[0], &x->r, VFILE_NODE, &f), -EBUSY);
-	vdev_release(x->d[0], x->g[0]);
+	assert_int_equal(vdev_open(x->w.d[0], &x->w.r, VFILE_GROUP, &f), -EBUSY);
+	assert_int_equal(vdev_open(x->w.d[0], &x->w.r, VFILE_NODE, &f), -EBUSY);
+	vdev_release(x->w.d[0], x->g[0]);
 	x->g[0] = NULL;
-	assert_int_equal(vdev_open(x->d[0], &x->r, VFILE_NODE, &f), 0);
-	assert_int_equal(vdev_open(x->d[0], &x->r, VFILE_GROUP, &x->g[0]), -EBUSY);
-	vdev_release(x->d[0], f);
+	assert_int_equal(vdev_open(x->w.d[0], &x->w.r, VFILE_NODE, &f), 0);
+	assert_int_equal(vdev_open(x->w.d[0], &x->w.r, VFILE_GROUP, &x->g[0]), -EBUSY);
+	vdev_release(x->w.d[0], f);
 }
 
 /* Two groups in one container, two servers: a mapping reaches both; a
@@ -232,25 +192,25 @@ static void test_two_groups(void **state)
 	struct fx *x = *state;
 
 	assert_int_equal(set_container(x, 0, CONTAINER_FD), 0);
-	assert_int_equal((int)container_file_ioctl(x->k, &x->r, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU),
-	                 0);
-	assert_int_equal(map_dma(x, x->dma, 0x100000, PAGE), 0);
-	assert_int_equal(tdev_nr_maps(&x->t[0]), 1);
+	assert_int_equal(
+	    (int)container_file_ioctl(x->k, &x->w.r, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU), 0);
+	assert_int_equal(map_dma(x, x->w.dma, 0x100000, PAGE), 0);
+	assert_int_equal(tdev_nr_maps(&x->w.t[0]), 1);
 	assert_int_equal(set_container(x, 1, CONTAINER_FD), 0);
-	assert_int_equal(tdev_nr_maps(&x->t[1]), 1);
-	assert_int_equal(map_dma(x, x->dma + PAGE, 0x200000, PAGE), 0);
-	assert_int_equal(tdev_nr_maps(&x->t[0]), 2);
-	assert_int_equal(tdev_nr_maps(&x->t[1]), 2);
+	assert_int_equal(tdev_nr_maps(&x->w.t[1]), 1);
+	assert_int_equal(map_dma(x, x->w.dma + PAGE, 0x200000, PAGE), 0);
+	assert_int_equal(tdev_nr_maps(&x->w.t[0]), 2);
+	assert_int_equal(tdev_nr_maps(&x->w.t[1]), 2);
 	assert_int_equal(g_io(x, 1, VFIO_GROUP_UNSET_CONTAINER, NULL), 0);
-	assert_int_equal(tdev_nr_maps(&x->t[1]), 0);
-	assert_int_equal(tdev_nr_maps(&x->t[0]), 2);
+	assert_int_equal(tdev_nr_maps(&x->w.t[1]), 0);
+	assert_int_equal(tdev_nr_maps(&x->w.t[0]), 2);
 	/* Closing the container file leaves it to its groups. */
 	container_put(x->k);
 	x->k = NULL;
-	assert_int_equal(tdev_nr_maps(&x->t[0]), 2);
-	vdev_release(x->d[0], x->g[0]);
+	assert_int_equal(tdev_nr_maps(&x->w.t[0]), 2);
+	vdev_release(x->w.d[0], x->g[0]);
 	x->g[0] = NULL;
-	assert_int_equal(tdev_nr_maps(&x->t[0]), 0);
+	assert_int_equal(tdev_nr_maps(&x->w.t[0]), 0);
 }
 
 /* The last group out takes the IOMMU with it: MAP_DMA is EINVAL again. */
@@ -259,16 +219,16 @@ static void test_last_group_unsets(void **state)
 	struct fx *x = *state;
 
 	assert_int_equal(set_container(x, 0, CONTAINER_FD), 0);
-	assert_int_equal((int)container_file_ioctl(x->k, &x->r, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU),
+	assert_int_equal((int)container_file_ioctl(x->k, &x->w.r, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU),
 	                 0);
-	assert_int_equal(map_dma(x, x->dma, 0x100000, PAGE), 0);
+	assert_int_equal(map_dma(x, x->w.dma, 0x100000, PAGE), 0);
 	assert_int_equal(g_io(x, 0, VFIO_GROUP_UNSET_CONTAINER, NULL), 0);
-	assert_int_equal(tdev_nr_maps(&x->t[0]), 0);
-	assert_int_equal(map_dma(x, x->dma, 0x100000, PAGE), -EINVAL);
+	assert_int_equal(tdev_nr_maps(&x->w.t[0]), 0);
+	assert_int_equal(map_dma(x, x->w.dma, 0x100000, PAGE), -EINVAL);
 	assert_int_equal(set_container(x, 0, CONTAINER_FD), 0);
-	assert_int_equal((int)container_file_ioctl(x->k, &x->r, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU),
+	assert_int_equal((int)container_file_ioctl(x->k, &x->w.r, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU),
 	                 0);
-	assert_int_equal(tdev_nr_maps(&x->t[0]), 0);
+	assert_int_equal(tdev_nr_maps(&x->w.t[0]), 0);
 }
 
 int main(void)

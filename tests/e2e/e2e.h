@@ -25,6 +25,7 @@ int case_bar0_vec(struct e2e *t);
 int case_bar2_sizes(struct e2e *t);
 int case_out_of_range(struct e2e *t);
 int case_threads(struct e2e *t);
+int case_thread_churn(struct e2e *t);
 /* cases_dma.c */
 int case_dma_memfd(struct e2e *t);
 int case_dma_anon(struct e2e *t);
@@ -51,6 +52,14 @@ int case_iommufd_excl(struct e2e *t);
 /* cases_group.c */
 int case_groups(struct e2e *t);
 int case_groups_unset(struct e2e *t);
+/* cases_sec.c */
+int case_sec_map_race(struct e2e *t);
+int case_sec_pid_reuse(struct e2e *t);
+int case_sec_not_eventfd(struct e2e *t);
+int case_sec_memlock(struct e2e *t);
+int case_sec_fd_exhaust(struct e2e *t);
+int case_sec_dma_remap(struct e2e *t);
+int case_sec_dma_hang(struct e2e *t);
 /* cases_life.c */
 int case_eintr(struct e2e *t);
 int case_timeout(struct e2e *t);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# verdict.sh [--mode test|demo|smoke] [--select LIST] [--problem TEXT] RESULTS CONSOLE
+# verdict.sh [--mode test|demo|smoke|qemu|bench] [--select LIST] [--problem TEXT] RESULTS CONSOLE
 #
 # What tests/vm/run.sh says once the VM has stopped, from what the VM printed
 # (RESULTS, its second serial port) and the kernel's console (CONSOLE):
@@ -8,7 +8,8 @@
 #     the VM caused is not blamed on the daemon;
 #   - the test that was running when the VM stopped, if one was;
 #   - kernel reports made outside failing tests;
-#   - "vm: FAILED: ..." and the suite's "N passed, N failed" (not for the demo).
+#   - "vm: FAILED: ..." and the suite's "N passed, N failed" (not for the demo;
+#     ", N skipped" follows where the suite skipped some).
 # PROBLEM is what run.sh already found wrong (a hang, qemu failing). Exit
 # status 0 only when every test passed (or the demo succeeded), the kernel
 # reported no fault, and the run used at most 3/4 of the VM's memory. Stalls
@@ -17,7 +18,7 @@
 set -uo pipefail
 
 usage() {
-	echo "usage: verdict.sh [--mode test|demo|smoke] [--select LIST] [--problem TEXT] RESULTS CONSOLE" >&2
+	echo "usage: verdict.sh [--mode test|demo|smoke|qemu|bench] [--select LIST] [--problem TEXT] RESULTS CONSOLE" >&2
 	exit 2
 }
 
@@ -75,7 +76,7 @@ print_failures() {
 			name = ""
 		}
 		/^not ok [0-9]+ - / { flush(); show = 1; print; split($0, w, " "); name = w[5]; next }
-		/^ok [0-9]+/ || /^[0-9]+ passed, [0-9]+ failed$/ { flush(); show = 0; next }
+		/^ok [0-9]+/ || /^[0-9]+ passed, [0-9]+ failed/ { flush(); show = 0; next }
 		show { print "    " $0 }
 		END { flush() }
 	' "$tmp/reports" "$tmp/results"
@@ -124,24 +125,26 @@ if [ -n "$peak" ] && [ $((${peak% *} * 4)) -gt $((${peak#* } * 3)) ]; then
 fi
 
 case $mode in
-demo)
-	line=$(sed -n 's/^vuc: demo exited with status \([0-9]*\)$/\1/p' "$tmp/results")
+demo | bench)
+	line=$(sed -n "s/^vuc: $mode exited with status \\([0-9]*\\)\$/\\1/p" "$tmp/results")
 	if [ -z "$line" ]; then
-		problem=${problem:-"the demo did not finish"}
+		problem=${problem:-"the $mode did not finish"}
 	elif [ "$line" != 0 ]; then
-		problem=${problem:-"the demo failed (status $line)"}
+		problem=${problem:-"the $mode failed (status $line)"}
 	fi
 	;;
 *)
-	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$tmp/results" | tail -n 1)
+	summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$tmp/results" | tail -n 1)
 	if [ -z "$summary" ]; then
 		problem=${problem:-"no summary line (N passed, N failed) from the VM"}
 	else
 		passed=${summary%% passed*}
 		failed=${summary#*, }
-		failed=${failed%% failed}
+		failed=${failed%% failed*}
+		skipped=0
+		case $summary in *skipped) skipped=${summary##*, } && skipped=${skipped%% *} ;; esac
 		[ "$failed" -gt 0 ] && status=1
-		if [ "$notok" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$passed" -eq 0 ]; then
+		if [ "$notok" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$passed" -eq 0 ] && [ "$skipped" -eq 0 ]; then
 			problem=${problem:-"no test ran${select:+ (nothing matches \"$select\")}"}
 		fi
 	fi
@@ -153,9 +156,9 @@ if [ -n "$problem" ]; then
 	echo "vm: logs: $results $console"
 	status=1
 fi
-if [ "$mode" != demo ]; then
+if [ "$mode" != demo ] && [ "$mode" != bench ]; then
 	if [ -n "${summary:-}" ]; then
-		[ -n "$problem" ] && [ "$failed" -eq 0 ] && summary="$passed passed, 1 failed"
+		[ -n "$problem" ] && [ "$failed" -eq 0 ] && summary="$passed passed, 1 failed${summary#*failed}"
 		echo "$summary"
 	else
 		echo "0 passed, 1 failed"
