@@ -33,6 +33,7 @@
 #define EXIT_WAIT_MS    60000
 #define STOP_WAIT_MS    60000
 #define RESTART_WAIT_MS 60000
+#define REQ_TIMEOUT     "--timeout=60000"
 #define SLOW_MS         3000
 #define NODES           64
 
@@ -46,12 +47,19 @@ struct pair {
 static int start_daemon(struct e2e *t, const char *const opts[], struct pair *p, int n)
 {
 	char **argv = calloc(n + 16, sizeof(char *)), *arg;
-	int argc = 0, first, ret;
+	int argc = 0, first, ret, timed = 0;
 
 	CHECK(argv);
 	argv[argc++] = "vfio-user-cuse";
-	for (; opts && *opts; opts++)
+	for (; opts && *opts; opts++) {
+		timed |= !strncmp(*opts, "--timeout=", 10);
 		argv[argc++] = (char *)*opts;
+	}
+	/* Unless the case is about timeouts: a limit for a hang, as a request
+	 * (or a connect's VERSION exchange) on a loaded host can take more
+	 * than the default 5 s. */
+	if (!timed)
+		argv[argc++] = REQ_TIMEOUT;
 	first = argc;
 	/* Beside the suite's own daemon: an iommufd node of its own. */
 	CHECK(asprintf(&arg, "--iommufd=iommu-%s", p[0].name) > 0);

@@ -98,12 +98,14 @@ report() {
 	fi
 }
 
-# wait_path TEST PATH: wait up to 60 s for test(1) TEST (-S, -c) on PATH.
+# wait_path TEST PATH [PID]: wait up to 60 s for test(1) TEST (-S, -c) on
+# PATH, and no longer than PID (if given) runs.
 wait_path() {
 	i=0
 	while ! [ "$1" "$2" ]; do
 		i=$((i + 1))
 		[ $i -gt 600 ] && return 1
+		[ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null && return 1
 		sleep 0.1
 	done
 	return 0
@@ -146,12 +148,14 @@ start_fixture() {
 		cat "$WORK"/server-*.log
 		return 1
 	fi
-	vfio-user-cuse --mode=0666 "e2e-a=$WORK/a.sock" "e2e-b=$WORK/b.sock" \
+	# --timeout: a limit for a hang. On a loaded host a request, or the
+	# VERSION exchange of a connect, can take longer than the default 5 s.
+	vfio-user-cuse --mode=0666 --timeout=60000 "e2e-a=$WORK/a.sock" "e2e-b=$WORK/b.sock" \
 		>"$WORK/daemon.log" 2>&1 &
 	daemon_pid=$!
-	if ! wait_path -c "$NODE_A" || ! wait_path -c "$NODE_B"; then
-		log "fixture: the nodes did not appear; daemon log:"
-		cat "$WORK/daemon.log"
+	if ! wait_path -c "$NODE_A" "$daemon_pid" || ! wait_path -c "$NODE_B" "$daemon_pid"; then
+		log "fixture: the nodes did not appear; daemon and server logs:"
+		cat "$WORK/daemon.log" "$WORK"/server-*.log
 		return 1
 	fi
 	fixture=up
