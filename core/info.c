@@ -144,6 +144,11 @@ static int irq_fetch(struct vdev *d, struct vconn *c, const struct vu_call_opts 
 		fetch_failed(d, "IRQ", index, ret);
 		return ret;
 	}
+	if (si.count > VDEV_MAX_IRQ_COUNT) {
+		vdev_log(d, VU_LOG_WARN, "IRQ %u: the server claims %u vectors; %u are offered",
+		         index, si.count, VDEV_MAX_IRQ_COUNT);
+		si.count = VDEV_MAX_IRQ_COUNT;
+	}
 	q->info = (struct vfio_irq_info){.flags = si.flags, .index = index, .count = si.count};
 	return 0;
 }

@@ -12,20 +12,23 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "ioas.h"
 #include "vdev-internal.h"
 
-/* The pin on the process that mapped a piece, shared by the pieces of one
- * map and by their copies. */
+/* The pin on the process that mapped a piece (host.h: a handle, no fd),
+ * shared by the pieces of one map and by their copies. */
 struct pin {
-	int fd;
+	int handle;
 	pid_t pid;
+	struct host host;  /* the host it was taken from, to release it */
 	unsigned int refs; /* atomic: pieces of several spaces share a pin */
 };
 
@@ -124,16 +127,20 @@ static struct pin *pin_ref(struct pin *p)
 static void pin_put(struct pin *p)
 {
 	if (p && __atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) == 0) {
-		close(p->fd);
+		p->host.ops->unpin(p->host.ctx, p->handle);
 		free(p);
 	}
 }
 
+static void files_release(void);
+
 static void pieces_free(struct piece *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (v[i].fd >= 0)
+		if (v[i].fd >= 0) {
 			close(v[i].fd);
+			files_release();
+		}
 		pin_put(v[i].pin);
 	}
 	free(v);
@@ -343,13 +350,26 @@ static int dev_unmap_pieces(struct ioas *s, struct vdev *d, const struct entry *
 	return err;
 }
 
+/*
+ * Whether d's server gets the pieces' files. Never with dma_by_message, nor
+ * for a write-only mapping (a file cannot be mapped write-only, and read
+ * access was not granted): the daemon then answers the server's DMA
+ * messages itself.
+ */
+static bool dev_gets_files(const struct ioas *s, struct vdev *d, const struct entry *e)
+{
+	return !s->host.dma_by_message && (e->prot & IOAS_READ) && vdev_dma_pass_fds(d);
+}
+
 /* Send e to d. A device whose server is gone is skipped: it forgot
  * everything, and its files fail with EIO until the device is back. */
 static int dev_map_entry(struct ioas *s, struct vdev *d, const struct entry *e)
 {
+	bool files = dev_gets_files(s, d, e);
+
 	for (size_t i = 0; i < e->nr_pieces; i++) {
 		const struct piece *p = &e->pieces[i];
-		int fd = vdev_dma_pass_fds(d) ? p->fd : -1;
+		int fd = files ? p->fd : -1;
 		int ret = vdev_dma_map(d, p->iova, p->size, server_prot(e->prot), fd,
 		                       fd >= 0 ? p->file_off : 0);
 
@@ -401,48 +421,118 @@ struct pieces {
 	size_t n;
 };
 
+/*
+ * The files the spaces hold (their pieces' fds, kept for devices attached
+ * later), over every space of the daemon: at most half its open-file
+ * limit, so that no program, node or space can take the fds the others
+ * need (their eventfds, sockets, files). Past it process memory goes
+ * without its file, by message (slower, but served); a file mapped as such
+ * (IOAS_MAP_FILE) is refused with ENOSPC.
+ */
+static pthread_once_t files_once = PTHREAD_ONCE_INIT;
+static unsigned int files_max, files_held;
+
+static void files_init(void)
+{
+	struct rlimit rl;
+
+	files_max = 512;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		files_max = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur / 2 > UINT32_MAX
+		                ? UINT32_MAX
+		                : (unsigned int)(rl.rlim_cur / 2);
+}
+
+static bool files_reserve(void)
+{
+	unsigned int n;
+
+	pthread_once(&files_once, files_init);
+	n = __atomic_add_fetch(&files_held, 1, __ATOMIC_RELAXED);
+	if (n <= files_max)
+		return true;
+	__atomic_sub_fetch(&files_held, 1, __ATOMIC_RELAXED);
+	return false;
+}
+
+static void files_release(void)
+{
+	__atomic_sub_fetch(&files_held, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * Add piece x to p; its fd (counted against the files limit) and pin are
+ * p's once this succeeds, x's owner's still when it fails. A piece of
+ * process memory past the files limit goes without its file.
+ */
 static int pieces_add(struct pieces *p, const struct piece *x)
 {
-	struct piece *v;
+	struct piece y = *x, *v;
+	bool counted = false;
 
+	if (y.fd >= 0 && files_reserve())
+		counted = true;
+	else if (y.fd >= 0 && !y.pin)
+		return -ENOSPC;
+	else if (y.fd >= 0)
+		y.fd = -1; /* x's fd is closed below, once this cannot fail */
 	/* Neighbouring pieces of one process without a file are one piece to
 	 * the server. */
-	if (x->fd < 0 && p->n) {
+	if (y.fd < 0 && p->n) {
 		struct piece *last = &p->v[p->n - 1];
 
-		if (last->fd < 0 && last->pin == x->pin && last->vaddr + last->size == x->vaddr &&
-		    last->iova + last->size == x->iova) {
-			last->size += x->size;
-			pin_put(x->pin);
-			return 0;
+		if (last->fd < 0 && last->pin == y.pin && last->vaddr + last->size == y.vaddr &&
+		    last->iova + last->size == y.iova) {
+			last->size += y.size;
+			pin_put(y.pin);
+			goto added;
 		}
 	}
 	v = realloc(p->v, (p->n + 1) * sizeof(*v));
-	if (!v)
+	if (!v) {
+		if (counted)
+			files_release();
 		return -ENOMEM;
+	}
 	p->v = v;
-	p->v[p->n++] = *x;
+	p->v[p->n++] = y;
+added:
+	if (x->fd >= 0 && !counted)
+		close(x->fd);
 	return 0;
 }
 
 static int take_pin(struct ioas *s, const struct vreq *r, struct pin **out)
 {
 	struct pin *p = calloc(1, sizeof(*p));
-	int fd;
+	int h;
 
 	if (!p)
 		return -ENOMEM;
-	fd = s->host.ops->pin(s->host.ctx, r->pid);
-	if (fd < 0) {
-		ioas_log(s, VU_LOG_INFO, "map: cannot pin pid %d: %s", (int)r->pid, strerror(-fd));
+	h = s->host.ops->pin(s->host.ctx, r->pid);
+	if (h < 0) {
+		ioas_log(s, VU_LOG_INFO, "map: cannot pin pid %d: %s", (int)r->pid, strerror(-h));
 		free(p);
-		return fd;
+		return h;
 	}
-	p->fd = fd;
+	p->handle = h;
 	p->pid = r->pid;
+	p->host = s->host;
 	p->refs = 1;
 	*out = p;
 	return 0;
+}
+
+/*
+ * The access of the files taken for a map of process memory: what the
+ * device was granted, so a READ mapping gets read-only files; none when no
+ * server may get them (dev_gets_files).
+ */
+static enum host_fd_access files_access(const struct ioas *s, uint32_t prot)
+{
+	if (s->host.dma_by_message || !(prot & IOAS_READ))
+		return HOST_FD_NONE;
+	return prot & IOAS_WRITE ? HOST_FD_RDWR : HOST_FD_READ;
 }
 
 /*
@@ -455,6 +545,7 @@ static int take_pin(struct ioas *s, const struct vreq *r, struct pin **out)
 static int pieces_of_memory(struct ioas *s, const struct vreq *r, const struct ioas_map *m,
                             struct pieces *p)
 {
+	enum host_fd_access access = files_access(s, m->prot);
 	struct pin *pin;
 	uint64_t off = 0;
 	int ret = take_pin(s, r, &pin);
@@ -466,7 +557,7 @@ static int pieces_of_memory(struct ioas *s, const struct vreq *r, const struct i
 		struct piece x;
 		uint64_t va = m->vaddr + off, len;
 
-		ret = s->host.ops->mapping(s->host.ctx, r->pid, va, &hm);
+		ret = s->host.ops->mapping(s->host.ctx, r->pid, va, access, &hm);
 		if (ret == 0 && (hm.start > va || hm.end <= va)) {
 			if (hm.fd >= 0)
 				close(hm.fd);
@@ -540,6 +631,10 @@ static int map_reserve(struct ioas *s, const struct ioas_map *m, struct entry *e
 	pthread_rwlock_wrlock(&s->lock);
 	if (table_overlaps(s, m->iova, m->size)) {
 		ret = -EEXIST;
+	} else if (s->n >= IOAS_MAX_ENTRIES) {
+		ioas_log(s, VU_LOG_INFO, "map: %u mappings already, the most a space holds",
+		         IOAS_MAX_ENTRIES);
+		ret = -ENOSPC;
 	} else if (s->pieces >= devs_room(s)) {
 		ioas_log(s, VU_LOG_INFO, "map: the servers allow %u mappings, all in use",
 		         devs_room(s));
@@ -625,8 +720,10 @@ int ioas_map(struct ioas *s, const struct vreq *r, const struct ioas_map *m)
 		pthread_mutex_unlock(&s->op_lock);
 		return 0;
 	}
-	if (m->fd >= 0 && e->nr_pieces)
+	if (m->fd >= 0 && e->nr_pieces && e->pieces[0].fd >= 0) {
 		e->pieces[0].fd = -1; /* the caller's still */
+		files_release();
+	}
 	entry_free(e);
 	pthread_mutex_unlock(&s->op_lock);
 	return ret;
@@ -764,7 +861,13 @@ static int copy_pieces(struct ioas *src, uint64_t iova, uint64_t size, uint64_t 
 			                   .file_off = q->file_off + skip,
 			                   .pin = q->pin,
 			                   .vaddr = q->vaddr ? q->vaddr + skip : 0};
-			if (q->fd >= 0) {
+			/* A read-only copy of a writable mapping gets read-only
+			 * files: the server of dst may only read them. */
+			if (q->fd >= 0 && !(prot & IOAS_WRITE)) {
+				x.fd = src->host.ops->reopen(src->host.ctx, q->fd, HOST_FD_READ);
+				if (x.fd < 0)
+					return x.fd;
+			} else if (q->fd >= 0) {
 				x.fd = dup(q->fd);
 				if (x.fd < 0)
 					return -errno;
@@ -979,30 +1082,101 @@ static const struct piece *piece_at(const struct entry *e, uint64_t addr)
 	return NULL;
 }
 
-/* Move n bytes of piece q at addr. Memory of a process goes through its
- * pin; a file without one (IOAS_MAP_FILE) is read and written in place. */
-static int piece_rw(struct ioas *s, const struct piece *q, bool write, uint64_t addr, void *buf,
-                    uint64_t n)
-{
-	uint64_t skip = addr - q->iova;
-	ssize_t done;
+/* One stretch of an access: n bytes at off of the pin's process memory, or
+ * of a file (fd, ours: the piece's may be closed by an unmap meanwhile). */
+struct seg {
+	struct pin *pin;
+	int fd;
+	uint64_t off, n;
+};
 
-	if (q->pin) {
-		if (write)
-			return s->host.ops->pin_write(s->host.ctx, q->pin->fd, q->vaddr + skip, buf,
-			                              n);
-		return s->host.ops->pin_read(s->host.ctx, q->pin->fd, q->vaddr + skip, buf, n);
+static void segs_free(struct seg *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		pin_put(v[i].pin);
+		if (v[i].fd >= 0)
+			close(v[i].fd);
 	}
-	done = write ? pwrite(q->fd, buf, n, (off_t)(q->file_off + skip))
-	             : pread(q->fd, buf, n, (off_t)(q->file_off + skip));
-	return done == (ssize_t)n ? 0 : -EFAULT;
+	free(v);
 }
 
+/* The stretches of [addr, addr + count), allowed. Called with the table
+ * locked; what they hold outlives any unmap. */
+static int segs_take(struct ioas *s, uint64_t addr, uint64_t count, struct seg **out, size_t *nr)
+{
+	struct seg *v = NULL;
+	size_t n = 0;
+
+	while (count) {
+		const struct piece *q = piece_at(table_lookup(s, addr), addr);
+		uint64_t len = q->iova + q->size - addr, skip = addr - q->iova;
+		struct seg *nv = realloc(v, (n + 1) * sizeof(*v));
+
+		if (!nv) {
+			segs_free(v, n);
+			return -ENOMEM;
+		}
+		v = nv;
+		if (len > count)
+			len = count;
+		v[n] = (struct seg){.pin = pin_ref(q->pin), .fd = -1, .n = len};
+		if (q->pin) {
+			v[n].off = q->vaddr + skip;
+		} else {
+			v[n].off = q->file_off + skip;
+			v[n].fd = dup(q->fd);
+			if (v[n].fd < 0) {
+				segs_free(v, n + 1);
+				return -errno;
+			}
+		}
+		n++;
+		addr += len;
+		count -= len;
+	}
+	*out = v;
+	*nr = n;
+	return 0;
+}
+
+/* Move one stretch, through the host: the memory of a process through its
+ * pin, a file (IOAS_MAP_FILE) by offset. */
+static int seg_rw(struct ioas *s, uint16_t cmd, const struct seg *g, uint8_t *buf, uint64_t iova)
+{
+	const struct host_ops *ops = s->host.ops;
+	bool write = cmd == VFIO_USER_DMA_WRITE;
+	int ret;
+
+	if (g->pin)
+		ret = write ? ops->pin_write(s->host.ctx, g->pin->handle, g->off, buf, g->n)
+		            : ops->pin_read(s->host.ctx, g->pin->handle, g->off, buf, g->n);
+	else
+		ret = write ? ops->file_write(s->host.ctx, g->fd, g->off, buf, g->n)
+		            : ops->file_read(s->host.ctx, g->fd, g->off, buf, g->n);
+	if (ret == -ESRCH && g->pin) {
+		/* To the server the memory of a dead process is an unmapped
+		 * IOVA: an IOMMU fault, EFAULT. */
+		ioas_log(s, VU_LOG_WARN,
+		         "server %s at IOVA 0x%llx: pid %d, which mapped it, has exited",
+		         vu_command_name(cmd), (unsigned long long)iova, (int)g->pin->pid);
+		ret = -EFAULT;
+	}
+	return ret;
+}
+
+/*
+ * The table lock is held only to check the access and take what it needs:
+ * the copy itself may take as long as the host lets it (memory whose reads
+ * never come back, memhelper.h), and must hold up no map, unmap or release
+ * meanwhile.
+ */
 int ioas_access(struct ioas *s, uint16_t cmd, uint64_t addr, void *buf, uint64_t count)
 {
 	bool write = cmd == VFIO_USER_DMA_WRITE;
 	uint32_t prot = write ? IOAS_WRITE : IOAS_READ;
+	struct seg *v = NULL;
 	uint8_t *p = buf;
+	size_t n = 0;
 	int ret = 0;
 
 	if (addr + count < addr)
@@ -1014,25 +1188,14 @@ int ioas_access(struct ioas *s, uint16_t cmd, uint64_t addr, void *buf, uint64_t
 		         write ? "writable" : "readable");
 		ret = -EFAULT;
 	}
-	while (ret == 0 && count) {
-		const struct piece *q = piece_at(table_lookup(s, addr), addr);
-		uint64_t n = q->iova + q->size - addr;
-
-		if (n > count)
-			n = count;
-		ret = piece_rw(s, q, write, addr, p, n);
-		if (ret == -ESRCH) {
-			/* To the server the memory of a dead process is an
-			 * unmapped IOVA: an IOMMU fault, EFAULT. */
-			ioas_log(s, VU_LOG_WARN,
-			         "server %s at IOVA 0x%llx: pid %d, which mapped it, has exited",
-			         vu_command_name(cmd), (unsigned long long)addr, (int)q->pin->pid);
-			ret = -EFAULT;
-		}
-		addr += n;
-		p += n;
-		count -= n;
-	}
+	if (ret == 0)
+		ret = segs_take(s, addr, count, &v, &n);
 	pthread_rwlock_unlock(&s->lock);
+	for (size_t i = 0; ret == 0 && i < n; i++) {
+		ret = seg_rw(s, cmd, &v[i], p, addr);
+		p += v[i].n;
+		addr += v[i].n;
+	}
+	segs_free(v, n);
 	return ret;
 }

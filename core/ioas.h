@@ -44,6 +44,11 @@ struct vreq;
  * to programs end here). */
 #define IOAS_IOVA_LAST (UINT64_MAX - 1)
 
+/* The most mappings one space holds, as type1's dma_entry_limit (65535 by
+ * default): past it a map is ENOSPC, so no program grows the daemon
+ * without bound, whatever its servers allow. */
+#define IOAS_MAX_ENTRIES 65535u
+
 /* What to map at [iova, iova + size). */
 struct ioas_map {
 	uint64_t iova, size;
@@ -75,8 +80,8 @@ void ioas_put(struct ioas *s);
 /*
  * Map, with the checks type1 and iommufd share: the IOVA range free
  * (EEXIST), inside the space (EINVAL), aligned (EINVAL), every byte of the
- * memory mapped with the access asked (EFAULT), room on every server
- * (ENOSPC). r is the calling process. On success m->fd belongs to the space;
+ * memory mapped with the access asked (EFAULT), room in the space and on
+ * every server (ENOSPC). r is the calling process. On success m->fd belongs to the space;
  * on failure it stays the caller's.
  */
 int ioas_map(struct ioas *s, const struct vreq *r, const struct ioas_map *m);

@@ -219,7 +219,7 @@ static int irq_fds_take(const struct ictx *x, uint32_t index, int32_t *fds, uint
 			fds[i] = -1;
 			continue;
 		}
-		fd = x->d->host.ops->fd_get(x->d->host.ctx, x->r->pid, fds[i]);
+		fd = x->d->host.ops->fd_get(x->d->host.ctx, x->r->pid, fds[i], HOST_FD_EVENTFD);
 		if (fd < 0) {
 			vdev_log(x->d, VU_LOG_INFO, "SET_IRQS: fd %d of pid %d: %s", fds[i],
 			         (int)x->r->pid, strerror(-fd));

@@ -377,13 +377,14 @@ static long do_ioas_map(struct ucmd *u)
 }
 
 /* The caller's fd for IOAS_MAP_FILE: a regular file holding the range,
- * open for the access asked (the server gets this very file). */
+ * open for the access asked; the server gets this very file, opened anew
+ * with no more access than the mapping grants. */
 static int map_file_fd(struct ucmd *u, const struct iommu_ioas_map_file *c, int *out)
 {
 	struct stat st;
 	int fd, acc;
 
-	fd = u->ictx->host.ops->fd_get(u->ictx->host.ctx, u->r->pid, c->fd);
+	fd = u->ictx->host.ops->fd_get(u->ictx->host.ctx, u->r->pid, c->fd, HOST_FD_ANY);
 	if (fd < 0)
 		return fd == -EBADF ? -EBADF : fd;
 	acc = fcntl(fd, F_GETFL) & O_ACCMODE;
@@ -400,6 +401,21 @@ static int map_file_fd(struct ucmd *u, const struct iommu_ioas_map_file *c, int 
 		         c->fd);
 		close(fd);
 		return -EPERM;
+	}
+	/* The server gets a file of its own with the access the mapping
+	 * grants, never the program's open file: a read-only mapping gets a
+	 * read-only file, and nothing the server does to its file (flags,
+	 * offset) reaches the program's. A write-only one goes to no server
+	 * (ioas.c): ours is only written by the daemon. */
+	if (c->flags & IOMMU_IOAS_MAP_READABLE) {
+		int own = u->ictx->host.ops->reopen(
+		    u->ictx->host.ctx, fd,
+		    c->flags & IOMMU_IOAS_MAP_WRITEABLE ? HOST_FD_RDWR : HOST_FD_READ);
+
+		close(fd);
+		if (own < 0)
+			return own;
+		fd = own;
 	}
 	*out = fd;
 	return 0;

@@ -38,6 +38,10 @@
 /* More than any VFIO device has; a server claiming more is refused. */
 #define VDEV_MAX_REGIONS 64
 #define VDEV_MAX_IRQS    64
+/* Vectors of one IRQ index: MSI-X's 2048, the most PCI allows. A larger
+ * count from the server is cut here, so SET_IRQS never allocates or passes
+ * on more than 2048 entries whatever the server claims. */
+#define VDEV_MAX_IRQ_COUNT 2048
 
 /* One region as a VFIO program sees it: the fixed part plus the capability
  * chain laid out as the kernel would return it (first cap at offset 32).
@@ -113,8 +117,8 @@ struct vdev {
 	bool stopping; /* vdev_destroy */
 	pthread_t reconnector;
 
-	pid_t owner;                   /* of the one-fd node; 0: nobody */
-	unsigned int nr_open;          /* the owner's open files of this generation */
+	pid_t owner;                   /* of the one-fd node, for log lines; 0: nobody */
+	unsigned int nr_open;          /* its open files of this generation: 0 or 1 */
 	bool releasing;                /* the owner's last close is being cleaned up */
 	struct vfile *bound;           /* the device cdev file bound to an iommufd */
 	struct vfile *group;           /* the group's one open file */

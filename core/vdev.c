@@ -553,11 +553,15 @@ static int open_node(struct vdev *d, const struct vreq *r, struct vfile *f)
 	open_wait_release(d);
 	if (!d->conn || d->lost || !vu_client_connected(d->conn->c)) {
 		ret = -EIO;
-	} else if (d->releasing || d->bound || d->group || (d->owner && d->owner != r->pid)) {
+	} else if (d->releasing || d->bound || d->group || d->nr_open) {
+		/* The device belongs to the open file, not to a pid: one open at
+		 * a time, as the kernel's VFIO group allows, so neither a pid
+		 * reused after the opener exited (its fd kept by a child) nor
+		 * another thread can share it. */
 		vdev_log(d, VU_LOG_INFO, "open by pid %d refused: %s", (int)r->pid,
 		         d->bound   ? "its device cdev is bound"
 		         : d->group ? "its group is open"
-		                    : "another process owns the device");
+		                    : "the node is open already");
 		ret = -EBUSY;
 	}
 	first = ret == 0 && !d->owner;

@@ -75,17 +75,18 @@ struct vdev_config {
 int vdev_create(const struct vdev_config *cfg, struct vdev **out);
 void vdev_destroy(struct vdev *d);
 
-/* A program opened a file of the device. A one-fd node: -EBUSY if another
- * process owns the device, its group is open, or a device cdev file is bound
+/* A program opened a file of the device. A one-fd node: -EBUSY while
+ * another open file of it exists, whatever the process (one open at a time,
+ * as a VFIO group), while its group is open, or a device cdev file is bound
  * to an iommufd. The group: one open at a time, -EBUSY as well when the
  * one-fd node is open or the cdev bound. A device cdev opens always; its
  * VFIO_DEVICE_BIND_IOMMUFD takes the device. */
 int vdev_open(struct vdev *d, const struct vreq *r, enum vfile_kind kind, struct vfile **out);
 
-/* The program's fd was closed. The last close of the owner (for a device
- * cdev, of the bound file) unmaps its DMA, disables its interrupts, closes
- * every fd taken from it, resets the device if it can, and frees the
- * device for the next. */
+/* The program's file was closed (its last fd: dup and fork share one file).
+ * The last close of the one-fd node (for a device cdev, of the bound file)
+ * unmaps its DMA, disables its interrupts, closes every fd taken from it,
+ * resets the device if it can, and frees the device for the next. */
 void vdev_release(struct vdev *d, struct vfile *f);
 
 /* A VFIO ioctl; arg is the pointer (or value) as the program passed it. */

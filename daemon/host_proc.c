@@ -4,17 +4,20 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "memhelper.h"
 #include "proto/log.h"
 
 /*
@@ -153,6 +156,8 @@ int hp_parse_maps_line(char *line, struct hp_maps_entry *e)
 		return -EINVAL;
 	if (strlen(perms) != 4 || e->end <= e->start)
 		return -EINVAL;
+	e->dev_major = major;
+	e->dev_minor = minor;
 	e->readable = perms[0] == 'r';
 	e->writable = perms[1] == 'w';
 	e->shared = perms[3] == 's';
@@ -166,34 +171,13 @@ bool hp_maps_shareable(const struct hp_maps_entry *e)
 	return e->shared && e->path[0] && e->path[0] != '[';
 }
 
-/* Open the file behind a shareable mapping; -1 when there is none worth
- * giving out (only regular files: memfd, shm, hugetlbfs, plain files). */
-static int open_mapping_file(const struct vu_log *log, pid_t pid, const struct hp_maps_entry *e)
+/*
+ * The maps line of the mapping of pid holding addr, parsed into *e (its
+ * path points into *line). 0, -EFAULT (not mapped), -ESRCH or -errno.
+ */
+static int maps_lookup(pid_t pid, uint64_t addr, char **line, size_t *cap, struct hp_maps_entry *e)
 {
-	char path[96];
-	struct stat st;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)pid, e->start,
-	         e->end);
-	fd = open(path, (e->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	if (fd < 0) {
-		vu_log(log, VU_LOG_INFO, "pid %d: cannot open %s (%s): memory goes by messages",
-		       (int)pid, path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int proc_mapping(void *ctx, pid_t pid, uint64_t addr, struct host_mapping *m)
-{
-	struct hp_maps_entry e;
-	char path[64], *line = NULL;
-	size_t cap = 0;
+	char path[64];
 	int ret = -EFAULT;
 	FILE *f;
 
@@ -201,21 +185,129 @@ static int proc_mapping(void *ctx, pid_t pid, uint64_t addr, struct host_mapping
 	f = fopen(path, "re");
 	if (!f)
 		return errno == ENOENT ? -ESRCH : -errno;
-	while (getline(&line, &cap, f) > 0) {
-		if (hp_parse_maps_line(line, &e) || addr < e.start || addr >= e.end)
-			continue;
+	while (getline(line, cap, f) > 0) {
+		if (hp_parse_maps_line(*line, e) == 0 && addr >= e->start && addr < e->end) {
+			ret = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+static bool maps_grants(const struct hp_maps_entry *e, enum host_fd_access access)
+{
+	return e->shared && e->readable && (access != HOST_FD_RDWR || e->writable);
+}
+
+/*
+ * Whether the mapping e, as read again after the open, is still the one
+ * first read (same range, same file offset), shared with at least the
+ * access asked, and of the file st.
+ */
+static bool maps_confirms(const struct hp_maps_entry *first, const struct hp_maps_entry *e,
+                          enum host_fd_access access, const struct stat *st)
+{
+	return e->start == first->start && e->end == first->end && e->offset == first->offset &&
+	       maps_grants(e, access) && e->inode == (uint64_t)st->st_ino &&
+	       e->dev_major == major(st->st_dev) && e->dev_minor == minor(st->st_dev);
+}
+
+/*
+ * Open, with exactly the access asked, the file behind the shareable
+ * mapping first of pid, provided the process maps that very file there with
+ * at least that access. -1 when not (the memory then goes by messages).
+ *
+ * The daemon opens as root, so the open itself checks nothing, and
+ * map_files/<range> names whatever is mapped at that range at the moment of
+ * the open, not what the maps line said: a process that swaps the range
+ * (mmap MAP_FIXED) between its own file, mapped shared and writable, and a
+ * file it may only read, mapped shared read-only, would get the latter
+ * opened read-write and written by the server. So:
+ *  1. open map_files/<range> with O_PATH: it resolves to the file mapped
+ *     there now, without opening it (no open of a device, no side effect);
+ *  2. fstat it: it must be a regular file; note its device and inode;
+ *  3. reopen that very inode (through /proc/self/fd) with the access asked:
+ *     the O_PATH fd holds it, whatever the process maps meanwhile;
+ *  4. read the maps line again, after the open: it must be the same range
+ *     at the same file offset, still shared with at least the access asked,
+ *     and of the inode of step 2.
+ * When 4 holds, the process mapped that inode there with that access at a
+ * moment after the open, and the kernel lets a process map a file shared
+ * only if it opened it for reading, and writable only if it opened it for
+ * writing (VM_MAYWRITE): the fd reaches no file, and gives no access, that
+ * the process did not have itself. What it mapped before does not matter,
+ * nor what it maps after step 4 (as with type1's pins, the device keeps
+ * what it was given). A swap at any point makes step 4 fail.
+ *
+ * A file is known by its device and inode numbers. Filesystems whose stat
+ * disagrees with maps on them (btrfs subvolumes) are refused; a FUSE
+ * filesystem chooses its inode numbers, so two of its files may look alike,
+ * but then both are that filesystem's server's to serve.
+ */
+static int open_mapping_file(const struct vu_log *log, pid_t pid, const struct hp_maps_entry *first,
+                             enum host_fd_access access)
+{
+	struct hp_maps_entry again;
+	char path[96], *line = NULL;
+	size_t cap = 0;
+	struct stat st;
+	int opath, fd = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)pid,
+	         first->start, first->end);
+	opath = open(path, O_PATH | O_CLOEXEC);
+	if (opath < 0) {
+		vu_log(log, VU_LOG_INFO, "pid %d: cannot open %s (%s): memory goes by messages",
+		       (int)pid, path, strerror(errno));
+		return -1;
+	}
+	if (fstat(opath, &st) || !S_ISREG(st.st_mode))
+		goto out;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", opath);
+	fd = open(path, (access == HOST_FD_RDWR ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0) {
+		vu_log(log, VU_LOG_INFO,
+		       "pid %d: cannot reopen the file at 0x%" PRIx64 " (%s): "
+		       "memory goes by messages",
+		       (int)pid, first->start, strerror(errno));
+		goto out;
+	}
+	if (maps_lookup(pid, first->start, &line, &cap, &again) ||
+	    !maps_confirms(first, &again, access, &st)) {
+		vu_log(log, VU_LOG_WARN,
+		       "pid %d: the mapping at 0x%" PRIx64 " changed while its file was opened, "
+		       "or is not the file opened: memory goes by messages",
+		       (int)pid, first->start);
+		close(fd);
+		fd = -1;
+	}
+out:
+	free(line);
+	close(opath);
+	return fd;
+}
+
+static int proc_mapping(void *ctx, pid_t pid, uint64_t addr, enum host_fd_access access,
+                        struct host_mapping *m)
+{
+	struct hp_maps_entry e;
+	char *line = NULL;
+	size_t cap = 0;
+	int ret = maps_lookup(pid, addr, &line, &cap, &e);
+
+	if (ret == 0) {
 		m->start = e.start;
 		m->end = e.end;
 		m->readable = e.readable;
 		m->writable = e.writable;
 		m->shared = e.shared;
 		m->file_off = e.offset;
-		m->fd = hp_maps_shareable(&e) ? open_mapping_file(ctx, pid, &e) : -1;
-		ret = 0;
-		break;
+		m->fd = -1;
+		if (access != HOST_FD_NONE && hp_maps_shareable(&e) && maps_grants(&e, access))
+			m->fd = open_mapping_file(ctx, pid, &e, access);
 	}
 	free(line);
-	fclose(f);
 	return ret;
 }
 
@@ -476,60 +568,168 @@ static int proc_mem_write(void *ctx, pid_t pid, uint64_t addr, const void *buf, 
 }
 
 /*
- * A pin is an fd on /proc/<pid>/mem: opening it binds the file to the
- * process's address space (mm) of that moment, not to the pid, and once that
- * process exits (or execs) the kernel finds no users left on that mm and
- * every read or write returns 0 bytes. So no pid reuse can redirect it, with
- * no window between a check and the copy, and an access costs one pread or
- * pwrite, as process_vm_readv/writev did. Like type1's pinned pages, a write
- * still lands in memory the process made read-only after mapping it
- * (/proc/<pid>/mem writes are forced); the DMA table has checked the access
- * the device was granted.
+ * A pin names an address space, not a pid: /proc/<pid>/mem opened binds to
+ * the process's address space (mm) of that moment, and the 16 bytes the
+ * kernel put at AT_RANDOM when the process exec'd tell that address space
+ * from any other (they are random per exec). So a pin keeps those bytes and
+ * where they are, not an fd: each access opens /proc/<pid>/mem anew (in a
+ * memory helper, memhelper.h), checks the bytes through that very fd, and
+ * only then reads or writes through it. Another process that took the pid,
+ * or the process after an exec, has other bytes there: the access gets
+ * -ESRCH, with no window between the check and the copy. A program costs
+ * the daemon no fd however many mappings it makes.
+ *
+ * Like type1's pinned pages, a write still lands in private memory the
+ * process made read-only after mapping it (/proc/<pid>/mem writes are
+ * forced, into the process's own copy); a forced write to a shared mapping
+ * not writable is refused by the kernel, so it never reaches a file. The
+ * DMA table has checked the access the device was granted.
+ *
+ * A process forked without an exec has the same bytes at the same place:
+ * the start time (/proc/<pid>/stat) tells it apart, as no process can take
+ * a pid in the clock tick the pinned one started in (pids are reused only
+ * after the whole range went round; only root chooses one).
  */
-static int proc_pin(void *ctx, pid_t pid)
+#ifndef AT_RANDOM
+#define AT_RANDOM 25
+#endif
+
+static pthread_mutex_t pins_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct memhelper_pin *pins; /* pid 0: free */
+static size_t nr_pins;
+
+/* Where AT_RANDOM is in pid's auxv. */
+static int auxv_random(pid_t pid, uint64_t *addr)
+{
+	uint64_t v[2 * 64];
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/auxv", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	n = read(fd, v, sizeof(v));
+	close(fd);
+	for (ssize_t i = 0; n > 0 && i + 1 < n / (ssize_t)sizeof(v[0]); i += 2) {
+		if (v[i] == AT_RANDOM) {
+			*addr = v[i + 1];
+			return 0;
+		}
+	}
+	return -ESRCH;
+}
+
+static int read_start(pid_t pid, uint64_t *start)
+{
+	char path[64], buf[512];
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	ret = read_proc(path, buf, sizeof(buf));
+	if (ret == 0)
+		ret = memhelper_parse_start(buf, strlen(buf), start);
+	return ret;
+}
+
+/* The token of pid's address space, read through a /proc/<pid>/mem of its
+ * own; an exec meanwhile (auxv changed) is -ESRCH. */
+static int read_token(const struct vu_log *log, pid_t pid, struct memhelper_pin *p)
 {
 	char path[64];
-	int fd, err;
+	uint64_t again;
+	int fd, ret;
+
+	ret = read_start(pid, &p->start);
+	if (ret < 0)
+		return ret == -EINVAL ? -ESRCH : ret;
 
 	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
 	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd >= 0)
-		return fd;
-	err = errno;
-	if (err == ENOENT)
-		return -ESRCH;
-	vu_log(ctx, VU_LOG_WARN, "pid %d: cannot open %s: %s", (int)pid, path, strerror(err));
-	return -err;
+	if (fd < 0) {
+		ret = -errno;
+		if (ret == -ENOENT)
+			return -ESRCH;
+		vu_log(log, VU_LOG_WARN, "pid %d: cannot open %s: %s", (int)pid, path,
+		       strerror(-ret));
+		return ret;
+	}
+	ret = auxv_random(pid, &p->token_addr);
+	if (ret == 0)
+		ret = memhelper_rw(log, fd, p->token_addr, p->token, sizeof(p->token), false);
+	if (ret == 0)
+		ret = auxv_random(pid, &again);
+	if (ret == 0 && again != p->token_addr)
+		ret = -ESRCH;
+	close(fd);
+	p->pid = pid;
+	return ret == -EFAULT ? -ESRCH : ret;
 }
 
+static int proc_pin(void *ctx, pid_t pid)
+{
+	struct memhelper_pin p;
+	size_t i;
+	int ret = read_token(ctx, pid, &p);
+
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&pins_lock);
+	for (i = 0; i < nr_pins && pins[i].pid; i++)
+		;
+	if (i == nr_pins) {
+		struct memhelper_pin *v = realloc(pins, (nr_pins ? 2 * nr_pins : 64) * sizeof(*v));
+
+		if (!v) {
+			pthread_mutex_unlock(&pins_lock);
+			return -ENOMEM;
+		}
+		memset(v + nr_pins, 0, (nr_pins ? nr_pins : 64) * sizeof(*v));
+		pins = v;
+		nr_pins = nr_pins ? 2 * nr_pins : 64;
+	}
+	pins[i] = p;
+	pthread_mutex_unlock(&pins_lock);
+	return (int)i;
+}
+
+static void proc_unpin(void *ctx, int pin)
+{
+	pthread_mutex_lock(&pins_lock);
+	if (pin >= 0 && (size_t)pin < nr_pins)
+		pins[pin].pid = 0;
+	pthread_mutex_unlock(&pins_lock);
+}
+
+/* A memory helper's answer as host.h says it. */
+static int copy_result(const struct vu_log *log, int ret, bool write, const char *what)
+{
+	if (ret == 0 || ret == -ESRCH || ret == -EFAULT)
+		return ret;
+	/* EIO: nothing mapped there. */
+	if (ret != -EIO)
+		vu_log(log, VU_LOG_WARN, "cannot %s %s: %s", write ? "write" : "read", what,
+		       strerror(-ret));
+	return -EFAULT;
+}
+
+/* Through a memory helper (memhelper.h), never in this thread: the memory
+ * may be a file whose reads never come back, and such a wait cannot be
+ * broken, not even by SIGKILL. */
 static int pin_copy(const struct vu_log *log, int pin, uint64_t addr, void *buf, size_t len,
                     bool write)
 {
-	size_t done = 0;
-	ssize_t n;
+	struct memhelper_pin p = {0};
 
-	while (done < len) {
-		/* pread/pwrite refuse offsets past INT64_MAX: never user memory. */
-		if (addr + done > (uint64_t)INT64_MAX)
-			return -EFAULT;
-		if (write)
-			n = pwrite(pin, (char *)buf + done, len - done, (off_t)(addr + done));
-		else
-			n = pread(pin, (char *)buf + done, len - done, (off_t)(addr + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 0)
-			return -ESRCH; /* the address space is gone */
-		if (n < 0) {
-			/* EIO: nothing mapped there. */
-			if (errno != EIO)
-				vu_log(log, VU_LOG_WARN, "cannot %s pinned memory: %s",
-				       write ? "write" : "read", strerror(errno));
-			return -EFAULT;
-		}
-		done += (size_t)n;
-	}
-	return 0;
+	pthread_mutex_lock(&pins_lock);
+	if (pin >= 0 && (size_t)pin < nr_pins)
+		p = pins[pin];
+	pthread_mutex_unlock(&pins_lock);
+	if (!p.pid)
+		return -ESRCH;
+	return copy_result(log, memhelper_pin_rw(log, &p, addr, buf, len, write), write,
+	                   "pinned memory");
 }
 
 static int proc_pin_read(void *ctx, int pin, uint64_t addr, void *buf, size_t len)
@@ -540,6 +740,25 @@ static int proc_pin_read(void *ctx, int pin, uint64_t addr, void *buf, size_t le
 static int proc_pin_write(void *ctx, int pin, uint64_t addr, const void *buf, size_t len)
 {
 	return pin_copy(ctx, pin, addr, (void *)buf, len, true);
+}
+
+static int file_copy(const struct vu_log *log, int fd, uint64_t off, void *buf, size_t len,
+                     bool write)
+{
+	int ret = copy_result(log, memhelper_rw(log, fd, off, buf, len, write), write,
+	                      "a file mapped for DMA");
+
+	return ret == -ESRCH ? -EFAULT : ret; /* past its end */
+}
+
+static int proc_file_read(void *ctx, int fd, uint64_t off, void *buf, size_t len)
+{
+	return file_copy(ctx, fd, off, buf, len, false);
+}
+
+static int proc_file_write(void *ctx, int fd, uint64_t off, const void *buf, size_t len)
+{
+	return file_copy(ctx, fd, off, (void *)buf, len, true);
 }
 
 static int open_pidfd(void *ctx, pid_t pid)
@@ -560,7 +779,23 @@ static int open_pidfd(void *ctx, pid_t pid)
 	return fd >= 0 ? fd : -errno;
 }
 
-static int proc_fd_get(void *ctx, pid_t pid, int fd)
+/*
+ * Whether fd is an eventfd. Its /proc/self/fd link reads
+ * "anon_inode:[eventfd]", a name only the kernel gives (a path is always
+ * absolute, other pseudo files name their own kind).
+ */
+static bool is_eventfd(int fd)
+{
+	static const char want[] = "anon_inode:[eventfd]";
+	char path[64], link[sizeof(want) + 1];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link));
+	return n == (ssize_t)sizeof(want) - 1 && !memcmp(link, want, sizeof(want) - 1);
+}
+
+static int proc_fd_get(void *ctx, pid_t pid, int fd, enum host_fd_kind kind)
 {
 	int pidfd, ret;
 
@@ -577,20 +812,49 @@ static int proc_fd_get(void *ctx, pid_t pid, int fd)
 		if (ret != -EBADF)
 			vu_log(ctx, VU_LOG_WARN, "pid %d: cannot take its fd %d: %s", (int)pid, fd,
 			       strerror(-ret));
+	} else if (kind == HOST_FD_EVENTFD && !is_eventfd(ret)) {
+		/* Only an eventfd goes to the server, as the kernel's
+		 * eventfd_ctx_fdget takes nothing else. */
+		vu_log(ctx, VU_LOG_INFO, "pid %d: its fd %d is not an eventfd", (int)pid, fd);
+		close(ret);
+		ret = -EINVAL;
 	}
 	close(pidfd);
 	return ret;
+}
+
+/* The file behind fd opened anew: /proc/self/fd/N is the file itself,
+ * whatever path it had, and the access is the one asked. */
+static int proc_reopen(void *ctx, int fd, enum host_fd_access access)
+{
+	char path[64];
+	int n;
+
+	if (access == HOST_FD_NONE)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = open(path, (access == HOST_FD_RDWR ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (n < 0) {
+		n = -errno;
+		vu_log(ctx, VU_LOG_WARN, "cannot reopen a file %s: %s",
+		       access == HOST_FD_RDWR ? "read-write" : "read-only", strerror(-n));
+	}
+	return n;
 }
 
 const struct host_ops host_proc_ops = {
     .mem_read = proc_mem_read,
     .mem_write = proc_mem_write,
     .fd_get = proc_fd_get,
+    .reopen = proc_reopen,
     .mapping = proc_mapping,
     .syscall_offset = proc_syscall_offset,
     .syscall_fd = proc_syscall_fd,
     .tgid_of = proc_tgid_of,
     .pin = proc_pin,
+    .unpin = proc_unpin,
     .pin_read = proc_pin_read,
     .pin_write = proc_pin_write,
+    .file_read = proc_file_read,
+    .file_write = proc_file_write,
 };

@@ -38,6 +38,7 @@ enum {
 /* One line of /proc/<pid>/maps. */
 struct hp_maps_entry {
 	uint64_t start, end, offset, inode;
+	unsigned int dev_major, dev_minor; /* of the file's device */
 	bool readable, writable, shared;
 	const char *path; /* into the parsed line; "" for anonymous memory */
 };

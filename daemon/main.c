@@ -24,6 +24,7 @@
 
 #include "host_proc.h"
 #include "log.h"
+#include "memhelper.h"
 #include "node.h"
 #include "notify.h"
 #include "options.h"
@@ -68,7 +69,7 @@ static int daemon_file_of(struct daemon *dm, struct node *n, pid_t pid, int fd,
 {
 	int ours, ret;
 
-	ours = host_proc_ops.fd_get(&dm->log.vu, pid, fd);
+	ours = host_proc_ops.fd_get(&dm->log.vu, pid, fd, HOST_FD_ANY);
 	if (ours < 0)
 		return ours;
 	if (ictx)
@@ -187,7 +188,7 @@ static int create_devices(struct daemon *dm)
 		    .name = o->nodes[i].name,
 		    .server = o->nodes[i].server,
 		    .timeout_ms = o->timeout_ms,
-		    .host = {&host_proc_ops, &dev->log.vu},
+		    .host = {&host_proc_ops, &dev->log.vu, o->dma_by_message},
 		    .log = &dev->log.vu,
 		    .iommufd_get = daemon_iommufd_get,
 		    .container_get = daemon_container_get,
@@ -219,7 +220,7 @@ static struct node_config node_cfg(struct daemon *dm, enum node_kind kind, const
 	    .ready_timeout_ms = READY_TIMEOUT_MS,
 	    /* A running request ends within its server timeout. */
 	    .stop_timeout_ms = o->timeout_ms + READY_TIMEOUT_MS,
-	    .host = {&host_proc_ops, (void *)log},
+	    .host = {&host_proc_ops, (void *)log, o->dma_by_message},
 	    .log = log,
 	    .ended_fd = dm->ended_fd,
 	};
@@ -397,6 +398,9 @@ static int run(struct daemon *dm)
 
 	dlog_init(&dm->log, NULL, dm->opts.level, STDERR_FILENO);
 	raise_fd_limit(dm);
+	/* A server asks for DMA while it serves one of our requests, which
+	 * waits timeout_ms: answer within half of it. */
+	memhelper_set_timeout(dm->opts.timeout_ms / 2 > 0 ? dm->opts.timeout_ms / 2 : 1);
 	if (setup_signals(dm)) {
 		vu_log(&dm->log.vu, VU_LOG_ERR, "cannot set up signals: %s", strerror(errno));
 		return EXIT_SERVER;

@@ -26,6 +26,7 @@ enum {
 	OPT_GROUP_BASE,
 	OPT_SYSFS,
 	OPT_MODELS,
+	OPT_DMA_BY_MESSAGE,
 };
 
 /* The iommufd and container nodes' names, the sysfs-like tree's place,
@@ -47,6 +48,7 @@ static const struct option long_opts[] = {
     {"sysfs", required_argument, NULL, OPT_SYSFS},
     {"models", required_argument, NULL, OPT_MODELS},
     {"foreground", no_argument, NULL, 'f'},
+    {"dma-by-message", no_argument, NULL, OPT_DMA_BY_MESSAGE},
     {"verbose", no_argument, NULL, 'v'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
@@ -74,6 +76,9 @@ void options_usage(FILE *f, const char *prog)
 	    "  --owner=USER|UID owner of the device nodes (default root)\n"
 	    "  --group=GROUP|GID group of the device nodes (default root)\n"
 	    "  --mode=OCTAL     permissions of the device nodes (default 0600)\n"
+	    "  --dma-by-message never give a server a file of a program's: every\n"
+	    "                   DMA goes by message through the daemon (for servers not\n"
+	    "                   trusted with whole files)\n"
 	    "  --devnum=NODE=MAJOR:MINOR\n"
 	    "                   a fixed device number for /dev/vfio-user/NODE (NAME,\n"
 	    "                   devices/NAME or the iommufd node), kept across restarts\n"
@@ -460,6 +465,9 @@ static int parse_option(struct options *o, int c, const char *arg, int *verbosit
 			return fail(err, errlen, "--mode: '%s' is not an octal mode in 0-0777",
 			            arg);
 		o->mode = (int)v;
+		return 0;
+	case OPT_DMA_BY_MESSAGE:
+		o->dma_by_message = true;
 		return 0;
 	case OPT_IOMMUFD:
 		if (check_name(arg, strlen(arg), err, errlen))

@@ -49,6 +49,7 @@ struct options {
 	uid_t uid;                           /* (uid_t)-1: leave the node's owner alone */
 	gid_t gid;                           /* (gid_t)-1: leave its group alone */
 	int mode;                            /* -1: leave its mode (0600) alone */
+	bool dma_by_message;                 /* never share a file of program memory */
 	enum vu_log_level level;             /* from -v/-q */
 	bool help, version;                  /* print and exit; nodes are not checked */
 	char iommufd[OPT_NAME_MAX + 1];      /* the iommufd node is /dev/vfio-user/<iommufd> */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -83,20 +84,30 @@ void fake_host_exit(struct fake_host *h, pid_t pid)
 	}
 }
 
+unsigned int fake_host_pins(struct fake_host *h)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < FAKE_PINS; i++)
+		n += __atomic_load_n(&h->pins[i].used, __ATOMIC_ACQUIRE);
+	return n;
+}
+
+/* Pins are handles, no fds, as the real host's: the next free slot. */
 static int fake_pin(void *ctx, pid_t pid)
 {
 	struct fake_host *h = ctx;
-	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
-		return -errno;
-	if (fd >= FAKE_PINS) {
-		close(fd);
-		return -EMFILE;
+	for (unsigned int n = 0; n < FAKE_PINS; n++) {
+		unsigned int i = __atomic_fetch_add(&h->next_pin, 1, __ATOMIC_RELAXED) % FAKE_PINS;
+
+		if (!__atomic_exchange_n(&h->pins[i].used, true, __ATOMIC_ACQ_REL)) {
+			h->pins[i].pid = pid;
+			h->pins[i].exited = false;
+			return (int)i;
+		}
 	}
-	h->pins[fd].pid = pid;
-	h->pins[fd].exited = false;
-	return fd;
+	return -ENOMEM;
 }
 
 /* The fake memory behind a live pin, or NULL with *err set. */
@@ -138,28 +149,82 @@ static int fake_pin_write(void *ctx, int pin, uint64_t addr, const void *buf, si
 	return err;
 }
 
-static int fake_fd_get(void *ctx, pid_t pid, int fd)
+/* Only eventfds when eventfds are asked, as by the real host. */
+static void fake_unpin(void *ctx, int pin)
 {
 	struct fake_host *h = ctx;
+
+	if (pin >= 0 && pin < FAKE_PINS) {
+		h->pins[pin].pid = 0;
+		__atomic_store_n(&h->pins[pin].used, false, __ATOMIC_RELEASE);
+	}
+}
+
+static int fake_file_read(void *ctx, int fd, uint64_t off, void *buf, size_t len)
+{
+	return pread(fd, buf, len, (off_t)off) == (ssize_t)len ? 0 : -EFAULT;
+}
+
+static int fake_file_write(void *ctx, int fd, uint64_t off, const void *buf, size_t len)
+{
+	return pwrite(fd, buf, len, (off_t)off) == (ssize_t)len ? 0 : -EFAULT;
+}
+
+static int fake_fd_get(void *ctx, pid_t pid, int fd, enum host_fd_kind kind)
+{
+	struct fake_host *h = ctx;
+	char path[64], link[64];
+	ssize_t len;
 	int n;
 
 	if (fd < 0 || fd >= FAKE_MAX || h->fds[fd] < 0)
 		return -EBADF;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", h->fds[fd]);
+	len = readlink(path, link, sizeof(link) - 1);
+	if (len < 0)
+		return -EINVAL;
+	link[len] = '\0';
+	if (kind == HOST_FD_EVENTFD && strcmp(link, "anon_inode:[eventfd]"))
+		return -EINVAL;
 	n = dup(h->fds[fd]);
 	return n < 0 ? -errno : n;
 }
 
-static int fake_mapping(void *ctx, pid_t pid, uint64_t addr, struct host_mapping *m)
+/* Reopen the memfd behind a fake mapping with the access asked, as the
+ * real host does. */
+static int reopen(int fd, enum host_fd_access access)
+{
+	char path[64];
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = open(path, (access == HOST_FD_RDWR ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	return n < 0 ? -errno : n;
+}
+
+static int fake_reopen(void *ctx, int fd, enum host_fd_access access)
+{
+	return access == HOST_FD_NONE ? -EINVAL : reopen(fd, access);
+}
+
+static int fake_mapping(void *ctx, pid_t pid, uint64_t addr, enum host_fd_access access,
+                        struct host_mapping *m)
 {
 	struct fake_host *h = ctx;
 
+	if (h->on_mapping)
+		h->on_mapping(h->on_mapping_arg);
 	for (size_t i = 0; i < h->nr_maps; i++) {
 		if (addr >= h->maps[i].start && addr < h->maps[i].end) {
 			*m = h->maps[i];
-			if (m->fd >= 0) {
-				m->fd = dup(m->fd);
+			h->last_access = access;
+			if (m->fd >= 0 && (access == HOST_FD_NONE || !m->readable ||
+			                   (access == HOST_FD_RDWR && !m->writable))) {
+				m->fd = -1;
+			} else if (m->fd >= 0) {
+				m->fd = reopen(m->fd, access);
 				if (m->fd < 0)
-					return -errno;
+					return m->fd;
 			}
 			return 0;
 		}
@@ -188,13 +253,17 @@ static const struct host_ops fake_ops = {
     .mem_read = fake_mem_read,
     .mem_write = fake_mem_write,
     .fd_get = fake_fd_get,
+    .reopen = fake_reopen,
     .mapping = fake_mapping,
     .syscall_offset = fake_syscall_offset,
     .syscall_fd = fake_syscall_fd,
     .tgid_of = fake_tgid_of,
     .pin = fake_pin,
+    .unpin = fake_unpin,
     .pin_read = fake_pin_read,
     .pin_write = fake_pin_write,
+    .file_read = fake_file_read,
+    .file_write = fake_file_write,
 };
 
 struct host fake_host_ops(struct fake_host *h)

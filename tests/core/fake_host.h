@@ -17,7 +17,7 @@
 #include "core/host.h"
 
 #define FAKE_MAX  32
-#define FAKE_PINS 1024
+#define FAKE_PINS 70000
 /* The fd number the fake process's ioctls are made on (host.h syscall_fd). */
 #define FAKE_IOCTL_FD 5
 
@@ -29,18 +29,26 @@ struct fake_host {
 	int fds[FAKE_MAX]; /* program fd n -> real fd, -1 = not open */
 	struct host_mapping maps[FAKE_MAX];
 	size_t nr_maps;
-	unsigned int mem_calls; /* mem_read + mem_write, by pid or by pin */
-	/* Pins (host.h) are fds of /dev/null; pin fd n -> its process. */
+	unsigned int mem_calls;          /* mem_read + mem_write, by pid or by pin */
+	enum host_fd_access last_access; /* what the last mapping lookup asked */
+	/* Pins (host.h): handle n -> its process. */
 	struct {
-		pid_t pid; /* 0: not a pin */
+		bool used;
+		pid_t pid;
 		bool exited;
 	} pins[FAKE_PINS];
+	unsigned int next_pin;
+	/* Called at each mapping lookup, as a program's memory is checked. */
+	void (*on_mapping)(void *arg);
+	void *on_mapping_arg;
 };
 
 void fake_host_init(struct fake_host *h);
 /* Closes the fds of the maps table (the fd table stays the test's). */
 void fake_host_fini(struct fake_host *h);
 struct host fake_host_ops(struct fake_host *h);
+/* Pins taken and not yet released. */
+unsigned int fake_host_pins(struct fake_host *h);
 
 /* Let the core read and write [p, p + len). */
 void fake_host_add_mem(struct fake_host *h, void *p, size_t len);

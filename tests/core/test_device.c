@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/vfio.h>
 #include <poll.h>
 #include <stdio.h>
@@ -119,8 +120,8 @@ static int td_region_info(void *dev, uint32_t index, void *buf, size_t *len, int
 
 static int td_irq_info(void *dev, uint32_t index, struct vfio_user_irq_info *info)
 {
-	static const uint32_t count[TDEV_NUM_IRQS] = {1, 0, TDEV_MSIX_COUNT, 1, 1};
 	struct tdev *t = dev;
+	const uint32_t count[TDEV_NUM_IRQS] = {1, t->msi_count, TDEV_MSIX_COUNT, 1, 1};
 
 	info_asked(t, t->irq_info_calls, TDEV_NUM_IRQS, index, &t->slow_irq_once, t->slow_irq);
 	if (index >= TDEV_NUM_IRQS)
@@ -255,10 +256,12 @@ static int td_region_write(void *dev, uint32_t region, uint64_t offset, const vo
 static int td_dma_map(void *dev, const struct vfio_user_dma_map *map, int fd)
 {
 	struct tdev *t = dev;
-	int ret = 0;
+	int ret = 0, mode = -1;
 
-	if (fd >= 0)
+	if (fd >= 0) {
+		mode = fcntl(fd, F_GETFL) & O_ACCMODE;
 		close(fd);
+	}
 	pthread_mutex_lock(&t->lock);
 	t->map_calls++;
 	for (unsigned int i = 0; i < t->nr_maps; i++) {
@@ -269,8 +272,11 @@ static int td_dma_map(void *dev, const struct vfio_user_dma_map *map, int fd)
 	if (ret == 0 && t->nr_maps == TDEV_MAX_MAPS)
 		ret = -ENOSPC;
 	if (ret == 0)
-		t->maps[t->nr_maps++] = (struct tdev_map){
-		    .iova = map->addr, .size = map->size, .flags = map->flags, .fd = fd >= 0};
+		t->maps[t->nr_maps++] = (struct tdev_map){.iova = map->addr,
+		                                          .size = map->size,
+		                                          .flags = map->flags,
+		                                          .fd = fd >= 0,
+		                                          .fd_mode = mode};
 	pthread_mutex_unlock(&t->lock);
 	return ret;
 }

@@ -47,6 +47,7 @@ struct tdev_map {
 	uint64_t iova, size;
 	uint32_t flags;
 	bool fd;
+	int fd_mode; /* the fd's access (O_RDONLY, O_RDWR), -1 without one */
 };
 
 struct tdev {
@@ -57,6 +58,7 @@ struct tdev {
 	pthread_cond_t gate;
 	uint32_t max_dma_maps;
 	uint64_t pgsizes;
+	uint32_t msi_count; /* MSI vectors claimed: 0, or a lie */
 	/* state */
 	uint8_t bar0[TDEV_BAR0_SIZE];
 	uint8_t cfg[TDEV_CFG_SIZE];

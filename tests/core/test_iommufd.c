@@ -368,6 +368,36 @@ static void test_size_rules(void **state)
 }
 
 /* IOAS_MAP's checks, an automatic IOVA, IOVA_RANGES, unmap's rules. */
+/* core/ioas.h's IOAS_MAX_ENTRIES (its names clash with this file's). */
+#define ENTRY_LIMIT 65535u
+
+/*
+ * A space holds at most ENTRY_LIMIT mappings, as type1's
+ * dma_entry_limit: one program cannot grow the daemon without bound, and
+ * its mappings cost the daemon no fd (pins are no fds).
+ */
+static void test_entry_limit(void **state)
+{
+	struct fx *x = *state;
+	uint32_t ioas = ioas_alloc(x);
+	size_t mark = x->w.used;
+	uint64_t unmapped;
+
+	for (uint32_t i = 0; i < ENTRY_LIMIT; i++) {
+		x->w.used = mark;
+		assert_int_equal(ioas_map(x, ioas, x->w.dma, (uint64_t)i * PAGE, PAGE, FIXED_RW),
+		                 0);
+	}
+	x->w.used = mark;
+	assert_int_equal(ioas_map(x, ioas, x->w.dma, (uint64_t)ENTRY_LIMIT * PAGE, PAGE, FIXED_RW),
+	                 -ENOSPC);
+	x->w.used = mark;
+	assert_int_equal(ioas_unmap(x, ioas, 0, PAGE, &unmapped), 0);
+	x->w.used = mark;
+	assert_int_equal(ioas_map(x, ioas, x->w.dma, (uint64_t)ENTRY_LIMIT * PAGE, PAGE, FIXED_RW),
+	                 0);
+}
+
 static void test_map_unmap_rules(void **state)
 {
 	struct fx *x = *state;
@@ -497,6 +527,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_hw_info_hwpt, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_size_rules, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_map_unmap_rules, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_entry_limit, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_map_file_copy, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_close_iommufd_first, fx_setup, fx_teardown),
 	};

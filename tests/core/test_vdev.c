@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -49,6 +50,9 @@ static void quiet(void *arg, enum vu_log_level lvl, const char *line)
 {
 }
 
+/* The next fixture's node has dma_by_message. */
+static bool by_message_next;
+
 /* prep, if set, adjusts the device before the node connects to it. */
 static int fx_setup_full(void **state, bool reset_flag, uint32_t max_maps, int timeout_ms,
                          void (*prep)(struct tdev *t))
@@ -68,6 +72,7 @@ static int fx_setup_full(void **state, bool reset_flag, uint32_t max_maps, int t
 	                         .fn = getenv("VUC_TEST_VERBOSE") ? NULL : quiet};
 	cfg.server = x->t.path;
 	cfg.host = fake_host_ops(&x->h);
+	cfg.host.dma_by_message = by_message_next;
 	cfg.log = getenv("VUC_TEST_VERBOSE") ? NULL : &x->log;
 	assert_int_equal(vdev_create(&cfg, &x->d), 0);
 	x->r = (struct vreq){.pid = PID, .tid = PID};
@@ -128,6 +133,28 @@ static int fx_setup_twomaps(void **state)
 static int fx_setup_bigcaps(void **state)
 {
 	return fx_setup_with(state, true, 64);
+}
+
+/* The daemon's --dma-by-message: no fd of program memory reaches the server. */
+static int fx_setup_by_message(void **state)
+{
+	int ret;
+
+	by_message_next = true;
+	ret = fx_setup_with(state, true, 16);
+	by_message_next = false;
+	return ret;
+}
+
+/* A lying server: MSI has 0xfffffffe vectors. */
+static void lie_about_msi(struct tdev *t)
+{
+	t->msi_count = 0xfffffffe;
+}
+
+static int fx_setup_lying(void **state)
+{
+	return fx_setup_full(state, true, 16, 2000, lie_about_msi);
 }
 
 static int fx_teardown(void **state)
@@ -575,6 +602,7 @@ static void test_set_irqs_invalid(void **state)
 	uint32_t efd = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
 	uint32_t none = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER;
 	struct vfio_irq_set *s;
+	int pipefd[2];
 	int32_t *fds;
 
 	s = irq_set(x, none, VFIO_PCI_MSIX_IRQ_INDEX, 0, 0, 0);
@@ -617,12 +645,55 @@ static void test_set_irqs_invalid(void **state)
 	fds = (int32_t *)s->data;
 	fds[0] = -2;
 	assert_int_equal(io(x, VFIO_DEVICE_SET_IRQS, s), -EINVAL);
+	/* An eventfd, then a pipe: EINVAL before the server hears of either. */
+	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+	x->h.fds[3] = eventfd(0, EFD_CLOEXEC);
+	x->h.fds[4] = pipefd[0];
+	s = irq_set(x, efd, VFIO_PCI_MSIX_IRQ_INDEX, 0, 2, 8);
+	fds = (int32_t *)s->data;
+	fds[0] = 3;
+	fds[1] = 4;
+	assert_int_equal(io(x, VFIO_DEVICE_SET_IRQS, s), -EINVAL);
+	close(x->h.fds[3]);
+	x->h.fds[3] = x->h.fds[4] = -1;
+	close(pipefd[0]);
+	close(pipefd[1]);
 	/* The data runs off the process's memory. */
 	s = (struct vfio_irq_set *)(x->arena + ARENA - sizeof(*s));
 	*s = (struct vfio_irq_set){
 	    .argsz = sizeof(*s) + 4, .flags = efd, .index = VFIO_PCI_MSIX_IRQ_INDEX, .count = 1};
 	assert_int_equal(io(x, VFIO_DEVICE_SET_IRQS, s), -EFAULT);
 	assert_int_equal(x->t.set_irqs_calls, 0);
+}
+
+/*
+ * A server claiming an IRQ count near 2^32 cannot make SET_IRQS allocate
+ * (count * 4 bytes of fds) or pass on what no PCI device has: the count is
+ * cut to MSI-X's 2048 vectors, and SET_IRQS checked against that.
+ */
+static void test_irq_count_lie(void **state)
+{
+	struct fx *x = *state;
+	struct vfio_irq_info *info = arg_alloc(x, sizeof(*info));
+	uint32_t none = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER;
+	struct vfio_irq_set *s;
+
+	*info = (struct vfio_irq_info){.argsz = sizeof(*info), .index = VFIO_PCI_MSI_IRQ_INDEX};
+	assert_int_equal(io(x, VFIO_DEVICE_GET_IRQ_INFO, info), 0);
+	assert_int_equal(info->count, 2048);
+	s = irq_set(x, none, VFIO_PCI_MSI_IRQ_INDEX, 0, 0xfffffff0, 0);
+	assert_int_equal(io(x, VFIO_DEVICE_SET_IRQS, s), -EINVAL);
+	s = irq_set(x, none, VFIO_PCI_MSI_IRQ_INDEX, 2040, 9, 0);
+	assert_int_equal(io(x, VFIO_DEVICE_SET_IRQS, s), -EINVAL);
+	s = irq_set(x, VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_TRIGGER, VFIO_PCI_MSI_IRQ_INDEX,
+	            0, 2049, 2049);
+	assert_int_equal(io(x, VFIO_DEVICE_SET_IRQS, s), -EINVAL);
+	assert_int_equal(x->t.set_irqs_calls, 0);
+	/* The most there is reaches the server (which refuses it: it lied). */
+	s = irq_set(x, none, VFIO_PCI_MSI_IRQ_INDEX, 0, 2048, 0);
+	assert_int_equal(io(x, VFIO_DEVICE_SET_IRQS, s), -EINVAL);
+	assert_int_equal(x->t.set_irqs_calls, 1);
+	assert_int_equal(x->t.last_set.count, 2048);
 }
 
 static void wait_readable(int fd)
@@ -967,6 +1038,103 @@ static int32_t device_dma(struct fx *x, uint64_t iova, uint64_t len, uint64_t di
 	return res;
 }
 
+/*
+ * Nothing is reachable before MAP_DMA is complete and valid: while the
+ * core checks the memory, a lying server writes the IOVA of its last page,
+ * which the process maps read-only, so the map then fails with EFAULT. The
+ * write must fail too, and the page keep its bytes.
+ */
+struct meanwhile {
+	struct fx *x;
+	uint64_t iova;
+	int32_t res;
+	bool fired;
+};
+
+static void write_meanwhile(void *arg)
+{
+	struct meanwhile *w = arg;
+
+	if (w->fired)
+		return;
+	w->fired = true;
+	w->res = device_dma(w->x, w->iova, 16, 1);
+}
+
+static void test_map_dma_window(void **state)
+{
+	struct fx *x = *state;
+	uint8_t *buf = page_alloc(2 * PAGE), in[16];
+	struct meanwhile w = {.x = x, .iova = 0x10000 + PAGE, .res = 1};
+
+	memset(buf, 0x77, 2 * PAGE);
+	memset(in, 0xa5, sizeof(in));
+	fake_host_add_mem(&x->h, buf, 2 * PAGE);
+	fake_host_add_map(&x->h, buf, PAGE, true, true, -1, 0);
+	fake_host_add_map(&x->h, buf + PAGE, PAGE, true, false, -1, 0);
+	set_iommu(x, VFIO_TYPE1v2_IOMMU);
+	assert_int_equal(vdev_write(x->d, x->f, &x->r, TDEV_DMA_BUF, in, sizeof(in)), 16);
+	x->h.on_mapping = write_meanwhile;
+	x->h.on_mapping_arg = &w;
+	assert_int_equal(map_dma(x, buf, 0x10000, 2 * PAGE, RW), -EFAULT);
+	x->h.on_mapping = NULL;
+	assert_true(w.fired);
+	assert_int_equal(w.res, -EFAULT);
+	for (size_t i = 0; i < 2 * PAGE; i++)
+		assert_int_equal(buf[i], 0x77);
+	munmap(buf, 2 * PAGE);
+}
+
+/*
+ * The server's fd of shared memory follows the access the device was
+ * granted: a READ mapping of writable shared memory gives a read-only fd
+ * (a lying server could otherwise write inside the window and past it), a
+ * write-only one none (an fd cannot be mapped write-only).
+ */
+static void test_map_dma_fd_access(void **state)
+{
+	struct fx *x = *state;
+	int mfd = memfd_create("t", MFD_CLOEXEC);
+	uint8_t *buf = page_alloc(3 * PAGE);
+
+	assert_int_equal(ftruncate(mfd, 3 * PAGE), 0);
+	fake_host_add_map(&x->h, buf, 3 * PAGE, true, true, mfd, 0);
+	set_iommu(x, VFIO_TYPE1v2_IOMMU);
+	assert_int_equal(map_dma(x, buf, 0x10000, PAGE, VFIO_DMA_MAP_FLAG_READ), 0);
+	assert_int_equal(map_dma(x, buf + PAGE, 0x20000, PAGE, RW), 0);
+	assert_int_equal(map_dma(x, buf + 2 * PAGE, 0x30000, PAGE, VFIO_DMA_MAP_FLAG_WRITE), 0);
+	assert_int_equal(tdev_nr_maps(&x->t), 3);
+	assert_true(x->t.maps[0].fd);
+	assert_int_equal(x->t.maps[0].fd_mode, O_RDONLY);
+	assert_int_equal(x->t.maps[0].flags, VFIO_USER_F_DMA_REGION_READ);
+	assert_true(x->t.maps[1].fd);
+	assert_int_equal(x->t.maps[1].fd_mode, O_RDWR);
+	assert_false(x->t.maps[2].fd);
+	assert_int_equal(x->t.maps[2].flags, VFIO_USER_F_DMA_REGION_WRITE);
+	munmap(buf, 3 * PAGE);
+}
+
+/* With dma_by_message, shared memory goes by message too, and the host is
+ * not even asked for a file. */
+static void test_map_dma_by_message(void **state)
+{
+	struct fx *x = *state;
+	int mfd = memfd_create("t", MFD_CLOEXEC);
+	uint8_t *buf = page_alloc(PAGE);
+
+	assert_int_equal(ftruncate(mfd, PAGE), 0);
+	fake_host_add_map(&x->h, buf, PAGE, true, true, mfd, 0);
+	fake_host_add_mem(&x->h, buf, PAGE);
+	set_iommu(x, VFIO_TYPE1v2_IOMMU);
+	assert_int_equal(map_dma(x, buf, 0x10000, PAGE, RW), 0);
+	assert_int_equal(x->h.last_access, HOST_FD_NONE);
+	assert_int_equal(tdev_nr_maps(&x->t), 1);
+	assert_false(x->t.maps[0].fd);
+	memset(buf, 0x5a, PAGE);
+	assert_int_equal(device_dma(x, 0x10000, 16, 0), 0);
+	munmap(buf, PAGE);
+}
+
 static void test_dma_by_message(void **state)
 {
 	struct fx *x = *state;
@@ -1000,7 +1168,8 @@ static void test_dma_by_message(void **state)
 /*
  * The process that mapped memory exits while the node stays open (a forked
  * child holds it) and its pid goes to another process: the device's DMA
- * must not reach that one. Every mapping holds one pin, dropped with it.
+ * must not reach that one. Every mapping holds one pin, dropped with it;
+ * a pin is no fd, so the mappings cost the daemon none.
  */
 static void test_dma_owner_exited(void **state)
 {
@@ -1016,7 +1185,8 @@ static void test_dma_owner_exited(void **state)
 	assert_int_equal(map_dma(x, buf, 0x10000, PAGE, RW), 0);
 	assert_int_equal(map_dma(x, buf + PAGE, 0x20000, PAGE, RW), 0);
 	assert_int_equal(map_dma(x, buf + 3 * PAGE + PAGE, 0x30000, PAGE, RW), -EFAULT);
-	assert_int_equal(open_fds(), before + 2);
+	assert_int_equal(open_fds(), before);
+	assert_int_equal(fake_host_pins(&x->h), 2);
 	assert_int_equal(device_dma(x, 0x10000, 64, 0), 0);
 
 	fake_host_exit(&x->h, PID);
@@ -1033,17 +1203,18 @@ static void test_dma_owner_exited(void **state)
 
 	/* What the new process with that pid maps is its own. */
 	assert_int_equal(map_dma(x, buf + 2 * PAGE, 0x40000, PAGE, RW), 0);
-	assert_int_equal(open_fds(), before + 3);
+	assert_int_equal(fake_host_pins(&x->h), 3);
 	assert_int_equal(device_dma(x, 0x40000, 64, 1), 0);
 	assert_memory_equal(buf + 2 * PAGE, back, 64);
 
 	assert_int_equal(unmap_dma(x, 0x10000, PAGE, 0, NULL), 0);
-	assert_int_equal(open_fds(), before + 2);
+	assert_int_equal(fake_host_pins(&x->h), 2);
 	assert_int_equal(unmap_dma(x, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL, NULL), 0);
-	assert_int_equal(open_fds(), before);
+	assert_int_equal(fake_host_pins(&x->h), 0);
 	assert_int_equal(map_dma(x, buf, 0x10000, PAGE, RW), 0);
 	vdev_release(x->d, x->f);
 	x->f = NULL;
+	assert_int_equal(fake_host_pins(&x->h), 0);
 	assert_int_equal(open_fds(), before);
 	munmap(buf, 4 * PAGE);
 }
@@ -1088,21 +1259,30 @@ static void test_region_rw(void **state)
 	assert_int_equal(vdev_read(x->d, x->f, &x->r, 0, out, 0), 0);
 }
 
+/*
+ * The device belongs to the open file, as a VFIO group does (one open at a
+ * time, whatever the process): while it exists every other open is EBUSY,
+ * from another process, from a thread of the same one, or from a new
+ * process that took the pid of the opener (the opener forked, kept the fd
+ * in its child and exited).
+ */
 static void test_owner(void **state)
 {
 	struct fx *x = *state;
 	struct vreq other = {.pid = OTHER_PID, .tid = OTHER_PID + 1};
 	struct vreq thread = {.pid = PID, .tid = PID + 1};
-	struct vfile *f2, *f3;
+	struct vreq reused = {.pid = PID, .tid = PID};
+	struct vfile *f2;
 
 	assert_int_equal(vdev_open(x->d, &other, VFILE_NODE, &f2), -EBUSY);
-	assert_int_equal(vdev_open(x->d, &thread, VFILE_NODE, &f2), 0);
+	assert_int_equal(vdev_open(x->d, &thread, VFILE_NODE, &f2), -EBUSY);
+	assert_int_equal(vdev_open(x->d, &reused, VFILE_NODE, &f2), -EBUSY);
 	vdev_release(x->d, x->f);
 	x->f = NULL;
-	assert_int_equal(vdev_open(x->d, &other, VFILE_NODE, &f3), -EBUSY);
+	assert_int_equal(vdev_open(x->d, &other, VFILE_NODE, &f2), 0);
+	assert_int_equal(vdev_open(x->d, &x->r, VFILE_NODE, &x->f), -EBUSY);
 	vdev_release(x->d, f2);
-	assert_int_equal(vdev_open(x->d, &other, VFILE_NODE, &f3), 0);
-	vdev_release(x->d, f3);
+	assert_int_equal(vdev_open(x->d, &x->r, VFILE_NODE, &x->f), 0);
 }
 
 static void test_release_cleanup(void **state)
@@ -1322,6 +1502,7 @@ int main(void)
 	    T(test_region_info),
 	    T(test_irq_info),
 	    T(test_set_irqs_invalid),
+	    T_WITH(test_irq_count_lie, fx_setup_lying),
 	    T(test_set_irqs_eventfd),
 	    T(test_set_irqs_bool),
 	    T(test_reset),
@@ -1329,6 +1510,9 @@ int main(void)
 	    T(test_device_feature),
 	    T(test_map_dma_invalid),
 	    T(test_map_dma_pieces),
+	    T(test_map_dma_fd_access),
+	    T(test_map_dma_window),
+	    T_WITH(test_map_dma_by_message, fx_setup_by_message),
 	    T(test_unmap_dma_v2),
 	    T(test_unmap_dma_v1),
 	    T(test_map_dma_top_of_iova),

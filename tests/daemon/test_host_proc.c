@@ -5,8 +5,10 @@
  * with a thread blocked inside pread/pwrite/preadv... (on a userfaultfd page,
  * so it stays blocked) for the offset recovery.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/sched.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
@@ -14,6 +16,8 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,15 +25,22 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <grp.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "host_proc.h"
+#include "memhelper.h"
+#include "tests/e2e/hungfs.h"
+#include "proto/log.h"
 
 #define PAGE        4096
 #define WAIT_MS     5000
@@ -41,6 +52,7 @@
 struct child_info {
 	uint64_t shm, anon, hole;
 	int efd;
+	int not_efd[3]; /* a pipe, a memfd and a socket: fds, not eventfds */
 	pid_t thread;
 };
 
@@ -50,7 +62,17 @@ struct child {
 	struct child_info info;
 };
 
-static const struct host host = {&host_proc_ops, NULL};
+static const struct host host = {.ops = &host_proc_ops};
+static const struct vu_log quiet_log = {.level = VU_LOG_ERR};
+static const struct host quiet_host = {.ops = &host_proc_ops, .ctx = (void *)&quiet_log};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /*
  * The binary is linked with --wrap=open: every open() of the host layer
@@ -137,8 +159,11 @@ static void child_main(int cmd, int reply)
 	info.anon = (uintptr_t)anon;
 	info.hole = (uintptr_t)anon + 2 * PAGE;
 	info.efd = eventfd(0, EFD_NONBLOCK);
-	if (info.efd < 0 || pipe(park) || pipe(tell))
+	info.not_efd[1] = memfd_create("vuc-test not an eventfd", 0);
+	info.not_efd[2] = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (info.efd < 0 || pipe(park) || pipe(tell) || info.not_efd[1] < 0 || info.not_efd[2] < 0)
 		_exit(2);
+	info.not_efd[0] = park[1];
 	parked.tell = tell[1];
 	parked.park = park[0];
 	if (pthread_create(&th, NULL, child_thread, &parked) ||
@@ -343,6 +368,10 @@ static void test_pin(void **state)
 	assert_int_equal(host.ops->pin_read(host.ctx, pin, (uintptr_t)pin_text, buf, 8), -ESRCH);
 	assert_int_equal(host.ops->pin_write(host.ctx, pin, (uintptr_t)pin_text, "x", 1), -ESRCH);
 
+	/* A fork of the same image that took the pid in the clock tick the
+	 * first one started in would look the same to a pin; only root can
+	 * choose a pid (as this test does), so let the tick pass. */
+	usleep(20000);
 	again = pin_child("the next one with that pid", pid, &cmd2);
 	if (again > 0) {
 		assert_int_equal(again, pid);
@@ -355,9 +384,137 @@ static void test_pin(void **state)
 		assert_string_equal(buf, "the next one with that pid");
 		reap(again, cmd2);
 	}
-	close(pin);
+	host.ops->unpin(host.ctx, pin);
 	if (again < 0)
 		skip();
+}
+
+/*
+ * Memory whose reads never come back: a private mapping of a file of a FUSE
+ * filesystem that takes the READ and never answers. A read through the pin
+ * must end with EFAULT after the helper's timeout, not wait with it (the
+ * kernel's wait there is uninterruptible), and the next access must work.
+ * Needs root and FUSE; skipped otherwise.
+ */
+#define HUNG_TIMEOUT_MS 300
+#define HUNG_WAIT_MS    10000
+
+struct hung_read {
+	int pin, ret;
+	uint64_t addr;
+	atomic_bool done;
+};
+
+static void *hung_reader(void *arg)
+{
+	struct hung_read *r = arg;
+	char buf[64];
+
+	r->ret = quiet_host.ops->pin_read(quiet_host.ctx, r->pin, r->addr, buf, sizeof(buf));
+	atomic_store(&r->done, true);
+	return NULL;
+}
+
+static void test_pin_hung(void **state)
+{
+	char dir[] = "/tmp/vuc-hung-XXXXXX", path[PATH_MAX + 8], buf[16];
+	struct hung_read r = {0};
+	struct hungfs fs = {.dev = -1};
+	int report[2], status, ret, i;
+	long long t0, ms = -1;
+	pthread_t th;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	ret = hungfs_mount(&fs, dir, 0, 0);
+	if (ret) {
+		print_message("cannot mount a FUSE filesystem (%s): skipped\n", strerror(-ret));
+		rmdir(dir);
+		skip();
+	}
+	assert_int_equal(hungfs_serve(&fs), 0);
+	snprintf(path, sizeof(path), "%s/" HUNGFS_FILE, dir);
+	assert_int_equal(pipe2(report, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* Only the test may hold the filesystem's fd: its close must
+		 * end every wait on it. */
+		int fd = close(fs.dev) ? -1 : open(path, O_RDONLY | O_CLOEXEC);
+		void *p = fd < 0 ? MAP_FAILED : mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+
+		strcpy(pin_text, "the child's own memory");
+		if (p == MAP_FAILED || write(report[1], &p, sizeof(p)) != sizeof(p))
+			_exit(2);
+		pause();
+		_exit(0);
+	}
+	read_all(report[0], &r.addr, sizeof(r.addr));
+	r.pin = host.ops->pin(host.ctx, pid);
+	assert_true(r.pin >= 0);
+	memhelper_set_timeout(HUNG_TIMEOUT_MS);
+	t0 = now_ms();
+	assert_int_equal(pthread_create(&th, NULL, hung_reader, &r), 0);
+	for (i = 0; i < HUNG_WAIT_MS / 10 && !atomic_load(&r.done); i++)
+		usleep(10000);
+	if (atomic_load(&r.done))
+		ms = now_ms() - t0;
+	/* Unstick whatever waits on the filesystem, then judge. */
+	hungfs_end(&fs);
+	pthread_join(th, NULL);
+	print_message("read of a hung page: %s after %lld ms (%u READs never answered)\n",
+	              strerror(-r.ret), ms, atomic_load(&fs.reads));
+	assert_true(ms >= 0);
+	assert_int_equal(r.ret, -EFAULT);
+	assert_int_equal(host.ops->pin_read(host.ctx, r.pin, (uintptr_t)pin_text, buf, 6), 0);
+	assert_memory_equal(buf, "the ch", 6);
+	memhelper_set_timeout(0);
+	host.ops->unpin(host.ctx, r.pin);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	close(report[0]);
+	close(report[1]);
+	rmdir(dir);
+}
+
+static int count_fds(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	int n = 0;
+
+	assert_non_null(dir);
+	while (readdir(dir))
+		n++;
+	closedir(dir);
+	return n;
+}
+
+/* A pin holds no fd: a program's thousands of DMA mappings cost the daemon
+ * none (each used to hold /proc/<pid>/mem open). */
+#define MANY_PINS 2000
+
+static void test_pin_no_fd(void **state)
+{
+	struct child *c = *state;
+	static int pins[MANY_PINS];
+	char buf[64];
+	int before = count_fds();
+
+	for (int i = 0; i < MANY_PINS; i++) {
+		pins[i] = host.ops->pin(host.ctx, c->pid);
+		assert_true(pins[i] >= 0);
+	}
+	assert_int_equal(count_fds(), before);
+	assert_int_equal(host.ops->mem_write(host.ctx, c->pid, c->info.anon, "through any pin", 16),
+	                 0);
+	assert_int_equal(host.ops->pin_read(host.ctx, pins[MANY_PINS - 1], c->info.anon, buf, 16),
+	                 0);
+	assert_memory_equal(buf, "through any pin", 16);
+	for (int i = 0; i < MANY_PINS; i++)
+		host.ops->unpin(host.ctx, pins[i]);
+	assert_int_equal(host.ops->pin_read(host.ctx, pins[0], c->info.anon, buf, 16), -ESRCH);
 }
 
 static void test_fd_get(void **state)
@@ -366,7 +523,7 @@ static void test_fd_get(void **state)
 	uint64_t v = 5, got = 0;
 	int fd;
 
-	fd = host.ops->fd_get(host.ctx, c->pid, c->info.efd);
+	fd = host.ops->fd_get(host.ctx, c->pid, c->info.efd, HOST_FD_EVENTFD);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, &v, sizeof(v)), sizeof(v));
 	close(fd);
@@ -374,7 +531,7 @@ static void test_fd_get(void **state)
 	assert_int_equal(got, 5);
 
 	/* Through a thread id: pidfd_open refuses those, the Tgid does not. */
-	fd = host.ops->fd_get(host.ctx, c->info.thread, c->info.efd);
+	fd = host.ops->fd_get(host.ctx, c->info.thread, c->info.efd, HOST_FD_EVENTFD);
 	assert_true(fd >= 0);
 	v = 9;
 	assert_int_equal(write(fd, &v, sizeof(v)), sizeof(v));
@@ -382,9 +539,19 @@ static void test_fd_get(void **state)
 	ask(c, 'e', &got, sizeof(got));
 	assert_int_equal(got, 9);
 
-	assert_int_equal(host.ops->fd_get(host.ctx, c->pid, 999), -EBADF);
-	assert_int_equal(host.ops->fd_get(host.ctx, c->pid, -1), -EBADF);
-	assert_int_equal(host.ops->fd_get(host.ctx, NO_SUCH_PID, 0), -ESRCH);
+	/* Whatever else the number names is refused, as eventfd_ctx_fdget
+	 * refuses it: the server is never handed a pipe, file or socket. */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(
+		    host.ops->fd_get(host.ctx, c->pid, c->info.not_efd[i], HOST_FD_EVENTFD),
+		    -EINVAL);
+	/* Taken as a file, the memfd comes. */
+	fd = host.ops->fd_get(host.ctx, c->pid, c->info.not_efd[1], HOST_FD_ANY);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(host.ops->fd_get(host.ctx, c->pid, 999, HOST_FD_ANY), -EBADF);
+	assert_int_equal(host.ops->fd_get(host.ctx, c->pid, -1, HOST_FD_EVENTFD), -EBADF);
+	assert_int_equal(host.ops->fd_get(host.ctx, NO_SUCH_PID, 0, HOST_FD_ANY), -ESRCH);
 }
 
 static void test_tgid_of(void **state)
@@ -429,7 +596,8 @@ static void test_mapping_memfd(void **state)
 	struct host_mapping m;
 	char back[64], *p;
 
-	assert_int_equal(host.ops->mapping(host.ctx, c->pid, c->info.shm + PAGE + 5, &m), 0);
+	assert_int_equal(
+	    host.ops->mapping(host.ctx, c->pid, c->info.shm + PAGE + 5, HOST_FD_RDWR, &m), 0);
 	assert_int_equal(m.start, c->info.shm);
 	assert_int_equal(m.end, c->info.shm + 2 * PAGE);
 	assert_true(m.readable);
@@ -449,20 +617,148 @@ static void test_mapping_memfd(void **state)
 	close(m.fd);
 }
 
+/* The fd follows the access asked, not the mapping's: a read-only one of
+ * writable shared memory cannot write it, nor be mapped writable. */
+static void test_mapping_access(void **state)
+{
+	struct child *c = *state;
+	struct host_mapping m;
+	char back[64];
+
+	assert_int_equal(host.ops->mapping(host.ctx, c->pid, c->info.shm, HOST_FD_READ, &m), 0);
+	assert_true(m.writable);
+	assert_true(m.fd >= 0);
+	assert_int_equal(fcntl(m.fd, F_GETFL) & O_ACCMODE, O_RDONLY);
+	assert_int_equal(pwrite(m.fd, "x", 1, PAGE), -1);
+	assert_int_equal(errno, EBADF);
+	assert_true(mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, m.fd, 0) == MAP_FAILED);
+	assert_int_equal(errno, EACCES);
+	assert_int_equal(pread(m.fd, back, sizeof(back), 0), sizeof(back));
+	assert_string_equal(back, SHM_TEXT);
+	close(m.fd);
+
+	assert_int_equal(host.ops->mapping(host.ctx, c->pid, c->info.shm, HOST_FD_RDWR, &m), 0);
+	assert_true(m.fd >= 0);
+	assert_int_equal(fcntl(m.fd, F_GETFL) & O_ACCMODE, O_RDWR);
+	close(m.fd);
+
+	assert_int_equal(host.ops->mapping(host.ctx, c->pid, c->info.shm, HOST_FD_NONE, &m), 0);
+	assert_true(m.shared);
+	assert_int_equal(m.fd, -1);
+}
+
 static void test_mapping_anon(void **state)
 {
 	struct child *c = *state;
 	struct host_mapping m;
 
-	assert_int_equal(host.ops->mapping(host.ctx, c->pid, c->info.anon + 10, &m), 0);
+	assert_int_equal(host.ops->mapping(host.ctx, c->pid, c->info.anon + 10, HOST_FD_RDWR, &m),
+	                 0);
 	assert_true(m.start <= c->info.anon);
 	assert_true(m.end >= c->info.anon + 2 * PAGE);
 	assert_false(m.shared);
 	assert_int_equal(m.fd, -1);
 
-	assert_int_equal(host.ops->mapping(host.ctx, c->pid, c->info.hole, &m), -EFAULT);
-	assert_int_equal(host.ops->mapping(host.ctx, c->pid, 8, &m), -EFAULT);
-	assert_int_equal(host.ops->mapping(host.ctx, NO_SUCH_PID, c->info.anon, &m), -ESRCH);
+	assert_int_equal(host.ops->mapping(host.ctx, c->pid, c->info.hole, HOST_FD_RDWR, &m),
+	                 -EFAULT);
+	assert_int_equal(host.ops->mapping(host.ctx, c->pid, 8, HOST_FD_RDWR, &m), -EFAULT);
+	assert_int_equal(host.ops->mapping(host.ctx, NO_SUCH_PID, c->info.anon, HOST_FD_RDWR, &m),
+	                 -ESRCH);
+}
+
+/*
+ * The map_files race (a privilege escalation): an unprivileged process
+ * swaps one page back and forth (MAP_FIXED) between its own file mapped
+ * shared and writable and a root-owned file it may only read, mapped shared
+ * read-only, while the daemon looks the page up for a read-write DMA. The
+ * daemon must never come back with a writable fd of the root-owned file,
+ * nor with any fd of a file the process does not map there with the access
+ * asked. Needs root (map_files, a second user); skipped otherwise.
+ */
+#define RACE_ROUNDS 20000
+#define RACE_MS     4000
+#define RACE_UID    65534
+#define RACE_GID    65534
+
+static void race_child(int root_fd, int report)
+{
+	char *page;
+	int own;
+
+	if (setgroups(0, NULL) || setgid(RACE_GID) || setuid(RACE_UID))
+		_exit(2);
+	own = memfd_create("vuc-race own", MFD_CLOEXEC);
+	if (own < 0 || ftruncate(own, PAGE))
+		_exit(2);
+	page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, own, 0);
+	if (page == MAP_FAILED || write(report, &page, sizeof(page)) != sizeof(page))
+		_exit(2);
+	for (;;) {
+		if (mmap(page, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, own, 0) ==
+		        MAP_FAILED ||
+		    mmap(page, PAGE, PROT_READ, MAP_SHARED | MAP_FIXED, root_fd, 0) == MAP_FAILED)
+			_exit(2);
+	}
+}
+
+static void test_mapping_swap_race(void **state)
+{
+	char dir[] = "/tmp/vuc-race-XXXXXX", path[64], buf[PAGE];
+	struct stat root_st, st;
+	unsigned int shared = 0, bad = 0, rounds;
+	int report[2], root_fd, status;
+	long long until;
+	char *page;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/root-owned", dir);
+	root_fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	assert_true(root_fd >= 0);
+	memset(buf, 'R', sizeof(buf));
+	assert_int_equal(write(root_fd, buf, sizeof(buf)), sizeof(buf));
+	close(root_fd);
+	root_fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(root_fd >= 0);
+	assert_int_equal(fstat(root_fd, &root_st), 0);
+	assert_int_equal(pipe2(report, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		race_child(root_fd, report[1]);
+	close(report[1]);
+	read_all(report[0], &page, sizeof(page));
+	close(report[0]);
+
+	/* Each swap caught is logged: keep those lines quiet. */
+	until = now_ms() + RACE_MS;
+	for (rounds = 0; rounds < RACE_ROUNDS && now_ms() < until; rounds++) {
+		struct host_mapping m;
+
+		if (quiet_host.ops->mapping(quiet_host.ctx, pid, (uintptr_t)page, HOST_FD_RDWR,
+		                            &m) ||
+		    m.fd < 0)
+			continue;
+		assert_int_equal(fstat(m.fd, &st), 0);
+		if (st.st_dev == root_st.st_dev && st.st_ino == root_st.st_ino &&
+		    (fcntl(m.fd, F_GETFL) & O_ACCMODE) != O_RDONLY)
+			bad++;
+		else if (m.writable)
+			shared++;
+		close(m.fd);
+	}
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	close(root_fd);
+	unlink(path);
+	rmdir(dir);
+	print_message("%u lookups: %u gave the process's own file, %u a writable fd of the "
+	              "root-owned file\n",
+	              rounds, shared, bad);
+	assert_int_equal(bad, 0);
 }
 
 static void test_offset_plain_read(void **state)
@@ -663,6 +959,10 @@ int main(void)
 	    cmocka_unit_test(test_offset_plain_read),
 	    cmocka_unit_test(test_offset_blocked),
 	    cmocka_unit_test(test_pin),
+	    cmocka_unit_test(test_mapping_swap_race),
+	    cmocka_unit_test(test_mapping_access),
+	    cmocka_unit_test(test_pin_hung),
+	    cmocka_unit_test(test_pin_no_fd),
 	    cmocka_unit_test(test_tgid_of_remembered),
 	    cmocka_unit_test(test_offset_repeated),
 	};

@@ -69,6 +69,7 @@ static void test_defaults(void **state)
 	assert_int_equal(p->o.uid, (uid_t)-1);
 	assert_int_equal(p->o.gid, (gid_t)-1);
 	assert_int_equal(p->o.mode, -1);
+	assert_false(p->o.dma_by_message);
 	assert_int_equal(p->o.level, VU_LOG_WARN);
 	assert_false(p->o.help);
 	assert_false(p->o.version);
@@ -195,8 +196,10 @@ static void test_all_options(void **state)
 	assert_int_equal(p->o.mode, 0600);
 	done(p);
 
-	p = parse("--owner=1234", "--group=4321", "--mode=0", "--timeout=3600000", "n=/s", NULL);
+	p = parse("--owner=1234", "--group=4321", "--mode=0", "--timeout=3600000",
+	          "--dma-by-message", "n=/s", NULL);
 	assert_int_equal(p->ret, 0);
+	assert_true(p->o.dma_by_message);
 	assert_int_equal(p->o.uid, 1234);
 	assert_int_equal(p->o.gid, 4321);
 	assert_int_equal(p->o.mode, 0);
@@ -388,6 +391,8 @@ static void test_bad_options(void **state)
 	expect_error(parse("--bogus", "n=/s", NULL), "unknown option '--bogus'");
 	expect_error(parse("-x", "n=/s", NULL), "unknown option '-x'");
 	expect_error(parse("--help=yes", NULL), "option '--help' takes no value");
+	expect_error(parse("--dma-by-message=1", "n=/s", NULL),
+	             "option '--dma-by-message' takes no value");
 	expect_error(parse("--bogus=1", "n=/s", NULL), "unknown option '--bogus=1'");
 }
 

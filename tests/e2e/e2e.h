@@ -52,6 +52,14 @@ int case_iommufd_excl(struct e2e *t);
 /* cases_group.c */
 int case_groups(struct e2e *t);
 int case_groups_unset(struct e2e *t);
+/* cases_sec.c */
+int case_sec_map_race(struct e2e *t);
+int case_sec_pid_reuse(struct e2e *t);
+int case_sec_not_eventfd(struct e2e *t);
+int case_sec_memlock(struct e2e *t);
+int case_sec_fd_exhaust(struct e2e *t);
+int case_sec_dma_remap(struct e2e *t);
+int case_sec_dma_hang(struct e2e *t);
 /* cases_life.c */
 int case_eintr(struct e2e *t);
 int case_timeout(struct e2e *t);

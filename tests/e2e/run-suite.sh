@@ -282,6 +282,11 @@ node_case iommufd iommufd "$NODE_A" "$NODE_B"
 node_case iommufd_excl iommufd_excl "$NODE_A"
 node_case groups groups "$NODE_A" "$NODE_B"
 node_case groups_unset groups_unset "$NODE_A"
+node_case sec_map_race sec_map_race "$NODE_A"
+node_case sec_pid_reuse sec_pid_reuse "$NODE_A"
+node_case sec_not_eventfd sec_not_eventfd "$NODE_A"
+node_case sec_memlock sec_memlock "$NODE_A"
+node_case sec_dma_remap sec_dma_remap "$NODE_A"
 fd_limit_case
 program vfio-lspci "Capabilities: \[50\] MSI-X" vfio-lspci -x "$NODE_A"
 program vfio-dma-demo "Result: OK" vfio-dma-demo "$NODE_A"
@@ -308,6 +313,8 @@ life_case one_line
 life_case away_log
 life_case fd_server
 life_case namespaces
+life_case sec_dma_hang
+life_case sec_fd_exhaust
 
 if selected bench; then
 	begin bench
