@@ -762,3 +762,62 @@ static int dma_hang(struct e2e *t, struct hung *h)
 	CHECK_OK(procs_stop(&t->procs, attacker, SIGKILL, 15000, &status));
 	return 0;
 }
+
+/*
+ * A server that stops reading and answering (SIGSTOP): the program's calls
+ * end with ETIMEDOUT; its close, with many mappings to take back, ends
+ * within a few timeouts, not one per mapping (an unanswered DMA_UNMAP drops
+ * the connection: the server forgets every mapping); another node of the
+ * daemon works meanwhile; once the server runs again the node comes back.
+ */
+#define STOPPED_MAPS 32
+
+int case_sec_server_stopped(struct e2e *t)
+{
+	char a1[PATH_MAX + 16], a2[PATH_MAX + 16], node_a[] = "/dev/vfio-user/e2e-stopa",
+	                                           node_b[] = "/dev/vfio-user/e2e-stopb";
+	char *argv[8] = {"vfio-user-cuse", "--timeout=1000", "--iommufd=iommu-e2e-stop"};
+	int argc = 3, fd, fd_b, status;
+	uint8_t *p = buf_anon(PAGE);
+	long long t0, ms;
+	pid_t daemon, server;
+	uint32_t v;
+
+	CHECK(p);
+	CHECK(add_server(t, "e2e-stopa", argv, &argc, a1, sizeof(a1)) == 0);
+	server = t->procs.pid[t->procs.n - 1];
+	CHECK(add_server(t, "e2e-stopb", argv, &argc, a2, sizeof(a2)) == 0);
+	daemon = procs_start(&t->procs, argv);
+	CHECK(daemon > 0, "start vfio-user-cuse: %s", strerror(-daemon));
+	CHECK_OK(procs_wait_path(node_a, S_IFCHR, 60000, daemon));
+	CHECK_OK(procs_wait_path(node_b, S_IFCHR, 60000, daemon));
+	fd = node_open(node_a);
+	fd_b = node_open(node_b);
+	CHECK(fd >= 0 && fd_b >= 0, "open: %s", strerror(-(fd < 0 ? fd : fd_b)));
+	CHECK_OK(iommu_setup(fd));
+	CHECK_OK(pci_enable(fd));
+	for (int i = 0; i < STOPPED_MAPS; i++)
+		CHECK_OK(dma_map(fd, p, IOVA + (uint64_t)i * PAGE, PAGE));
+	CHECK(kill(server, SIGSTOP) == 0);
+	CHECK_ERR(reg_read(fd, EXDEV_REG_ID, &v), ETIMEDOUT);
+	CHECK_OK(reg_read(fd_b, EXDEV_REG_ID, &v));
+	t0 = procs_now_ms();
+	close(fd);
+	ms = procs_now_ms() - t0;
+	NOTE("close with %d mappings on a stopped server (timeout 1000 ms): %lld ms", STOPPED_MAPS,
+	     ms);
+	CHECK(ms < 5000, "the close waited a timeout per mapping");
+	CHECK_OK(reg_read(fd_b, EXDEV_REG_ID, &v));
+	CHECK(kill(server, SIGCONT) == 0);
+	t0 = procs_now_ms();
+	while ((fd = node_open(node_a)) == -EIO && procs_now_ms() - t0 < 20000)
+		usleep(100000);
+	CHECK(fd >= 0, "open once the server runs again: %s", strerror(-fd));
+	CHECK_OK(reg_read(fd, EXDEV_REG_ID, &v));
+	CHECK(v == EXDEV_ID_VALUE, "ID 0x%08x", v);
+	close(fd);
+	close(fd_b);
+	CHECK_OK(procs_stop(&t->procs, daemon, SIGTERM, 15000, &status));
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "daemon wait status 0x%x", status);
+	return 0;
+}

@@ -268,6 +268,7 @@ life_case sigterm
 life_case nodes64
 life_case sec_dma_hang
 life_case sec_fd_exhaust
+life_case sec_server_stopped
 
 if selected bench && start_fixture; then
 	timeout "$LIFE_TIMEOUT" "$BENCH" "$NODE_A" >"$WORK/out" 2>&1
