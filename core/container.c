@@ -4,12 +4,17 @@
  * container (drivers/vfio/container.c) and TYPE1 IOMMU
  * (drivers/vfio/vfio_iommu_type1.c) answer it: same argsz rules, same
  * capability chain, same errno values. The one-fd node has one of these of
- * its own; a container node holds one per open.
+ * its own; the container node (container.h) holds one per open, with the
+ * groups set to it.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "container.h"
 #include "vdev-internal.h"
 
 #define offsetofend(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
@@ -17,9 +22,10 @@
 struct cctx {
 	struct vcontainer *ct;
 	const struct host *host;
-	pthread_mutex_t *lock; /* guards ct->iommu_type */
+	pthread_mutex_t *lock; /* guards ct */
 	const struct vreq *r;
 	uint64_t arg;
+	struct ioas *ioas; /* ct->ioas when the ioctl began, referenced */
 };
 
 static int arg_read(const struct cctx *x, uint64_t off, void *buf, size_t len)
@@ -71,7 +77,7 @@ static uint32_t iommu_type(const struct cctx *x)
 	uint32_t t;
 
 	pthread_mutex_lock(x->lock);
-	t = x->ct->ioas ? x->ct->iommu_type : 0;
+	t = x->ioas && x->ct->ioas == x->ioas ? x->ct->iommu_type : 0;
 	pthread_mutex_unlock(x->lock);
 	return t;
 }
@@ -91,8 +97,8 @@ static void iommu_caps_fill(const struct cctx *x, uint8_t *buf)
 	struct vfio_iommu_type1_info_cap_iova_range range = {
 	    .header = {.id = VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE, .version = 1}, .nr_iovas = 1};
 	struct vfio_iova_range all = {.start = 0, .end = IOAS_IOVA_LAST};
-	size_t used = ioas_pieces(x->ct->ioas);
-	uint32_t max = ioas_room(x->ct->ioas);
+	size_t used = ioas_pieces(x->ioas);
+	uint32_t max = ioas_room(x->ioas);
 
 	avail.avail = used < max ? max - used : 0;
 	memset(buf, 0, IOMMU_CAPS_SIZE);
@@ -117,7 +123,7 @@ static long iommu_get_info(const struct cctx *x)
 		return -EINVAL;
 	minsz = info.argsz < sizeof(info) ? info.argsz : sizeof(info);
 	info.flags = VFIO_IOMMU_INFO_PGSIZES | VFIO_IOMMU_INFO_CAPS;
-	info.iova_pgsizes = ioas_pgsizes(x->ct->ioas);
+	info.iova_pgsizes = ioas_pgsizes(x->ioas);
 	info.cap_offset = 0;
 	iommu_caps_fill(x, caps);
 	if (info.argsz < sizeof(info) + sizeof(caps)) {
@@ -140,7 +146,7 @@ static uint32_t ioas_prot(uint32_t flags)
 /* vfio_dma_do_map's checks before the space's own. */
 static int map_dma_check(const struct cctx *x, const struct vfio_iommu_type1_dma_map *m)
 {
-	uint64_t pgsize = ioas_alignment(x->ct->ioas);
+	uint64_t pgsize = ioas_alignment(x->ioas);
 	uint32_t prot = m->flags & (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
 	bool set_vaddr = m->flags & VFIO_DMA_MAP_FLAG_VADDR;
 
@@ -153,7 +159,7 @@ static int map_dma_check(const struct cctx *x, const struct vfio_iommu_type1_dma
 	/* Nothing here ever has its vaddr invalidated (UNMAP_DMA with
 	 * FLAG_VADDR is refused), so type1 answers as below. */
 	if (set_vaddr)
-		return ioas_overlaps(x->ct->ioas, m->iova, m->size) ? -EINVAL : -ENOENT;
+		return ioas_overlaps(x->ioas, m->iova, m->size) ? -EINVAL : -ENOENT;
 	return 0;
 }
 
@@ -177,13 +183,13 @@ static long iommu_map_dma(const struct cctx *x)
 		return ret;
 	im = (struct ioas_map){
 	    .iova = m.iova, .size = m.size, .prot = ioas_prot(m.flags), .vaddr = m.vaddr, .fd = -1};
-	return ioas_map(x->ct->ioas, x->r, &im);
+	return ioas_map(x->ioas, x->r, &im);
 }
 
 static int unmap_dma_check(const struct cctx *x, struct vfio_iommu_type1_dma_unmap *u,
                            uint64_t *size)
 {
-	uint64_t pgsize = ioas_alignment(x->ct->ioas);
+	uint64_t pgsize = ioas_alignment(x->ioas);
 
 	if (u->iova & (pgsize - 1))
 		return -EINVAL;
@@ -224,7 +230,7 @@ static long iommu_unmap_dma(const struct cctx *x)
 		return -EBUSY;
 	ret = unmap_dma_check(x, &u, &size);
 	if (ret == 0)
-		ret = ioas_unmap(x->ct->ioas, u.iova, size,
+		ret = ioas_unmap(x->ioas, u.iova, size,
 		                 type == VFIO_TYPE1v2_IOMMU ? IOAS_UNMAP_TYPE1V2 : IOAS_UNMAP_TYPE1,
 		                 &unmapped);
 	u.size = unmapped;
@@ -250,10 +256,199 @@ static const struct container_cmd container_cmds[] = {
 long container_ioctl(struct vcontainer *ct, const struct host *host, pthread_mutex_t *lock,
                      const struct vreq *r, unsigned int cmd, uint64_t arg)
 {
-	const struct cctx x = {.ct = ct, .host = host, .lock = lock, .r = r, .arg = arg};
+	struct cctx x = {.ct = ct, .host = host, .lock = lock, .r = r, .arg = arg};
+	long ret = -ENOTTY;
 
+	pthread_mutex_lock(lock);
+	x.ioas = ct->ioas;
+	if (x.ioas)
+		ioas_get(x.ioas);
+	pthread_mutex_unlock(lock);
 	for (size_t i = 0; i < sizeof(container_cmds) / sizeof(container_cmds[0]); i++)
 		if (container_cmds[i].cmd == cmd)
-			return container_cmds[i].fn(&x);
-	return -ENOTTY;
+			ret = container_cmds[i].fn(&x);
+	if (x.ioas)
+		ioas_put(x.ioas);
+	return ret;
+}
+
+/* The container node's containers. */
+
+struct container {
+	char *name;
+	struct host host;
+	const struct vu_log *log;
+	pthread_mutex_t lock; /* guards what follows; held across attaches */
+	unsigned int refs;
+	struct vcontainer ct;
+	struct vdev **groups; /* the devices of the groups set to it */
+	size_t nr_groups;
+};
+
+static void k_log(const struct container *k, enum vu_log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void k_log(const struct container *k, enum vu_log_level lvl, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (k->log && lvl > k->log->level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	vu_log(k->log, lvl, "%s: %s", k->name, line);
+}
+
+int container_create(const struct container_config *cfg, struct container **out)
+{
+	struct container *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		return -ENOMEM;
+	k->name = strdup(cfg->name ? cfg->name : "container");
+	if (!k->name) {
+		free(k);
+		return -ENOMEM;
+	}
+	k->host = cfg->host;
+	k->log = cfg->log;
+	k->refs = 1;
+	pthread_mutex_init(&k->lock, NULL);
+	*out = k;
+	return 0;
+}
+
+void container_get(struct container *k)
+{
+	pthread_mutex_lock(&k->lock);
+	k->refs++;
+	pthread_mutex_unlock(&k->lock);
+}
+
+void container_put(struct container *k)
+{
+	unsigned int refs;
+
+	pthread_mutex_lock(&k->lock);
+	refs = --k->refs;
+	pthread_mutex_unlock(&k->lock);
+	if (refs)
+		return;
+	if (k->ct.ioas)
+		ioas_put(k->ct.ioas);
+	free(k->groups);
+	pthread_mutex_destroy(&k->lock);
+	free(k->name);
+	free(k);
+}
+
+/* vfio_ioctl_set_iommu: only a container holding groups may choose its
+ * IOMMU; every group's device is then attached to the new space. */
+static long k_set_iommu(struct container *k, uint64_t type)
+{
+	struct ioas_config cfg = {.name = k->name, .host = k->host, .log = k->log};
+	struct ioas *s;
+	size_t i;
+	int ret;
+
+	pthread_mutex_lock(&k->lock);
+	if (!k->nr_groups || k->ct.iommu_type) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if (type != VFIO_TYPE1_IOMMU && type != VFIO_TYPE1v2_IOMMU) {
+		ret = -ENODEV;
+		goto out;
+	}
+	ret = ioas_create(&cfg, &s);
+	if (ret < 0)
+		goto out;
+	for (i = 0; i < k->nr_groups && ret == 0; i++)
+		ret = ioas_attach(s, k->groups[i]);
+	if (ret < 0) {
+		k_log(k, VU_LOG_INFO, "SET_IOMMU: attaching group %zu: %s", i - 1, strerror(-ret));
+		while (--i > 0)
+			ioas_detach(s, k->groups[i - 1]);
+		ioas_put(s);
+		goto out;
+	}
+	k->ct = (struct vcontainer){.iommu_type = (uint32_t)type, .ioas = s};
+out:
+	pthread_mutex_unlock(&k->lock);
+	return ret;
+}
+
+long container_file_ioctl(struct container *k, const struct vreq *r, unsigned int cmd, uint64_t arg)
+{
+	bool driver;
+	long ret;
+
+	if (cmd == VFIO_SET_IOMMU)
+		return k_set_iommu(k, arg);
+	ret = container_ioctl(&k->ct, &k->host, &k->lock, r, cmd, arg);
+	if (ret != -ENOTTY)
+		return ret;
+	/* Without an IOMMU driver nothing else is known (EINVAL); type1 says
+	 * ENOTTY to what it does not know. */
+	pthread_mutex_lock(&k->lock);
+	driver = k->ct.iommu_type;
+	pthread_mutex_unlock(&k->lock);
+	return driver ? -ENOTTY : -EINVAL;
+}
+
+int container_add_group(struct container *k, struct vdev *d)
+{
+	struct vdev **v;
+	int ret = 0;
+
+	pthread_mutex_lock(&k->lock);
+	v = realloc(k->groups, (k->nr_groups + 1) * sizeof(*v));
+	if (!v)
+		ret = -ENOMEM;
+	else
+		k->groups = v;
+	if (ret == 0 && k->ct.ioas)
+		ret = ioas_attach(k->ct.ioas, d);
+	if (ret == 0) {
+		k->groups[k->nr_groups++] = d;
+		k->refs++;
+	}
+	pthread_mutex_unlock(&k->lock);
+	return ret;
+}
+
+void container_del_group(struct container *k, struct vdev *d, bool detach)
+{
+	struct ioas *gone = NULL;
+
+	pthread_mutex_lock(&k->lock);
+	for (size_t i = 0; i < k->nr_groups; i++) {
+		if (k->groups[i] != d)
+			continue;
+		k->groups[i] = k->groups[--k->nr_groups];
+		if (k->ct.ioas && detach)
+			ioas_detach(k->ct.ioas, d);
+		break;
+	}
+	/* __vfio_group_unset_container: the last group takes the IOMMU. */
+	if (!k->nr_groups && k->ct.ioas) {
+		gone = k->ct.ioas;
+		k->ct = (struct vcontainer){0};
+	}
+	pthread_mutex_unlock(&k->lock);
+	if (gone)
+		ioas_put(gone);
+	container_put(k);
+}
+
+bool container_has_iommu(struct container *k)
+{
+	bool set;
+
+	pthread_mutex_lock(&k->lock);
+	set = k->ct.iommu_type != 0;
+	pthread_mutex_unlock(&k->lock);
+	return set;
 }

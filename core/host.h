@@ -64,6 +64,9 @@ struct host_ops {
 	 * is blocked in (pread64, pwrite64, preadv, pwritev, preadv2, pwritev2;
 	 * plain read/write give -ESPIPE). 0 or -errno. */
 	int (*syscall_offset)(void *ctx, pid_t tid, uint64_t *off);
+	/* The fd argument of the ioctl thread tid is blocked in (a VFIO group
+	 * answers VFIO_GROUP_GET_DEVICE_FD with its own fd). 0 or -errno. */
+	int (*syscall_fd)(void *ctx, pid_t tid, int *fd);
 	/* The thread group (process) of thread tid. */
 	pid_t (*tgid_of)(void *ctx, pid_t tid);
 	/*

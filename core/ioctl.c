@@ -23,8 +23,12 @@
 #include <unistd.h>
 
 #include "compat/vfio-uapi.h"
+#include "container.h"
 #include "iommufd.h"
 #include "vdev-internal.h"
+
+/* VFIO_GROUP_GET_DEVICE_FD reads a name of at most this (strndup_user). */
+#define DEVICE_NAME_MAX 4096
 
 #ifndef VFIO_DEVICE_FEATURE_MIG_DATA_SIZE
 #define VFIO_DEVICE_FEATURE_MIG_DATA_SIZE 9
@@ -398,8 +402,8 @@ static long cdev_bind(const struct ictx *x)
 	if (b.argsz < minsz || b.flags || b.iommufd < 0)
 		return -EINVAL;
 	pthread_mutex_lock(&d->lock);
-	if (d->owner || d->releasing)
-		ret = -EBUSY; /* the one-fd node has it, as a group would */
+	if (d->owner || d->group || d->releasing)
+		ret = -EBUSY; /* the one-fd node or the group has it */
 	else if (d->bound)
 		ret = -EINVAL; /* one device cannot be bound twice */
 	else
@@ -434,11 +438,25 @@ static long cdev_bind(const struct ictx *x)
 	return 0;
 }
 
+/* Whether f still has its device: after a reconnect the device was taken
+ * from every file of the lost connection, and may be another file's now. */
+static bool vfile_current(const struct vfile *f)
+{
+	struct vdev *d = f->d;
+	bool cur;
+
+	pthread_mutex_lock(&d->lock);
+	cur = d->bound == f || d->group == f;
+	pthread_mutex_unlock(&d->lock);
+	return cur;
+}
+
 static void cdev_detach(struct vfile *f)
 {
 	if (!f->pt_id)
 		return;
-	ioas_detach(f->ioas, f->d);
+	if (vfile_current(f))
+		ioas_detach(f->ioas, f->d);
 	iommufd_pt_put(f->ictx, f->pt_id, f->ioas);
 	f->pt_id = 0;
 	f->ioas = NULL;
@@ -451,6 +469,133 @@ void vfile_unbind(struct vfile *f)
 	cdev_detach(f);
 	iommufd_unbind(f->ictx, f->devid);
 	f->ictx = NULL;
+}
+
+bool vfile_has_device(const struct vfile *f)
+{
+	switch (f->kind) {
+	case VFILE_CDEV:
+		return f->ictx != NULL;
+	case VFILE_GROUP:
+		return f->device_opens > 0;
+	default:
+		return true;
+	}
+}
+
+/* The group's status: always viable (one device, nothing else in it). */
+static long vgroup_get_status(const struct ictx *x)
+{
+	struct vfio_group_status s;
+	size_t minsz = offsetofend(struct vfio_group_status, flags);
+	int ret = arg_read(x, 0, &s, minsz);
+
+	if (ret < 0)
+		return ret;
+	if (s.argsz < minsz)
+		return -EINVAL;
+	s.flags = VFIO_GROUP_FLAGS_VIABLE | (x->f->container ? VFIO_GROUP_FLAGS_CONTAINER_SET : 0);
+	return arg_write(x, 0, &s, minsz);
+}
+
+/* vfio_group_ioctl_set_container: the argument points at the container's
+ * fd number. */
+static long vgroup_set_container(const struct ictx *x)
+{
+	struct vdev *d = x->d;
+	struct container *k = NULL;
+	int32_t fd;
+	int ret = arg_read(x, 0, &fd, sizeof(fd));
+
+	if (ret < 0)
+		return ret;
+	if (x->f->container)
+		return -EINVAL;
+	if (fd < 0)
+		return -EBADF;
+	ret = d->container_get ? d->container_get(d->iommufd_arg, x->r->pid, fd, &k) : -EINVAL;
+	if (ret < 0) {
+		vdev_log(d, VU_LOG_INFO, "GROUP_SET_CONTAINER fd %d of pid %d: %s", fd,
+		         (int)x->r->pid, strerror(-ret));
+		return ret;
+	}
+	ret = container_add_group(k, d);
+	if (ret == 0)
+		x->f->container = k; /* container_add_group took its own reference */
+	container_put(k);
+	return ret;
+}
+
+void vfile_unset_container(struct vfile *f)
+{
+	if (!f->container)
+		return;
+	container_del_group(f->container, f->d, vfile_current(f));
+	f->container = NULL;
+}
+
+/* vfio_group_ioctl_unset_container: not while its device is open. */
+static long vgroup_unset_container(const struct ictx *x)
+{
+	if (!x->f->container)
+		return -EINVAL;
+	if (x->f->device_opens)
+		return -EBUSY;
+	vfile_unset_container(x->f);
+	return 0;
+}
+
+/* The device name at addr, NUL-terminated within DEVICE_NAME_MAX; read a
+ * page at a time so a short name near the end of a mapping is found. */
+static int name_read(const struct ictx *x, char *buf)
+{
+	size_t got = 0;
+
+	while (got < DEVICE_NAME_MAX) {
+		uint64_t at = x->arg + got;
+		size_t n = 4096 - (at & 4095);
+		int ret;
+
+		if (n > DEVICE_NAME_MAX - got)
+			n = DEVICE_NAME_MAX - got;
+		ret = vdev_read_arg(x->d, x->r, at, buf + got, n);
+		if (ret < 0)
+			return ret;
+		if (memchr(buf + got, '\0', n))
+			return 0;
+		got += n;
+	}
+	return -EINVAL;
+}
+
+/*
+ * vfio_group_ioctl_get_device_fd. An ioctl through CUSE cannot give the
+ * program a new fd, so the answer is the group's own fd number: the group
+ * file answers the device's ioctls and reads and writes from now on (group
+ * ioctls are VFIO_BASE + 3..6, the device's 7..17: no number is shared).
+ */
+static long vgroup_get_device_fd(const struct ictx *x)
+{
+	char *name = malloc(DEVICE_NAME_MAX);
+	int fd, ret;
+
+	if (!name)
+		return -ENOMEM;
+	ret = name_read(x, name);
+	if (ret == 0 && (!x->f->container || !container_has_iommu(x->f->container)))
+		ret = -EINVAL;
+	if (ret == 0 && strcmp(name, x->d->name))
+		ret = -ENODEV;
+	if (ret == 0)
+		ret = x->d->host.ops->syscall_fd(x->d->host.ctx, x->r->tid, &fd);
+	if (ret == 0) {
+		x->f->device_opens++;
+		ret = fd;
+	}
+	if (ret < 0)
+		vdev_log(x->d, VU_LOG_INFO, "GROUP_GET_DEVICE_FD: %s", strerror(-ret));
+	free(name);
+	return ret;
 }
 
 /* vfio_df_ioctl_attach_pt: to an IOAS, or an HWPT (the IOAS behind it); a
@@ -525,6 +670,18 @@ static const struct vfio_cmd node_cmds[] = {
 static const struct vfio_cmd cdev_cmds[] = {
     {VFIO_DEVICE_ATTACH_IOMMUFD_PT, "DEVICE_ATTACH_IOMMUFD_PT", cdev_attach},
     {VFIO_DEVICE_DETACH_IOMMUFD_PT, "DEVICE_DETACH_IOMMUFD_PT", cdev_detach_pt},
+};
+
+/* The group's own, before the device's (once opened). */
+static const struct vfio_cmd group_cmds[] = {
+    {VFIO_GROUP_GET_STATUS, "GROUP_GET_STATUS", vgroup_get_status},
+    {VFIO_GROUP_SET_CONTAINER, "GROUP_SET_CONTAINER", vgroup_set_container},
+    {VFIO_GROUP_UNSET_CONTAINER, "GROUP_UNSET_CONTAINER", vgroup_unset_container},
+    {VFIO_GROUP_GET_DEVICE_FD, "GROUP_GET_DEVICE_FD", vgroup_get_device_fd},
+};
+
+/* The device's PCI reset ioctls, on files that are only the device. */
+static const struct vfio_cmd reset_cmds[] = {
     {VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, "DEVICE_GET_PCI_HOT_RESET_INFO", device_pci_hot_reset},
     {VFIO_DEVICE_PCI_HOT_RESET, "DEVICE_PCI_HOT_RESET", device_pci_hot_reset},
 };
@@ -577,6 +734,19 @@ static long cdev_ioctl(const struct ictx *x, unsigned int cmd)
 		return -EINVAL;
 	if (cmd_known(CMDS(cdev_cmds), cmd))
 		return cmd_run(x, CMDS(cdev_cmds), cmd);
+	if (cmd_known(CMDS(reset_cmds), cmd))
+		return cmd_run(x, CMDS(reset_cmds), cmd);
+	return cmd_run(x, CMDS(device_cmds), cmd);
+}
+
+static long group_ioctl(const struct ictx *x, unsigned int cmd)
+{
+	if (cmd_known(CMDS(group_cmds), cmd))
+		return cmd_run(x, CMDS(group_cmds), cmd);
+	if (!x->f->device_opens)
+		return -ENOTTY;
+	if (cmd_known(CMDS(reset_cmds), cmd))
+		return cmd_run(x, CMDS(reset_cmds), cmd);
 	return cmd_run(x, CMDS(device_cmds), cmd);
 }
 
@@ -584,7 +754,9 @@ long vdev_do_ioctl(struct vdev *d, struct vconn *c, struct vfile *f, const struc
                    unsigned int cmd, uint64_t arg)
 {
 	const struct ictx x = {.d = d, .c = c, .f = f, .r = r, .arg = arg};
-	long ret = f->kind == VFILE_NODE ? node_ioctl(&x, cmd) : cdev_ioctl(&x, cmd);
+	long ret = f->kind == VFILE_NODE    ? node_ioctl(&x, cmd)
+	           : f->kind == VFILE_GROUP ? group_ioctl(&x, cmd)
+	                                    : cdev_ioctl(&x, cmd);
 
 	if (ret == -ENOTTY)
 		vdev_log(d, VU_LOG_DEBUG, "ioctl 0x%x: ENOTTY", cmd);

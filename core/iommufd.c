@@ -120,6 +120,19 @@ static int respond(const struct ucmd *u, size_t len)
 	return user_write(u, u->arg, &u->cmd, u->user_size < len ? u->user_size : len);
 }
 
+/* The answer to a map: if the caller cannot take it, the map is undone,
+ * as iommufd's abort paths do. */
+static int respond_mapped(const struct ucmd *u, size_t len, struct ioas *s, uint64_t iova,
+                          uint64_t length)
+{
+	uint64_t unmapped;
+	int ret = respond(u, len);
+
+	if (ret < 0)
+		ioas_unmap(s, iova, length, IOAS_UNMAP_IOMMUFD, &unmapped);
+	return ret;
+}
+
 int iommufd_create(const struct iommufd_config *cfg, struct iommufd **out)
 {
 	struct iommufd *ictx = calloc(1, sizeof(*ictx));
@@ -357,14 +370,8 @@ static long do_ioas_map(struct ucmd *u)
 	                      .fd = -1};
 	if (ret == 0)
 		ret = ioas_map(s, u->r, &m);
-	if (ret == 0) {
-		ret = respond(u, sizeof(*c));
-		if (ret < 0) {
-			uint64_t unmapped;
-
-			ioas_unmap(s, c->iova, c->length, IOAS_UNMAP_IOMMUFD, &unmapped);
-		}
-	}
+	if (ret == 0)
+		ret = respond_mapped(u, sizeof(*c), s, c->iova, c->length);
 	ioas_put(s);
 	return ret;
 }
@@ -438,14 +445,8 @@ static long do_ioas_map_file(struct ucmd *u)
 		ret = ioas_map(s, u->r, &m);
 	if (ret < 0 && fd >= 0)
 		close(fd);
-	if (ret == 0) {
-		ret = respond(u, sizeof(*c));
-		if (ret < 0) {
-			uint64_t unmapped;
-
-			ioas_unmap(s, c->iova, c->length, IOAS_UNMAP_IOMMUFD, &unmapped);
-		}
-	}
+	if (ret == 0)
+		ret = respond_mapped(u, sizeof(*c), s, c->iova, c->length);
 	ioas_put(s);
 	return ret;
 }
@@ -496,14 +497,8 @@ static long do_ioas_copy(struct ucmd *u)
 	ret = map_iova(dst, c->flags, c->length, &c->dst_iova);
 	if (ret == 0)
 		ret = ioas_copy(dst, src, c->dst_iova, c->src_iova, c->length, map_prot(c->flags));
-	if (ret == 0) {
-		ret = respond(u, sizeof(*c));
-		if (ret < 0) {
-			uint64_t unmapped;
-
-			ioas_unmap(dst, c->dst_iova, c->length, IOAS_UNMAP_IOMMUFD, &unmapped);
-		}
-	}
+	if (ret == 0)
+		ret = respond_mapped(u, sizeof(*c), dst, c->dst_iova, c->length);
 	ioas_put(dst);
 	ioas_put(src);
 	return ret;

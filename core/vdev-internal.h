@@ -94,6 +94,9 @@ struct vfile {
 	uint32_t devid;       /* its device object in ictx */
 	uint32_t pt_id;       /* attached IOAS or HWPT, or 0 */
 	struct ioas *ioas;    /* the space behind pt_id */
+	/* VFILE_GROUP */
+	struct container *container; /* set to, or NULL */
+	unsigned int device_opens;   /* VFIO_GROUP_GET_DEVICE_FD calls */
 };
 
 struct vdev {
@@ -103,6 +106,7 @@ struct vdev {
 	struct host host;
 	const struct vu_log *log;
 	int (*iommufd_get)(void *arg, pid_t pid, int fd, struct iommufd **out);
+	int (*container_get)(void *arg, pid_t pid, int fd, struct container **out);
 	void *iommufd_arg;
 
 	pthread_mutex_t lock;
@@ -117,6 +121,7 @@ struct vdev {
 	unsigned int nr_open;          /* its open files of this generation: 0 or 1 */
 	bool releasing;                /* the owner's last close is being cleaned up */
 	struct vfile *bound;           /* the device cdev file bound to an iommufd */
+	struct vfile *group;           /* the group's one open file */
 	struct vcontainer node_ct;     /* the one-fd node's own container */
 	struct ioas *ioas;             /* the space the server mirrors, or NULL */
 	bool irq_armed[VDEV_MAX_IRQS]; /* eventfds were given to the server */
@@ -183,8 +188,20 @@ int info_irq(struct vdev *d, struct vconn *c, const struct vreq *r, uint32_t ind
 long vdev_do_ioctl(struct vdev *d, struct vconn *c, struct vfile *f, const struct vreq *r,
                    unsigned int cmd, uint64_t arg);
 
-/* ioctl.c: a device cdev file leaves its iommufd (detached first). */
+/* ioctl.c: a device cdev file leaves its iommufd (detached first); a group
+ * file leaves its container; whether a file has the device (a cdev bound, a
+ * group whose device was opened, the one-fd node). */
 void vfile_unbind(struct vfile *f);
+void vfile_unset_container(struct vfile *f);
+bool vfile_has_device(const struct vfile *f);
+
+/* container.c: a group set to container k (its device attached at once if
+ * the container has its IOMMU), a group leaving it (the last one returns
+ * the container to unset; detach false for a group whose device a
+ * reconnect took already), whether it has its IOMMU. */
+int container_add_group(struct container *k, struct vdev *d);
+void container_del_group(struct container *k, struct vdev *d, bool detach);
+bool container_has_iommu(struct container *k);
 
 /* container.c: a TYPE1 container ioctl, or -ENOTTY for others. pgsizes is
  * what the devices behind it take. */

@@ -357,6 +357,7 @@ static void conn_retire(struct vdev *d)
 	d->nr_open = 0;
 	d->releasing = false;
 	d->bound = NULL;
+	d->group = NULL;
 	d->node_ct = (struct vcontainer){0};
 	memset(d->irq_armed, 0, sizeof(d->irq_armed));
 	if (attached)
@@ -465,6 +466,7 @@ static int vdev_init(struct vdev *d, const struct vdev_config *cfg)
 	d->host = cfg->host;
 	d->log = cfg->log;
 	d->iommufd_get = cfg->iommufd_get;
+	d->container_get = cfg->container_get;
 	d->iommufd_arg = cfg->iommufd_arg;
 	d->gen = 1;
 	pthread_mutex_init(&d->lock, NULL);
@@ -569,13 +571,15 @@ static int open_node(struct vdev *d, const struct vreq *r, struct vfile *f)
 	open_wait_release(d);
 	if (!d->conn || d->lost || !vu_client_connected(d->conn->c)) {
 		ret = -EIO;
-	} else if (d->releasing || d->bound || d->nr_open) {
+	} else if (d->releasing || d->bound || d->group || d->nr_open) {
 		/* The device belongs to the open file, not to a pid: one open at
 		 * a time, as the kernel's VFIO group allows, so neither a pid
 		 * reused after the opener exited (its fd kept by a child) nor
 		 * another thread can share it. */
 		vdev_log(d, VU_LOG_INFO, "open by pid %d refused: %s", (int)r->pid,
-		         d->bound ? "its device cdev is bound" : "the node is open already");
+		         d->bound   ? "its device cdev is bound"
+		         : d->group ? "its group is open"
+		                    : "the node is open already");
 		ret = -EBUSY;
 	}
 	first = ret == 0 && !d->owner;
@@ -612,6 +616,25 @@ static int open_node(struct vdev *d, const struct vreq *r, struct vfile *f)
 	return ret;
 }
 
+/* vfio_group_fops_open: one open file at a time, and not while the device
+ * is had another way. */
+static int open_group(struct vdev *d, const struct vreq *r, struct vfile *f)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&d->lock);
+	open_wait_release(d);
+	if (!d->conn || d->lost)
+		ret = -EIO;
+	else if (d->group || d->owner || d->bound || d->releasing)
+		ret = -EBUSY;
+	else
+		d->group = f;
+	f->gen = d->gen;
+	pthread_mutex_unlock(&d->lock);
+	return ret;
+}
+
 int vdev_open(struct vdev *d, const struct vreq *r, enum vfile_kind kind, struct vfile **out)
 {
 	struct vfile *f = calloc(1, sizeof(*f));
@@ -623,6 +646,8 @@ int vdev_open(struct vdev *d, const struct vreq *r, enum vfile_kind kind, struct
 	f->kind = kind;
 	if (kind == VFILE_NODE) {
 		ret = open_node(d, r, f);
+	} else if (kind == VFILE_GROUP) {
+		ret = open_group(d, r, f);
 	} else {
 		pthread_mutex_lock(&d->lock);
 		if (!d->conn || d->lost)
@@ -734,8 +759,6 @@ static void release_cdev(struct vdev *d, struct vfile *f)
 	pthread_mutex_unlock(&d->lock);
 	if (bound)
 		device_give_back(d, f->gen, f->ioas, false);
-	else if (f->ioas)
-		ioas_detach(f->ioas, d); /* the connection it was attached on is gone */
 	vfile_unbind(f);
 	if (!bound)
 		return;
@@ -747,10 +770,35 @@ static void release_cdev(struct vdev *d, struct vfile *f)
 	pthread_mutex_unlock(&d->lock);
 }
 
+/* The group: the device back if it was opened, then out of its container. */
+static void release_group(struct vdev *d, struct vfile *f)
+{
+	bool mine;
+
+	pthread_mutex_lock(&d->lock);
+	mine = d->group == f;
+	if (mine)
+		d->releasing = true;
+	pthread_mutex_unlock(&d->lock);
+	if (mine && f->device_opens)
+		device_give_back(d, f->gen, NULL, false);
+	vfile_unset_container(f);
+	if (!mine)
+		return;
+	pthread_mutex_lock(&d->lock);
+	if (d->group == f)
+		d->group = NULL;
+	d->releasing = false;
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
 void vdev_release(struct vdev *d, struct vfile *f)
 {
 	if (f->kind == VFILE_NODE)
 		release_node(d, f);
+	else if (f->kind == VFILE_GROUP)
+		release_group(d, f);
 	else
 		release_cdev(d, f);
 	free(f);
@@ -777,8 +825,7 @@ ssize_t vdev_read(struct vdev *d, struct vfile *f, const struct vreq *r, uint64_
 
 	if (!c)
 		return -EIO;
-	ret = f->kind == VFILE_CDEV && !f->ictx ? -EINVAL
-	                                        : vdev_region_rw(d, c, r, off, buf, len, false);
+	ret = !vfile_has_device(f) ? -EINVAL : vdev_region_rw(d, c, r, off, buf, len, false);
 	vconn_put(c);
 	return ret;
 }
@@ -791,9 +838,26 @@ ssize_t vdev_write(struct vdev *d, struct vfile *f, const struct vreq *r, uint64
 
 	if (!c)
 		return -EIO;
-	ret = f->kind == VFILE_CDEV && !f->ictx
-	          ? -EINVAL
-	          : vdev_region_rw(d, c, r, off, (void *)buf, len, true);
+	ret = !vfile_has_device(f) ? -EINVAL : vdev_region_rw(d, c, r, off, (void *)buf, len, true);
 	vconn_put(c);
 	return ret;
+}
+
+int vdev_pci_config(struct vdev *d, uint32_t off, void *buf, size_t len)
+{
+	struct vconn *c = vconn_get(d, NULL);
+	ssize_t ret;
+
+	if (!c)
+		return -EIO;
+	if (!(c->dev.flags & VFIO_DEVICE_FLAGS_PCI))
+		ret = -EINVAL;
+	else
+		ret = vdev_region_rw(
+		    d, c, NULL, ((uint64_t)VFIO_PCI_CONFIG_REGION_INDEX << VDEV_OFFSET_SHIFT) | off,
+		    buf, len, false);
+	vconn_put(c);
+	if (ret >= 0 && (size_t)ret != len)
+		ret = -EIO;
+	return ret < 0 ? (int)ret : 0;
 }

@@ -29,8 +29,9 @@ struct vu_cancel;
 
 /* The kinds of open file of a device. */
 enum vfile_kind {
-	VFILE_NODE, /* /dev/vfio-user/NAME: the device and its own container in one fd */
-	VFILE_CDEV, /* the VFIO device cdev: bound to an iommufd context, then attached */
+	VFILE_NODE,  /* /dev/vfio-user/NAME: the device and its own container in one fd */
+	VFILE_CDEV,  /* the VFIO device cdev: bound to an iommufd context, then attached */
+	VFILE_GROUP, /* the device's VFIO group: set to a container, then the device */
 };
 
 /* One request from a program: who made it and how to interrupt it. */
@@ -41,6 +42,7 @@ struct vreq {
 };
 
 struct iommufd;
+struct container;
 
 struct vdev_config {
 	const char *name;   /* node name, for log lines */
@@ -55,7 +57,10 @@ struct vdev_config {
 	 * -EBADFD when it is not an iommufd. NULL: binding is refused.
 	 */
 	int (*iommufd_get)(void *arg, pid_t pid, int fd, struct iommufd **out);
-	void *iommufd_arg;
+	/* VFIO_GROUP_SET_CONTAINER likewise: the container (container.h) open
+	 * as pid's fd, referenced; -EBADF, or -EINVAL when it is none. */
+	int (*container_get)(void *arg, pid_t pid, int fd, struct container **out);
+	void *iommufd_arg; /* for both */
 };
 
 /*
@@ -72,8 +77,10 @@ void vdev_destroy(struct vdev *d);
 
 /* A program opened a file of the device. A one-fd node: -EBUSY while
  * another open file of it exists, whatever the process (one open at a time,
- * as a VFIO group), or a device cdev file is bound to an iommufd. A device
- * cdev opens always; its VFIO_DEVICE_BIND_IOMMUFD takes the device. */
+ * as a VFIO group), while its group is open, or a device cdev file is bound
+ * to an iommufd. The group: one open at a time, -EBUSY as well when the
+ * one-fd node is open or the cdev bound. A device cdev opens always; its
+ * VFIO_DEVICE_BIND_IOMMUFD takes the device. */
 int vdev_open(struct vdev *d, const struct vreq *r, enum vfile_kind kind, struct vfile **out);
 
 /* The program's file was closed (its last fd: dup and fork share one file).
@@ -85,6 +92,10 @@ void vdev_release(struct vdev *d, struct vfile *f);
 /* A VFIO ioctl; arg is the pointer (or value) as the program passed it. */
 long vdev_ioctl(struct vdev *d, struct vfile *f, const struct vreq *r, unsigned int cmd,
                 uint64_t arg);
+
+/* Read the device's PCI config space (for the daemon's sysfs-like tree):
+ * 0, or -EIO without a server, -EINVAL for a device without one. */
+int vdev_pci_config(struct vdev *d, uint32_t off, void *buf, size_t len);
 
 /* Region I/O at the VFIO offset (region index << 40 | offset in region). */
 ssize_t vdev_read(struct vdev *d, struct vfile *f, const struct vreq *r, uint64_t off, void *buf,

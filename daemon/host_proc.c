@@ -296,18 +296,29 @@ static int parse_args(const char *p, uint64_t *args, int nr)
 	return 0;
 }
 
+/* The syscall number of a /proc/<tid>/syscall text, its six arguments
+ * after it parsed by the caller: 0, -EAGAIN while the thread runs, or
+ * -EINVAL. */
+static int parse_nr(const char *text, long *nr, char **args)
+{
+	if (!strncmp(text, "running", 7))
+		return -EAGAIN;
+	errno = 0;
+	*nr = strtol(text, args, 10);
+	if (errno || *args == text || (**args != ' ' && **args != '\n' && **args != '\0'))
+		return -EINVAL;
+	return 0;
+}
+
 int hp_parse_syscall(const char *text, uint64_t *off)
 {
 	uint64_t args[6];
 	char *end;
 	long nr;
+	int ret = parse_nr(text, &nr, &end);
 
-	if (!strncmp(text, "running", 7))
-		return -EAGAIN;
-	errno = 0;
-	nr = strtol(text, &end, 10);
-	if (errno || end == text || (*end != ' ' && *end != '\n' && *end != '\0'))
-		return -EINVAL;
+	if (ret)
+		return ret;
 	switch (nr) {
 	case HP_NR_READ:
 	case HP_NR_WRITE:
@@ -351,7 +362,27 @@ static void pause_briefly(int round)
 		nanosleep(&ts, NULL);
 }
 
-static int proc_syscall_offset(void *ctx, pid_t tid, uint64_t *off)
+int hp_parse_syscall_fd(const char *text, int *fd)
+{
+	uint64_t args[6];
+	char *end;
+	long nr;
+	int ret = parse_nr(text, &nr, &end);
+
+	if (ret)
+		return ret;
+	if (nr != HP_NR_IOCTL)
+		return -EOPNOTSUPP;
+	if (parse_args(end, args, 6) || args[0] > INT32_MAX)
+		return -EINVAL;
+	*fd = (int)args[0];
+	return 0;
+}
+
+/* Read /proc/<tid>/syscall until parse stops saying the thread runs: it
+ * can briefly read "running" as the thread enters the call. */
+static int read_syscall(void *ctx, pid_t tid, int (*parse)(const char *text, void *out), void *out,
+                        const char *what)
 {
 	char path[64], buf[512];
 	int round, ret;
@@ -361,14 +392,34 @@ static int proc_syscall_offset(void *ctx, pid_t tid, uint64_t *off)
 		ret = read_proc(path, buf, sizeof(buf));
 		if (ret)
 			return ret;
-		ret = hp_parse_syscall(buf, off);
+		ret = parse(buf, out);
 		if (ret != -EAGAIN)
 			return ret;
 		pause_briefly(round);
 	}
-	vu_log(ctx, VU_LOG_WARN, "thread %d never showed its syscall: cannot tell the offset",
-	       (int)tid);
+	vu_log(ctx, VU_LOG_WARN, "thread %d never showed its syscall: cannot tell %s", (int)tid,
+	       what);
 	return -EAGAIN;
+}
+
+static int parse_fd(const char *text, void *out)
+{
+	return hp_parse_syscall_fd(text, out);
+}
+
+static int parse_offset(const char *text, void *out)
+{
+	return hp_parse_syscall(text, out);
+}
+
+static int proc_syscall_fd(void *ctx, pid_t tid, int *fd)
+{
+	return read_syscall(ctx, tid, parse_fd, fd, "its fd");
+}
+
+static int proc_syscall_offset(void *ctx, pid_t tid, uint64_t *off)
+{
+	return read_syscall(ctx, tid, parse_offset, off, "the offset");
 }
 
 static int vm_copy(const struct vu_log *log, pid_t pid, uint64_t addr, void *buf, size_t len,
@@ -691,6 +742,7 @@ const struct host_ops host_proc_ops = {
     .reopen = proc_reopen,
     .mapping = proc_mapping,
     .syscall_offset = proc_syscall_offset,
+    .syscall_fd = proc_syscall_fd,
     .tgid_of = proc_tgid_of,
     .pin = proc_pin,
     .unpin = proc_unpin,

@@ -24,6 +24,7 @@ extern const struct host_ops host_proc_ops;
 enum {
 	HP_NR_READ = 0,
 	HP_NR_WRITE = 1,
+	HP_NR_IOCTL = 16,
 	HP_NR_PREAD64 = 17,
 	HP_NR_PWRITE64 = 18,
 	HP_NR_READV = 19,
@@ -61,5 +62,10 @@ bool hp_maps_shareable(const struct hp_maps_entry *e);
  * other syscall; -EINVAL for text that is not a syscall line.
  */
 int hp_parse_syscall(const char *text, uint64_t *off);
+
+/* The fd (first argument) of an ioctl in a /proc/<tid>/syscall text: 0 with
+ * *fd set; -EAGAIN when the thread is running; -EOPNOTSUPP for another
+ * syscall; -EINVAL for text that is not a syscall line. */
+int hp_parse_syscall_fd(const char *text, int *fd);
 
 #endif

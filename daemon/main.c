@@ -29,6 +29,7 @@
 #include "notify.h"
 #include "options.h"
 #include "privs.h"
+#include "sysfs.h"
 #include "core/vdev.h"
 
 #define PROG "vfio-user-cuse"
@@ -42,31 +43,52 @@
 struct device {
 	struct dlog log;
 	struct vdev *vdev;
-	struct node *node; /* the one-fd node */
-	struct node *cdev; /* the device cdev */
+	struct node *node;     /* the one-fd node */
+	struct node *cdev;     /* the device cdev */
+	struct node *group;    /* the device's VFIO group */
+	unsigned int group_nr; /* its number */
+	bool in_sysfs;         /* its sysfs-like entry was made */
 };
 
 struct daemon {
 	struct options opts;
 	struct dlog log;
 	struct device *devs;
-	struct node *iommu; /* the iommufd node */
+	struct node *iommu;     /* the iommufd node */
+	struct node *container; /* the container node */
 	int sig_fd, ended_fd;
 };
 
-/* VFIO_DEVICE_BIND_IOMMUFD: which of our iommufd contexts is the
- * program's fd. */
-static int daemon_iommufd_get(void *arg, pid_t pid, int fd, struct iommufd **out)
+/* Which open of node n the program's fd is: BIND_IOMMUFD and
+ * GROUP_SET_CONTAINER name an iommufd or a container by the caller's fd. */
+static int daemon_file_of(struct daemon *dm, struct node *n, pid_t pid, int fd,
+                          struct iommufd **ictx, struct container **k)
 {
-	struct daemon *dm = arg;
 	int ours, ret;
 
 	ours = host_proc_ops.fd_get(&dm->log.vu, pid, fd, HOST_FD_ANY);
 	if (ours < 0)
 		return ours;
-	ret = dm->iommu ? node_iommufd_of(dm->iommu, ours, out) : -EBADFD;
+	if (ictx)
+		ret = n ? node_iommufd_of(n, ours, ictx) : -EBADFD;
+	else
+		ret = n ? node_container_of(n, ours, k) : -EINVAL;
 	close(ours);
 	return ret;
+}
+
+static int daemon_iommufd_get(void *arg, pid_t pid, int fd, struct iommufd **out)
+{
+	struct daemon *dm = arg;
+
+	return daemon_file_of(dm, dm->iommu, pid, fd, out, NULL);
+}
+
+static int daemon_container_get(void *arg, pid_t pid, int fd, struct container **out)
+{
+	struct daemon *dm = arg;
+
+	return daemon_file_of(dm, dm->container, pid, fd, NULL, out);
 }
 
 /* The check libfuse would make, done first so the hint comes before any
@@ -166,6 +188,7 @@ static int create_devices(struct daemon *dm)
 		    .host = {&host_proc_ops, &dev->log.vu, o->dma_by_message},
 		    .log = &dev->log.vu,
 		    .iommufd_get = daemon_iommufd_get,
+		    .container_get = daemon_container_get,
 		    .iommufd_arg = dm,
 		};
 
@@ -200,31 +223,112 @@ static struct node_config node_cfg(struct daemon *dm, enum node_kind kind, const
 	};
 }
 
+/* The device's sysfs-like entry, for programs that take a sysfs path. */
+static int add_sysfs(struct daemon *dm, size_t i)
+{
+	const struct options *o = &dm->opts;
+	struct device *dev = &dm->devs[i];
+	uint8_t cfg[64];
+	int ret = vdev_pci_config(dev->vdev, 0, cfg, sizeof(cfg));
+
+	ret = sysfs_add(o->sysfs, o->nodes[i].name, dev->group != NULL, dev->group_nr,
+	                dev->cdev ? node_rdev(dev->cdev) : 0, ret == 0 ? cfg : NULL, &dm->log.vu);
+	dev->in_sysfs = ret == 0;
+	return ret;
+}
+
+/* The iommufd or container node: a default name another daemon has taken
+ * gives way to NAME-<first device>, so a second daemon needs no options. */
+static int start_shared(struct daemon *dm, enum node_kind kind, const char *name, bool given,
+                        struct node **out)
+{
+	struct node_config cfg = node_cfg(dm, kind, name, &dm->log.vu);
+	char other[2 * OPT_NAME_MAX + 2];
+	int ret;
+
+	cfg.quiet_exists = !given;
+	if (kind == NODE_IOMMU) {
+		cfg.dev_major = dm->opts.iommu_major;
+		cfg.dev_minor = dm->opts.iommu_minor;
+	}
+	ret = node_start(&cfg, NULL, out);
+	if (ret != -EEXIST || given)
+		return ret;
+	snprintf(other, sizeof(other), "%s-%s", name, dm->opts.nodes[0].name);
+	vu_log(&dm->log.vu, VU_LOG_INFO, NODE_DIR "/%s is another daemon's: this one is %s", name,
+	       other);
+	cfg.name = other;
+	return node_start(&cfg, NULL, out);
+}
+
+/* The group node of device i: the first free number from the last one. */
+static int start_group(struct daemon *dm, size_t i, unsigned int *group)
+{
+	struct device *dev = &dm->devs[i];
+	struct node_config cfg;
+	char name[32];
+	int ret = -EEXIST;
+
+	for (int tries = 0; ret == -EEXIST && tries < 1024; tries++, (*group)++) {
+		snprintf(name, sizeof(name), "groups/%u", *group);
+		cfg = node_cfg(dm, NODE_GROUP, name, &dev->log.vu);
+		cfg.quiet_exists = true;
+		ret = node_start(&cfg, dev->vdev, &dev->group);
+	}
+	dev->group_nr = *group - 1;
+	return ret;
+}
+
 static int start_nodes(struct daemon *dm)
 {
 	const struct options *o = &dm->opts;
-	struct node_config cfg = node_cfg(dm, NODE_IOMMU, o->iommufd, &dm->log.vu);
+	unsigned int group = o->group_base;
+	struct node_config cfg;
 	char name[96];
 	size_t i;
 	int ret;
 
-	ret = node_start(&cfg, NULL, &dm->iommu);
-	if (ret)
-		return ret;
+	if (o->models & OPT_MODEL_IOMMUFD) {
+		ret = start_shared(dm, NODE_IOMMU, o->iommufd, o->iommufd_given, &dm->iommu);
+		if (ret)
+			return ret;
+	}
+	if (o->models & OPT_MODEL_LEGACY) {
+		ret = start_shared(dm, NODE_CONTAINER, o->container, o->container_given,
+		                   &dm->container);
+		if (ret)
+			return ret;
+	}
 	for (i = 0; i < o->nr_nodes; i++) {
 		struct device *dev = &dm->devs[i];
 
-		cfg = node_cfg(dm, NODE_DEVICE, o->nodes[i].name, &dev->log.vu);
-		cfg.dev_major = o->nodes[i].major;
-		cfg.dev_minor = o->nodes[i].minor;
-		ret = node_start(&cfg, dev->vdev, &dev->node);
-		if (ret)
-			return ret;
-		snprintf(name, sizeof(name), "devices/%s", o->nodes[i].name);
-		cfg = node_cfg(dm, NODE_CDEV, name, &dev->log.vu);
-		ret = node_start(&cfg, dev->vdev, &dev->cdev);
-		if (ret)
-			return ret;
+		if (o->models & OPT_MODEL_NODE) {
+			cfg = node_cfg(dm, NODE_DEVICE, o->nodes[i].name, &dev->log.vu);
+			cfg.dev_major = o->nodes[i].major;
+			cfg.dev_minor = o->nodes[i].minor;
+			ret = node_start(&cfg, dev->vdev, &dev->node);
+			if (ret)
+				return ret;
+		}
+		if (o->models & OPT_MODEL_IOMMUFD) {
+			snprintf(name, sizeof(name), "devices/%s", o->nodes[i].name);
+			cfg = node_cfg(dm, NODE_CDEV, name, &dev->log.vu);
+			cfg.dev_major = o->nodes[i].cdev_major;
+			cfg.dev_minor = o->nodes[i].cdev_minor;
+			ret = node_start(&cfg, dev->vdev, &dev->cdev);
+			if (ret)
+				return ret;
+		}
+		if (o->models & OPT_MODEL_LEGACY) {
+			ret = start_group(dm, i, &group);
+			if (ret)
+				return ret;
+		}
+		if (o->models & (OPT_MODEL_IOMMUFD | OPT_MODEL_LEGACY)) {
+			ret = add_sysfs(dm, i);
+			if (ret)
+				return ret;
+		}
 	}
 	return 0;
 }
@@ -268,8 +372,14 @@ static int shut_down(struct daemon *dm)
 			ret = -ETIMEDOUT;
 		if (dm->devs[i].cdev && node_stop(dm->devs[i].cdev))
 			ret = -ETIMEDOUT;
+		if (dm->devs[i].group && node_stop(dm->devs[i].group))
+			ret = -ETIMEDOUT;
+		if (dm->devs[i].in_sysfs)
+			sysfs_remove(dm->opts.sysfs, dm->opts.nodes[i].name, dm->devs[i].group_nr);
 	}
 	if (dm->iommu && node_stop(dm->iommu))
+		ret = -ETIMEDOUT;
+	if (dm->container && node_stop(dm->container))
 		ret = -ETIMEDOUT;
 	if (ret)
 		return ret;

@@ -23,12 +23,14 @@
 
 #define POLL_STEP_MS 5
 
-/* The daemon's question to its own iommufd node (node_iommufd_of): an
- * ioctl no program can ask, answered only to the daemon's own threads. */
+/* The daemon's question to its own iommufd or container node
+ * (node_iommufd_of, node_container_of): an ioctl no program can ask,
+ * answered only to the daemon's own threads. */
 #define NODE_IDENTIFY _IO(';', 0xff)
 
 struct node_identify {
 	struct iommufd *ictx;
+	struct container *k;
 };
 
 /* A request being served: its cancel token, on the node's list so a stop
@@ -43,6 +45,7 @@ struct node_req {
 struct node_file {
 	struct vfile *vf;     /* NODE_DEVICE, NODE_CDEV */
 	struct iommufd *ictx; /* NODE_IOMMU */
+	struct container *k;  /* NODE_CONTAINER */
 	struct node_file *prev, *next;
 };
 
@@ -151,16 +154,27 @@ static void file_unlink(struct node *n, struct node_file *nf)
 
 static long file_open(struct node *n, const struct vreq *vr, struct node_file *nf)
 {
-	struct iommufd_config cfg = {.name = n->path, .host = n->cfg.host, .log = n->cfg.log};
+	struct iommufd_config icfg = {.name = n->path, .host = n->cfg.host, .log = n->cfg.log};
+	struct container_config kcfg = {.name = n->path, .host = n->cfg.host, .log = n->cfg.log};
 
 	switch (n->cfg.kind) {
 	case NODE_DEVICE:
 		return vdev_open(n->vdev, vr, VFILE_NODE, &nf->vf);
 	case NODE_CDEV:
 		return vdev_open(n->vdev, vr, VFILE_CDEV, &nf->vf);
+	case NODE_GROUP:
+		return vdev_open(n->vdev, vr, VFILE_GROUP, &nf->vf);
+	case NODE_CONTAINER:
+		return container_create(&kcfg, &nf->k);
 	default:
-		return iommufd_create(&cfg, &nf->ictx);
+		return iommufd_create(&icfg, &nf->ictx);
 	}
+}
+
+/* Whether the node's files are a device's, with region I/O. */
+static bool has_regions(const struct node *n)
+{
+	return n->cfg.kind == NODE_DEVICE || n->cfg.kind == NODE_CDEV || n->cfg.kind == NODE_GROUP;
 }
 
 static void file_release(struct node *n, struct node_file *nf)
@@ -169,6 +183,8 @@ static void file_release(struct node *n, struct node_file *nf)
 		vdev_release(n->vdev, nf->vf);
 	if (nf->ictx)
 		iommufd_put(nf->ictx);
+	if (nf->k)
+		container_put(nf->k);
 	free(nf);
 }
 
@@ -225,32 +241,64 @@ static long iommu_identify(struct node *n, const struct vreq *vr, struct node_fi
 
 	if (vr->pid != getpid())
 		return -ENOTTY;
-	iommufd_get(nf->ictx);
-	id->ictx = nf->ictx;
+	if (nf->ictx) {
+		iommufd_get(nf->ictx);
+		id->ictx = nf->ictx;
+	}
+	if (nf->k) {
+		container_get(nf->k);
+		id->k = nf->k;
+	}
 	return 0;
 }
 
 static long file_ioctl(struct node *n, const struct vreq *vr, struct node_file *nf,
                        unsigned int cmd, void *arg)
 {
-	if (n->cfg.kind != NODE_IOMMU)
-		return vdev_ioctl(n->vdev, nf->vf, vr, cmd, (uint64_t)(uintptr_t)arg);
+	uint64_t a = (uint64_t)(uintptr_t)arg;
+
+	if (has_regions(n))
+		return vdev_ioctl(n->vdev, nf->vf, vr, cmd, a);
 	if (cmd == NODE_IDENTIFY)
 		return iommu_identify(n, vr, nf, arg);
-	return iommufd_ioctl(nf->ictx, vr, cmd, (uint64_t)(uintptr_t)arg);
+	if (n->cfg.kind == NODE_CONTAINER)
+		return container_file_ioctl(nf->k, vr, cmd, a);
+	return iommufd_ioctl(nf->ictx, vr, cmd, a);
+}
+
+/* Ask node n which of its opens fd (the daemon's own) is. */
+static int identify(struct node *n, int fd, struct node_identify *id)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) || !S_ISCHR(st.st_mode) || st.st_rdev != n->rdev)
+		return -1;
+	return ioctl(fd, NODE_IDENTIFY, id) < 0 ? -1 : 0;
 }
 
 int node_iommufd_of(struct node *n, int fd, struct iommufd **out)
 {
 	struct node_identify id = {0};
-	struct stat st;
 
-	if (fstat(fd, &st) || !S_ISCHR(st.st_mode) || st.st_rdev != n->rdev)
-		return -EBADFD;
-	if (ioctl(fd, NODE_IDENTIFY, &id) < 0 || !id.ictx)
+	if (identify(n, fd, &id) || !id.ictx)
 		return -EBADFD;
 	*out = id.ictx;
 	return 0;
+}
+
+int node_container_of(struct node *n, int fd, struct container **out)
+{
+	struct node_identify id = {0};
+
+	if (identify(n, fd, &id) || !id.k)
+		return -EINVAL;
+	*out = id.k;
+	return 0;
+}
+
+dev_t node_rdev(const struct node *n)
+{
+	return n->rdev;
 }
 
 static void node_ioctl(fuse_req_t req, int cmd, void *arg, struct fuse_file_info *fi,
@@ -318,7 +366,7 @@ static void node_read(fuse_req_t req, size_t size, off_t chunk, struct fuse_file
 	}
 	ret = req_begin(n, req, &nr, &vr);
 	if (!ret) {
-		ret = n->cfg.kind == NODE_IOMMU ? -EINVAL : vfio_offset(n, &vr, chunk, &off);
+		ret = !has_regions(n) ? -EINVAL : vfio_offset(n, &vr, chunk, &off);
 		if (!ret)
 			ret = vdev_read(n->vdev, file_of(fi)->vf, &vr, off, buf, size);
 		ret = req_end(n, req, &nr, ret);
@@ -341,7 +389,7 @@ static void node_write(fuse_req_t req, const char *buf, size_t size, off_t chunk
 
 	ret = req_begin(n, req, &nr, &vr);
 	if (!ret) {
-		ret = n->cfg.kind == NODE_IOMMU ? -EINVAL : vfio_offset(n, &vr, chunk, &off);
+		ret = !has_regions(n) ? -EINVAL : vfio_offset(n, &vr, chunk, &off);
 		if (!ret)
 			ret = vdev_write(n->vdev, file_of(fi)->vf, &vr, off, buf, size);
 		ret = req_end(n, req, &nr, ret);
@@ -550,7 +598,9 @@ int node_start(const struct node_config *cfg, struct vdev *d, struct node **out)
 	init_cond(&n->cond);
 	snprintf(n->path, sizeof(n->path), NODE_DIR "/%s", cfg->name);
 	if (node_appeared(n->path, NULL)) {
-		vu_log(cfg->log, VU_LOG_ERR, "%s already exists (another daemon?)", n->path);
+		if (!cfg->quiet_exists)
+			vu_log(cfg->log, VU_LOG_ERR, "%s already exists (another daemon?)",
+			       n->path);
 		ret = -EEXIST;
 		goto err;
 	}

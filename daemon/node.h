@@ -10,6 +10,8 @@
  *   NODE_DEVICE  /dev/vfio-user/NAME          the one-fd node (vdev.h VFILE_NODE)
  *   NODE_CDEV    /dev/vfio-user/devices/NAME  the VFIO device cdev (VFILE_CDEV)
  *   NODE_IOMMU   /dev/vfio-user/iommu         the iommufd node (iommufd.h)
+ *   NODE_CONTAINER /dev/vfio-user/vfio        the container node (container.h)
+ *   NODE_GROUP   /dev/vfio-user/groups/N      the device's VFIO group (VFILE_GROUP)
  */
 #ifndef VFIO_USER_CUSE_NODE_H
 #define VFIO_USER_CUSE_NODE_H
@@ -19,6 +21,7 @@
 
 #include "core/host.h"
 #include "proto/log.h"
+#include "core/container.h"
 #include "core/iommufd.h"
 #include "core/vdev.h"
 
@@ -34,10 +37,13 @@ enum node_kind {
 	NODE_DEVICE,
 	NODE_CDEV,
 	NODE_IOMMU,
+	NODE_CONTAINER,
+	NODE_GROUP,
 };
 
 struct node_config {
 	enum node_kind kind;
+	bool quiet_exists;        /* a node already there is -EEXIST, not logged */
 	const char *name;         /* the node is NODE_DIR/<name> */
 	uid_t uid;                /* (uid_t)-1: keep root */
 	gid_t gid;                /* (gid_t)-1: keep root */
@@ -72,6 +78,11 @@ int node_start(const struct node_config *cfg, struct vdev *d, struct node **out)
  * that very open.
  */
 int node_iommufd_of(struct node *n, int fd, struct iommufd **out);
+/* The same for the container node n: the container fd is an open of. */
+int node_container_of(struct node *n, int fd, struct container **out);
+
+/* The node's device number, once started. */
+dev_t node_rdev(const struct node *n);
 
 /*
  * Stop the node: answer every running request (the callers get

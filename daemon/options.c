@@ -22,11 +22,19 @@ enum {
 	OPT_MODE,
 	OPT_DEVNUM,
 	OPT_IOMMUFD,
-	OPT_DMA_BY_MESSAGE
+	OPT_CONTAINER,
+	OPT_GROUP_BASE,
+	OPT_SYSFS,
+	OPT_MODELS,
+	OPT_DMA_BY_MESSAGE,
 };
 
-/* The iommufd node's name unless --iommufd says otherwise. */
-#define IOMMUFD_DEFAULT "iommu"
+/* The iommufd and container nodes' names, the sysfs-like tree's place,
+ * unless the options say otherwise. */
+#define IOMMUFD_DEFAULT   "iommu"
+#define CONTAINER_DEFAULT "vfio"
+#define SYSFS_DEFAULT     "/run/vfio-user"
+#define GROUP_BASE_MAX    100000
 
 static const struct option long_opts[] = {
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -35,6 +43,10 @@ static const struct option long_opts[] = {
     {"mode", required_argument, NULL, OPT_MODE},
     {"devnum", required_argument, NULL, OPT_DEVNUM},
     {"iommufd", required_argument, NULL, OPT_IOMMUFD},
+    {"container", required_argument, NULL, OPT_CONTAINER},
+    {"group-base", required_argument, NULL, OPT_GROUP_BASE},
+    {"sysfs", required_argument, NULL, OPT_SYSFS},
+    {"models", required_argument, NULL, OPT_MODELS},
     {"foreground", no_argument, NULL, 'f'},
     {"dma-by-message", no_argument, NULL, OPT_DMA_BY_MESSAGE},
     {"verbose", no_argument, NULL, 'v'},
@@ -67,12 +79,26 @@ void options_usage(FILE *f, const char *prog)
 	    "  --dma-by-message never hand a server a program's file: every\n"
 	    "                   DMA goes by message through the daemon (for servers not\n"
 	    "                   trusted with whole files)\n"
-	    "  --devnum=NAME=MAJOR:MINOR\n"
-	    "                   a fixed device number for node NAME (default: the kernel\n"
-	    "                   picks one); MAJOR 1-%d, MINOR 0-%d\n"
+	    "  --devnum=NODE=MAJOR:MINOR\n"
+	    "                   a fixed device number for /dev/vfio-user/NODE (NAME,\n"
+	    "                   devices/NAME or the iommufd node), kept across restarts\n"
+	    "                   (default: the kernel picks one); MAJOR 1-%d, MINOR 0-%d\n"
 	    "  --iommufd=NAME   the iommufd node is /dev/vfio-user/NAME (default " IOMMUFD_DEFAULT
 	    "):\n"
-	    "                   each daemon on a machine needs its own\n"
+	    "                   if the default is taken (another daemon), the node is\n"
+	    "                   iommu-NAME, after the first device's NAME\n"
+	    "  --container=NAME the container node is /dev/vfio-user/NAME "
+	    "(default " CONTAINER_DEFAULT ";\n"
+	    "                   vfio-NAME if that is taken)\n"
+	    "  --group-base=N   the devices' VFIO groups, /dev/vfio-user/groups/G, take\n"
+	    "                   the first free numbers G from N on (default 0)\n"
+	    "  --models=LIST    the device models to serve, comma-separated: node (the\n"
+	    "                   one-fd node), iommufd (iommufd + device cdevs), legacy\n"
+	    "                   (container + groups); default all. Each node takes one\n"
+	    "                   of the kernel's ~140 dynamic majors: many devices want\n"
+	    "                   fewer models (or --devnum)\n"
+	    "  --sysfs=DIR      a sysfs-like directory per device, DIR/devices/NAME, for\n"
+	    "                   programs that take a sysfs path (default " SYSFS_DEFAULT ")\n"
 	    "  -f, --foreground accepted for FUSE's sake: the daemon always runs in the\n"
 	    "                   foreground\n"
 	    "  -v, --verbose    log more (-v info, -vv debug)\n"
@@ -279,29 +305,44 @@ static int add_node(struct options *o, const char *arg, char *err, size_t errlen
 	return 0;
 }
 
-/* /dev/vfio-user/devices holds the cdevs, and the iommufd node has its
- * name: no device may take either. */
+/* /dev/vfio-user/devices holds the cdevs, /dev/vfio-user/groups the
+ * groups, and the iommufd and container nodes have their names: no device
+ * may take any, nor may the two nodes. */
 static int check_reserved(const struct options *o, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < o->nr_nodes; i++) {
-		if (!strcmp(o->nodes[i].name, "devices"))
+		const char *name = o->nodes[i].name;
+
+		if (!strcmp(name, "devices") || !strcmp(name, "groups"))
 			return fail(err, errlen,
-			            "device name 'devices' is taken: /dev/vfio-user/devices holds "
-			            "the device cdevs");
-		if (!strcmp(o->nodes[i].name, o->iommufd))
+			            "device name '%s' is taken: /dev/vfio-user/%s holds the %s",
+			            name, name,
+			            !strcmp(name, "groups") ? "groups" : "device cdevs");
+		if (!strcmp(name, o->iommufd))
 			return fail(err, errlen,
 			            "device name '%s' is the iommufd node's (see --iommufd)",
 			            o->iommufd);
+		if (!strcmp(name, o->container))
+			return fail(err, errlen,
+			            "device name '%s' is the container node's (see --container)",
+			            o->container);
 	}
-	if (!strcmp(o->iommufd, "devices"))
-		return fail(err, errlen, "--iommufd: 'devices' holds the device cdevs");
+	if (!strcmp(o->iommufd, "devices") || !strcmp(o->container, "devices"))
+		return fail(err, errlen,
+		            "--iommufd, --container: 'devices' holds the device cdevs");
+	if (!strcmp(o->iommufd, "groups") || !strcmp(o->container, "groups"))
+		return fail(err, errlen, "--iommufd, --container: 'groups' holds the groups");
+	if (!strcmp(o->iommufd, o->container))
+		return fail(err, errlen, "--iommufd and --container name the same node '%s'",
+		            o->iommufd);
 	return 0;
 }
 
-/* --devnum=NAME=MAJOR:MINOR, checked now, matched to its node at the end. */
+/* --devnum=NODE=MAJOR:MINOR, checked now, matched to its node at the end. */
 static int add_devnum(struct options *o, const char *arg, char *err, size_t errlen)
 {
 	const char *eq = strchr(arg, '='), *colon = eq ? strrchr(eq, ':') : NULL;
+	size_t cdev = strncmp(arg, "devices/", 8) ? 0 : 8;
 	struct opt_devnum *dn;
 	unsigned long maj, min;
 	char num[24];
@@ -309,9 +350,9 @@ static int add_devnum(struct options *o, const char *arg, char *err, size_t errl
 	int ret;
 
 	if (!eq || !colon || (size_t)(colon - eq - 1) >= sizeof(num))
-		return fail(err, errlen, "--devnum: '%s' is not NAME=MAJOR:MINOR", arg);
+		return fail(err, errlen, "--devnum: '%s' is not NODE=MAJOR:MINOR", arg);
 	len = (size_t)(eq - arg);
-	ret = check_name(arg, len, err, errlen);
+	ret = check_name(arg + cdev, len - cdev, err, errlen);
 	if (ret)
 		return ret;
 	memcpy(num, eq + 1, (size_t)(colon - eq - 1));
@@ -342,17 +383,64 @@ static int add_devnum(struct options *o, const char *arg, char *err, size_t errl
 static int apply_devnums(struct options *o, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < o->nr_devnums; i++) {
+		const struct opt_devnum *dn = &o->devnums[i];
+		const char *name = dn->name;
+		bool cdev = !strncmp(name, "devices/", 8);
 		size_t n;
 
+		/* A number for a node that --models leaves out would go unused. */
+		if (!(o->models &
+		      (cdev || !strcmp(name, o->iommufd) ? OPT_MODEL_IOMMUFD : OPT_MODEL_NODE)))
+			return fail(err, errlen, "--devnum: no node %s is served (see --models)",
+			            name);
+		if (!strcmp(name, o->iommufd)) {
+			o->iommu_major = dn->major;
+			o->iommu_minor = dn->minor;
+			continue;
+		}
 		for (n = 0; n < o->nr_nodes; n++)
-			if (!strcmp(o->nodes[n].name, o->devnums[i].name))
+			if (!strcmp(o->nodes[n].name, cdev ? name + 8 : name))
 				break;
 		if (n == o->nr_nodes)
-			return fail(err, errlen, "--devnum: no device '%s' given (NAME=SERVER)",
-			            o->devnums[i].name);
-		o->nodes[n].major = o->devnums[i].major;
-		o->nodes[n].minor = o->devnums[i].minor;
+			return fail(err, errlen,
+			            "--devnum: no device '%s' given (NAME=SERVER), nor is it the "
+			            "iommufd node",
+			            cdev ? name + 8 : name);
+		if (cdev) {
+			o->nodes[n].cdev_major = dn->major;
+			o->nodes[n].cdev_minor = dn->minor;
+		} else {
+			o->nodes[n].major = dn->major;
+			o->nodes[n].minor = dn->minor;
+		}
 	}
+	return 0;
+}
+
+static int parse_models(struct options *o, const char *arg, char *err, size_t errlen)
+{
+	static const struct {
+		const char *name;
+		unsigned int bit;
+	} models[] = {
+	    {"node", OPT_MODEL_NODE}, {"iommufd", OPT_MODEL_IOMMUFD}, {"legacy", OPT_MODEL_LEGACY}};
+	const char *p = arg;
+
+	o->models = 0;
+	while (*p) {
+		size_t len = strcspn(p, ","), i;
+
+		for (i = 0; i < sizeof(models) / sizeof(models[0]); i++)
+			if (strlen(models[i].name) == len && !strncmp(p, models[i].name, len))
+				break;
+		if (i == sizeof(models) / sizeof(models[0]))
+			return fail(err, errlen, "--models: '%.*s' is not node, iommufd or legacy",
+			            (int)len, p);
+		o->models |= models[i].bit;
+		p += len + (p[len] == ',');
+	}
+	if (!o->models)
+		return fail(err, errlen, "--models: give at least one of node, iommufd, legacy");
 	return 0;
 }
 
@@ -385,7 +473,29 @@ static int parse_option(struct options *o, int c, const char *arg, int *verbosit
 		if (check_name(arg, strlen(arg), err, errlen))
 			return -EINVAL;
 		snprintf(o->iommufd, sizeof(o->iommufd), "%s", arg);
+		o->iommufd_given = true;
 		return 0;
+	case OPT_CONTAINER:
+		if (check_name(arg, strlen(arg), err, errlen))
+			return -EINVAL;
+		snprintf(o->container, sizeof(o->container), "%s", arg);
+		o->container_given = true;
+		return 0;
+	case OPT_GROUP_BASE:
+		if (parse_ulong(arg, 10, GROUP_BASE_MAX, &v))
+			return fail(err, errlen, "--group-base: '%s' is not a number in 0-%d", arg,
+			            GROUP_BASE_MAX);
+		o->group_base = (unsigned int)v;
+		return 0;
+	case OPT_MODELS:
+		return parse_models(o, arg, err, errlen);
+	case OPT_SYSFS:
+		if (arg[0] != '/' || strlen(arg) > 200)
+			return fail(err, errlen,
+			            "--sysfs: '%s' is not an absolute path of at most 200", arg);
+		free(o->sysfs);
+		o->sysfs = strdup(arg);
+		return o->sysfs ? 0 : -ENOMEM;
 	case OPT_DEVNUM:
 		return add_devnum(o, arg, err, errlen);
 	case 'f':
@@ -445,6 +555,11 @@ int options_parse(struct options *o, int argc, char **argv, char *err, size_t er
 	o->gid = (gid_t)-1;
 	o->mode = -1;
 	snprintf(o->iommufd, sizeof(o->iommufd), "%s", IOMMUFD_DEFAULT);
+	snprintf(o->container, sizeof(o->container), "%s", CONTAINER_DEFAULT);
+	o->models = OPT_MODEL_NODE | OPT_MODEL_IOMMUFD | OPT_MODEL_LEGACY;
+	o->sysfs = strdup(SYSFS_DEFAULT);
+	if (!o->sysfs)
+		return -ENOMEM;
 	err[0] = '\0';
 
 	/* getopt keeps its state in globals: optind = 0 restarts it fully. */
@@ -477,6 +592,8 @@ void options_free(struct options *o)
 {
 	size_t i;
 
+	free(o->sysfs);
+	o->sysfs = NULL;
 	for (i = 0; i < o->nr_nodes; i++) {
 		free(o->nodes[i].name);
 		free(o->nodes[i].server);

@@ -1,14 +1,16 @@
 # shellcheck shell=bash disable=SC2034 # the lists are used by the scripts that source this
-# Sourced by tests/run-all.sh and examples/demo.sh (bash): the Debian packages
-# the project needs and how it is built. One place, so the two commands agree.
+# Sourced by tests/run-all.sh, examples/demo.sh and tests/fuzz/run.sh (bash):
+# the Debian packages the project needs and how it is built. One place, so the
+# commands agree; each installs only the lists it uses.
 
 # What building and the native tests need (--no-install-recommends: gcc then
 # lacks libc6-dev and make, so they are named).
 VUC_BUILD_PACKAGES="cmake make gcc libc6-dev pkg-config libfuse3-dev libjson-c-dev libcmocka-dev"
-# The fuzz targets build with clang.
-VUC_FUZZ_PACKAGES="clang"
+# The fuzz targets (tests/fuzz/run.sh) build with clang; libFuzzer is in
+# libclang-rt-dev, only a recommendation of clang.
+VUC_FUZZ_PACKAGES="clang libclang-rt-dev"
 # What the VM harness (tests/vm) needs to boot Debian's kernel with CUSE.
-VUC_VM_PACKAGES="qemu-system-x86 busybox-static cpio xz-utils zstd"
+VUC_VM_PACKAGES="qemu-system-x86 busybox-static cpio"
 
 vuc_missing_packages() {
 	local p

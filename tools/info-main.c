@@ -103,6 +103,9 @@ int main(int argc, char **argv)
 	bool hex = false;
 	int opt, err;
 
+	/* Each line as it is printed, in order with other programs' output
+	 * when stdout is a pipe (the demo labels every line). */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	while ((opt = getopt_long(argc, argv, "xvhV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'h':

@@ -418,10 +418,17 @@ static int cleanup(struct demo *d)
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: vfio-dma-demo [--memfd|--anon] PATH [DEVICE]\n"
-	             "  PATH     /dev/vfio-user/NAME, or /dev/vfio/GROUP with DEVICE\n"
-	             "  --memfd  DMA buffers backed by memfds (the default)\n"
-	             "  --anon   DMA buffers in anonymous memory\n");
+	fprintf(out, "Usage: vfio-dma-demo [options] PATH [DEVICE]\n"
+	             "Map two buffers for DMA, have the example device copy one into the other,\n"
+	             "and wait for its MSI-X interrupt.\n"
+	             "\n"
+	             "PATH is /dev/vfio-user/NAME, or /dev/vfio/GROUP with DEVICE.\n"
+	             "\n"
+	             "Options:\n"
+	             "  --memfd        DMA buffers backed by memfds (the default)\n"
+	             "  --anon         DMA buffers in anonymous memory\n"
+	             "  -h, --help     show this help\n"
+	             "  -V, --version  show the version\n");
 }
 
 static int parse(int argc, char **argv, struct demo *d)
@@ -430,12 +437,13 @@ static int parse(int argc, char **argv, struct demo *d)
 	    {"memfd", no_argument, NULL, 'm'},
 	    {"anon", no_argument, NULL, 'a'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {0},
 	};
 	int opt;
 
 	d->memfd_backed = 1;
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'm':
 			d->memfd_backed = 1;
@@ -445,6 +453,9 @@ static int parse(int argc, char **argv, struct demo *d)
 			break;
 		case 'h':
 			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("vfio-dma-demo %s\n", VFIO_USER_CUSE_VERSION);
 			exit(0);
 		default:
 			usage(stderr);

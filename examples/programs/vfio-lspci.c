@@ -247,24 +247,43 @@ static int lspci(int dev, int hexdump)
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: vfio-lspci [-x] PATH [DEVICE]\n"
-	             "  PATH    /dev/vfio-user/NAME, or /dev/vfio/GROUP with DEVICE\n"
-	             "  DEVICE  device name inside a kernel VFIO group (e.g. 0000:00:04.0)\n"
-	             "  -x      hex dump of config space too\n");
+	fprintf(out, "Usage: vfio-lspci [options] PATH [DEVICE]\n"
+	             "Show a VFIO device: its regions, its interrupts, and its PCI config space\n"
+	             "decoded as lspci does, all read with VFIO ioctls and pread.\n"
+	             "\n"
+	             "PATH is /dev/vfio-user/NAME, or /dev/vfio/GROUP with DEVICE, the device's\n"
+	             "name inside a kernel VFIO group (e.g. 0000:00:04.0).\n"
+	             "\n"
+	             "Options:\n"
+	             "  -x, --hex      show config space as hex too\n"
+	             "  -h, --help     show this help\n"
+	             "  -V, --version  show the version\n");
 }
 
 int main(int argc, char **argv)
 {
+	static const struct option opts[] = {
+	    {"hex", no_argument, NULL, 'x'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {0},
+	};
 	struct vfio_handle h;
 	int opt, hexdump = 0, ret;
 
-	while ((opt = getopt(argc, argv, "xh")) != -1) {
+	/* Each line as it is printed, in order with other programs' output
+	 * when stdout is a pipe (the demo labels every line). */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while ((opt = getopt_long(argc, argv, "xhV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'x':
 			hexdump = 1;
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("vfio-lspci %s\n", VFIO_USER_CUSE_VERSION);
 			return 0;
 		default:
 			usage(stderr);

@@ -39,22 +39,33 @@ struct cli {
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: " PROG " (--socket-path=PATH | --fd=N) [options]\n"
-	        "Serve the vfio-user example device (examples/example-device.h).\n"
+	        "Usage: " PROG " (--socket-path=PATH | --fd=N) [options]\n"
+	        "Serve the PCI device of examples/example-device.h over vfio-user: registers,\n"
+	        "64 KiB of RAM, a DMA engine, MSI-X and INTx interrupts. It serves one client\n"
+	        "at a time, the next once the previous has left, and logs to stderr.\n"
 	        "\n"
-	        "  --socket-path=PATH    listen on a unix socket at PATH (replaced if present)\n"
-	        "  --fd=N                use fd N: a listening socket (serve clients in turn)\n"
-	        "                        or a connected one (serve it, then exit)\n"
-	        "  --max-xfer=BYTES      max_data_xfer_size to negotiate (default %u)\n"
-	        "  --max-fds=N           max_msg_fds to negotiate (default %u)\n"
-	        "  --no-mmap             offer BAR2 without an fd: message access only\n"
-	        "  --strict              as libvfio-user: a command that arrives while we\n"
-	        "                        wait for a DMA reply ends the connection\n"
-	        "  --no-twin-socket      do not offer twin-socket mode\n"
-	        "  --reply-delay-ms=N    sleep N ms before answering each request but the\n"
-	        "                        info queries (device, region, IRQ info)\n"
-	        "  -v, --verbose         log every mapping and connection detail\n"
-	        "  -h, --help            this text\n",
+	        "Options:\n"
+	        "  --socket-path=PATH  listen on a unix socket at PATH (an old socket file is\n"
+	        "                      replaced, and removed at exit)\n"
+	        "  --fd=N              use fd N: a listening socket (serve clients in turn)\n"
+	        "                      or a connected one (serve it, then exit)\n"
+	        "  --max-xfer=BYTES    max_data_xfer_size to negotiate (default %u)\n"
+	        "  --max-fds=N         max_msg_fds to negotiate (default %u)\n"
+	        "  --no-mmap           offer BAR2 without an fd: message access only\n"
+	        "  --strict            as libvfio-user: a command that arrives while the\n"
+	        "                      device waits for a DMA reply ends the connection\n"
+	        "  --no-twin-socket    do not offer twin-socket mode\n"
+	        "  --reply-delay-ms=N  sleep N ms before answering each request but the info\n"
+	        "                      queries (device, region, IRQ info)\n"
+	        "  -v, --verbose       log every mapping and connection detail\n"
+	        "  -h, --help          show this help\n"
+	        "  -V, --version       show the version\n"
+	        "\n"
+	        "Signals: SIGTERM or SIGINT stops the server; it exits 0.\n"
+	        "\n"
+	        "Exit status: 0 after SIGTERM or SIGINT (with a connected --fd, once its client\n"
+	        "has left), 1 when the socket or the device cannot be set up, 2 for a bad\n"
+	        "command line.\n",
 	        VU_DEFAULT_MAX_DATA_XFER_SIZE, DEFAULT_MAX_FDS);
 }
 
@@ -126,7 +137,7 @@ static int parse_opt(struct cli *cli, int c, const char *arg)
 	return err;
 }
 
-/* Returns 0 to run, 1 after --help, -EINVAL on bad usage. */
+/* Returns 0 to run, 1 after --help or --version, -EINVAL on bad usage. */
 static int parse_args(int argc, char **argv, struct cli *cli)
 {
 	static const struct option longopts[] = {
@@ -140,13 +151,18 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 	    {"reply-delay-ms", required_argument, NULL, 'd'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "vhV", longopts, NULL)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
+			return 1;
+		}
+		if (c == 'V') {
+			printf(PROG " %s\n", VFIO_USER_CUSE_VERSION);
 			return 1;
 		}
 		if (parse_opt(cli, c, optarg))
@@ -162,7 +178,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 	}
 	return 0;
 bad:
-	usage(stderr);
+	fprintf(stderr, "Try '" PROG " --help'.\n");
 	return -EINVAL;
 }
 

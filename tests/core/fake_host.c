@@ -237,6 +237,13 @@ static int fake_syscall_offset(void *ctx, pid_t tid, uint64_t *off)
 	return -ENOSYS;
 }
 
+/* The fake process's ioctls all come on fd FAKE_IOCTL_FD. */
+static int fake_syscall_fd(void *ctx, pid_t tid, int *fd)
+{
+	*fd = FAKE_IOCTL_FD;
+	return 0;
+}
+
 static pid_t fake_tgid_of(void *ctx, pid_t tid)
 {
 	return tid;
@@ -249,6 +256,7 @@ static const struct host_ops fake_ops = {
     .reopen = fake_reopen,
     .mapping = fake_mapping,
     .syscall_offset = fake_syscall_offset,
+    .syscall_fd = fake_syscall_fd,
     .tgid_of = fake_tgid_of,
     .pin = fake_pin,
     .unpin = fake_unpin,

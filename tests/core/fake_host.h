@@ -18,6 +18,8 @@
 
 #define FAKE_MAX  32
 #define FAKE_PINS 70000
+/* The fd number the fake process's ioctls are made on (host.h syscall_fd). */
+#define FAKE_IOCTL_FD 5
 
 struct fake_host {
 	struct {

@@ -20,31 +20,17 @@
 #include "compat/vfio-uapi.h"
 #include "core/iommufd.h"
 #include "core/vdev.h"
-#include "fake_host.h"
-#include "test_device.h"
+#include "two_devs.h"
 
-#define PID        1000
-#define ARENA      (64u << 10)
-#define PAGE       4096u
+#define PAGE       TWO_DEVS_PAGE
 #define IOMMUFD_FD 7
 #define OTHER_FD   8
 
 struct fx {
-	struct tdev t[2];
-	struct fake_host h;
-	struct vu_log log;
-	struct vdev *d[2];
+	struct two_devs w;
 	struct vfile *f[2]; /* device cdev files */
 	struct iommufd *ictx;
-	struct vreq r;
-	uint8_t *arena;
-	size_t used;
-	uint8_t *dma; /* the fake process's DMA memory: 4 pages */
 };
-
-static void quiet(void *arg, enum vu_log_level lvl, const char *line)
-{
-}
 
 /* What the daemon does for BIND: the fake process's IOMMUFD_FD is the
  * context, OTHER_FD some other file, anything else no fd. */
@@ -60,40 +46,24 @@ static int resolve(void *arg, pid_t pid, int fd, struct iommufd **out)
 	return fd == OTHER_FD ? -EBADFD : -EBADF;
 }
 
+static void hook(struct vdev_config *cfg, void *arg)
+{
+	cfg->iommufd_get = resolve;
+	cfg->iommufd_arg = arg;
+}
+
 static int fx_setup(void **state)
 {
 	struct fx *x = calloc(1, sizeof(*x));
 	struct iommufd_config icfg = {.name = "iommu"};
 
 	assert_non_null(x);
-	fake_host_init(&x->h);
-	x->arena = aligned_alloc(PAGE, ARENA);
-	memset(x->arena, 0, ARENA);
-	fake_host_add_mem(&x->h, x->arena, ARENA);
-	x->dma = aligned_alloc(PAGE, 4 * PAGE);
-	memset(x->dma, 0, 4 * PAGE);
-	fake_host_add_mem(&x->h, x->dma, 4 * PAGE);
-	fake_host_add_map(&x->h, x->dma, 4 * PAGE, true, true, -1, 0);
-	x->log = (struct vu_log){.level = getenv("VUC_TEST_VERBOSE") ? VU_LOG_DEBUG : VU_LOG_ERR,
-	                         .fn = getenv("VUC_TEST_VERBOSE") ? NULL : quiet};
-	icfg.host = fake_host_ops(&x->h);
-	icfg.log = &x->log;
+	two_devs_start(&x->w, hook, x);
+	icfg.host = fake_host_ops(&x->w.h);
+	icfg.log = &x->w.log;
 	assert_int_equal(iommufd_create(&icfg, &x->ictx), 0);
-	for (int i = 0; i < 2; i++) {
-		struct vdev_config cfg = {.name = i ? "b" : "a",
-		                          .timeout_ms = 2000,
-		                          .host = fake_host_ops(&x->h),
-		                          .log = &x->log,
-		                          .iommufd_get = resolve,
-		                          .iommufd_arg = x};
-
-		assert_int_equal(tdev_start(&x->t[i], true, 16), 0);
-		cfg.server = x->t[i].path;
-		assert_int_equal(vdev_create(&cfg, &x->d[i]), 0);
-	}
-	x->r = (struct vreq){.pid = PID, .tid = PID};
 	for (int i = 0; i < 2; i++)
-		assert_int_equal(vdev_open(x->d[i], &x->r, VFILE_CDEV, &x->f[i]), 0);
+		assert_int_equal(vdev_open(x->w.d[i], &x->w.r, VFILE_CDEV, &x->f[i]), 0);
 	*state = x;
 	return 0;
 }
@@ -102,39 +72,29 @@ static int fx_teardown(void **state)
 {
 	struct fx *x = *state;
 
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 2; i++)
 		if (x->f[i])
-			vdev_release(x->d[i], x->f[i]);
-		vdev_destroy(x->d[i]);
-		tdev_stop(&x->t[i]);
-	}
+			vdev_release(x->w.d[i], x->f[i]);
+	two_devs_stop(&x->w);
 	if (x->ictx)
 		iommufd_put(x->ictx);
-	fake_host_fini(&x->h);
-	free(x->dma);
-	free(x->arena);
 	free(x);
 	return 0;
 }
 
 static void *arg_alloc(struct fx *x, size_t len)
 {
-	void *p = x->arena + x->used;
-
-	x->used += (len + 15) & ~(size_t)15;
-	assert_true(x->used <= ARENA);
-	memset(p, 0, len);
-	return p;
+	return two_devs_arg(&x->w, len);
 }
 
 static long dev_io(struct fx *x, int i, unsigned int cmd, const void *arg)
 {
-	return vdev_ioctl(x->d[i], x->f[i], &x->r, cmd, (uintptr_t)arg);
+	return vdev_ioctl(x->w.d[i], x->f[i], &x->w.r, cmd, (uintptr_t)arg);
 }
 
 static long fd_io(struct fx *x, unsigned int cmd, const void *arg)
 {
-	return iommufd_ioctl(x->ictx, &x->r, cmd, (uintptr_t)arg);
+	return iommufd_ioctl(x->ictx, &x->w.r, cmd, (uintptr_t)arg);
 }
 
 static long bind(struct fx *x, int i, int fd, uint32_t *devid)
@@ -224,7 +184,7 @@ static void test_before_bind(void **state)
 	info->argsz = sizeof(*info);
 	assert_int_equal(dev_io(x, 0, VFIO_DEVICE_GET_INFO, info), -EINVAL);
 	assert_int_equal(attach(x, 0, 1), -EINVAL);
-	assert_int_equal(vdev_read(x->d[0], x->f[0], &x->r, 7ull << 40, buf, 4), -EINVAL);
+	assert_int_equal(vdev_read(x->w.d[0], x->f[0], &x->w.r, 7ull << 40, buf, 4), -EINVAL);
 	assert_int_equal(dev_io(x, 0, 0x3b99, info), -EINVAL);
 }
 
@@ -249,16 +209,16 @@ static void test_bind_errors(void **state)
 	assert_int_equal(bind(x, 0, IOMMUFD_FD, &devid), 0);
 	assert_int_equal(bind(x, 0, IOMMUFD_FD, NULL), -EINVAL);
 	/* Another open of the cdev cannot bind the device too. */
-	assert_int_equal(vdev_open(x->d[0], &x->r, VFILE_CDEV, &again), 0);
-	assert_int_equal(vdev_ioctl(x->d[0], again, &x->r, VFIO_DEVICE_BIND_IOMMUFD, (uintptr_t)b),
-	                 -EINVAL);
+	assert_int_equal(vdev_open(x->w.d[0], &x->w.r, VFILE_CDEV, &again), 0);
+	assert_int_equal(
+	    vdev_ioctl(x->w.d[0], again, &x->w.r, VFIO_DEVICE_BIND_IOMMUFD, (uintptr_t)b), -EINVAL);
 	/* The one-fd node is busy while the cdev has the device. */
 	{
 		struct vfile *node;
 
-		assert_int_equal(vdev_open(x->d[0], &x->r, VFILE_NODE, &node), -EBUSY);
+		assert_int_equal(vdev_open(x->w.d[0], &x->w.r, VFILE_NODE, &node), -EBUSY);
 	}
-	vdev_release(x->d[0], again);
+	vdev_release(x->w.d[0], again);
 	info->argsz = sizeof(*info);
 	assert_int_equal(dev_io(x, 0, VFIO_DEVICE_GET_INFO, info), 0);
 	assert_int_equal(info->num_regions, TDEV_NUM_REGIONS);
@@ -271,9 +231,9 @@ static void test_bind_node_busy(void **state)
 	struct fx *x = *state;
 	struct vfile *node;
 
-	assert_int_equal(vdev_open(x->d[0], &x->r, VFILE_NODE, &node), 0);
+	assert_int_equal(vdev_open(x->w.d[0], &x->w.r, VFILE_NODE, &node), 0);
 	assert_int_equal(bind(x, 0, IOMMUFD_FD, NULL), -EBUSY);
-	vdev_release(x->d[0], node);
+	vdev_release(x->w.d[0], node);
 	assert_int_equal(bind(x, 0, IOMMUFD_FD, NULL), 0);
 }
 
@@ -288,26 +248,26 @@ static void test_two_devices_one_ioas(void **state)
 	bind_both(x);
 	ioas = ioas_alloc(x);
 	assert_int_equal(attach(x, 0, ioas), 0);
-	assert_int_equal(ioas_map(x, ioas, x->dma, 0x100000, PAGE, FIXED_RW), 0);
-	assert_int_equal(tdev_nr_maps(&x->t[0]), 1);
-	assert_int_equal(tdev_nr_maps(&x->t[1]), 0);
+	assert_int_equal(ioas_map(x, ioas, x->w.dma, 0x100000, PAGE, FIXED_RW), 0);
+	assert_int_equal(tdev_nr_maps(&x->w.t[0]), 1);
+	assert_int_equal(tdev_nr_maps(&x->w.t[1]), 0);
 	assert_int_equal(attach(x, 1, ioas), 0);
-	assert_int_equal(tdev_nr_maps(&x->t[1]), 1);
-	assert_int_equal(ioas_map(x, ioas, x->dma + PAGE, 0x200000, PAGE, FIXED_RW), 0);
-	assert_int_equal(tdev_nr_maps(&x->t[0]), 2);
-	assert_int_equal(tdev_nr_maps(&x->t[1]), 2);
+	assert_int_equal(tdev_nr_maps(&x->w.t[1]), 1);
+	assert_int_equal(ioas_map(x, ioas, x->w.dma + PAGE, 0x200000, PAGE, FIXED_RW), 0);
+	assert_int_equal(tdev_nr_maps(&x->w.t[0]), 2);
+	assert_int_equal(tdev_nr_maps(&x->w.t[1]), 2);
 	assert_int_equal(ioas_unmap(x, ioas, 0x100000, PAGE, &unmapped), 0);
 	assert_int_equal(unmapped, PAGE);
-	assert_int_equal(tdev_nr_maps(&x->t[0]), 1);
-	assert_int_equal(tdev_nr_maps(&x->t[1]), 1);
+	assert_int_equal(tdev_nr_maps(&x->w.t[0]), 1);
+	assert_int_equal(tdev_nr_maps(&x->w.t[1]), 1);
 	/* Detach with a mapping live: that server sees it go, the other not. */
 	assert_int_equal(detach(x, 1), 0);
-	assert_int_equal(tdev_nr_maps(&x->t[1]), 0);
-	assert_int_equal(tdev_nr_maps(&x->t[0]), 1);
+	assert_int_equal(tdev_nr_maps(&x->w.t[1]), 0);
+	assert_int_equal(tdev_nr_maps(&x->w.t[0]), 1);
 	/* Closing the bound cdev gives the device back, mappings included. */
-	vdev_release(x->d[0], x->f[0]);
+	vdev_release(x->w.d[0], x->f[0]);
 	x->f[0] = NULL;
-	assert_int_equal(tdev_nr_maps(&x->t[0]), 0);
+	assert_int_equal(tdev_nr_maps(&x->w.t[0]), 0);
 }
 
 /* The server's DMA by message reaches the process's memory through the
@@ -322,15 +282,16 @@ static void test_server_dma(void **state)
 	bind_both(x);
 	ioas = ioas_alloc(x);
 	assert_int_equal(attach(x, 0, ioas), 0);
-	assert_int_equal(ioas_map(x, ioas, x->dma, 0x300000, PAGE, FIXED_RW), 0);
+	assert_int_equal(ioas_map(x, ioas, x->w.dma, 0x300000, PAGE, FIXED_RW), 0);
 	doorbell = (uint8_t *)cmd;
-	memset(x->t[0].bar0 + TDEV_DMA_BUF, 0xa5, 16);
-	assert_int_equal(vdev_write(x->d[0], x->f[0], &x->r, TDEV_DMA_DOORBELL, doorbell, 24), 24);
+	memset(x->w.t[0].bar0 + TDEV_DMA_BUF, 0xa5, 16);
+	assert_int_equal(vdev_write(x->w.d[0], x->f[0], &x->w.r, TDEV_DMA_DOORBELL, doorbell, 24),
+	                 24);
 	result = (uint8_t *)&err;
-	assert_int_equal(vdev_read(x->d[0], x->f[0], &x->r, TDEV_DMA_RESULT, result, 4), 4);
+	assert_int_equal(vdev_read(x->w.d[0], x->f[0], &x->w.r, TDEV_DMA_RESULT, result, 4), 4);
 	assert_int_equal(err, 0);
-	assert_int_equal(x->dma[0], 0xa5);
-	assert_int_equal(x->dma[15], 0xa5);
+	assert_int_equal(x->w.dma[0], 0xa5);
+	assert_int_equal(x->w.dma[15], 0xa5);
 }
 
 /* GET_HW_INFO: no IOMMU, data zeroed; HWPT_ALLOC on an IOAS; attach to the
@@ -369,8 +330,8 @@ static void test_hw_info_hwpt(void **state)
 	assert_int_equal(fd_io(x, IOMMU_HWPT_ALLOC, ha), -ENOENT);
 
 	assert_int_equal(attach(x, 0, hwpt), 0);
-	assert_int_equal(ioas_map(x, ioas, x->dma, 0x100000, PAGE, FIXED_RW), 0);
-	assert_int_equal(tdev_nr_maps(&x->t[0]), 1);
+	assert_int_equal(ioas_map(x, ioas, x->w.dma, 0x100000, PAGE, FIXED_RW), 0);
+	assert_int_equal(tdev_nr_maps(&x->w.t[0]), 1);
 	*de = (struct iommu_destroy){.size = sizeof(*de), .id = ioas};
 	assert_int_equal(fd_io(x, IOMMU_DESTROY, de), -EBUSY);
 	de->id = hwpt;
@@ -379,7 +340,7 @@ static void test_hw_info_hwpt(void **state)
 	assert_int_equal(fd_io(x, IOMMU_DESTROY, de), -EBUSY);
 	assert_int_equal(attach(x, 0, devid), -EINVAL);
 	assert_int_equal(detach(x, 0), 0);
-	assert_int_equal(tdev_nr_maps(&x->t[0]), 0);
+	assert_int_equal(tdev_nr_maps(&x->w.t[0]), 0);
 	de->id = hwpt;
 	assert_int_equal(fd_io(x, IOMMU_DESTROY, de), 0);
 	de->id = ioas;
@@ -403,7 +364,7 @@ static void test_size_rules(void **state)
 	a->flags = 1;
 	assert_int_equal(fd_io(x, IOMMU_IOAS_ALLOC, a), -EOPNOTSUPP);
 	assert_int_equal(fd_io(x, _IO(';', 0x99), a), -ENOTTY);
-	assert_int_equal(iommufd_ioctl(x->ictx, &x->r, IOMMU_IOAS_ALLOC, 0x10), -EFAULT);
+	assert_int_equal(iommufd_ioctl(x->ictx, &x->w.r, IOMMU_IOAS_ALLOC, 0x10), -EFAULT);
 }
 
 /* IOAS_MAP's checks, an automatic IOVA, IOVA_RANGES, unmap's rules. */
@@ -419,21 +380,21 @@ static void test_entry_limit(void **state)
 {
 	struct fx *x = *state;
 	uint32_t ioas = ioas_alloc(x);
-	size_t mark = x->used;
+	size_t mark = x->w.used;
 	uint64_t unmapped;
 
 	for (uint32_t i = 0; i < ENTRY_LIMIT; i++) {
-		x->used = mark;
-		assert_int_equal(ioas_map(x, ioas, x->dma, (uint64_t)i * PAGE, PAGE, FIXED_RW), 0);
+		x->w.used = mark;
+		assert_int_equal(ioas_map(x, ioas, x->w.dma, (uint64_t)i * PAGE, PAGE, FIXED_RW), 0);
 	}
-	x->used = mark;
+	x->w.used = mark;
 	assert_int_equal(
-	    ioas_map(x, ioas, x->dma, (uint64_t)ENTRY_LIMIT * PAGE, PAGE, FIXED_RW), -ENOSPC);
-	x->used = mark;
+	    ioas_map(x, ioas, x->w.dma, (uint64_t)ENTRY_LIMIT * PAGE, PAGE, FIXED_RW), -ENOSPC);
+	x->w.used = mark;
 	assert_int_equal(ioas_unmap(x, ioas, 0, PAGE, &unmapped), 0);
-	x->used = mark;
+	x->w.used = mark;
 	assert_int_equal(
-	    ioas_map(x, ioas, x->dma, (uint64_t)ENTRY_LIMIT * PAGE, PAGE, FIXED_RW), 0);
+	    ioas_map(x, ioas, x->w.dma, (uint64_t)ENTRY_LIMIT * PAGE, PAGE, FIXED_RW), 0);
 }
 
 static void test_map_unmap_rules(void **state)
@@ -445,19 +406,19 @@ static void test_map_unmap_rules(void **state)
 	uint32_t ioas = ioas_alloc(x);
 	uint64_t unmapped;
 
-	assert_int_equal(ioas_map(x, 99, x->dma, 0, PAGE, FIXED_RW), -ENOENT);
-	assert_int_equal(ioas_map(x, ioas, x->dma, 0, PAGE, IOMMU_IOAS_MAP_FIXED_IOVA), -EINVAL);
-	assert_int_equal(ioas_map(x, ioas, x->dma, 0, PAGE, FIXED_RW | 8), -EOPNOTSUPP);
-	assert_int_equal(ioas_map(x, ioas, x->dma, 0x1001, PAGE, FIXED_RW), -EINVAL);
-	assert_int_equal(ioas_map(x, ioas, x->dma, 0, UINT64_MAX, FIXED_RW), -EOVERFLOW);
-	assert_int_equal(ioas_map(x, ioas, x->arena + ARENA - PAGE, 0, 2 * PAGE, FIXED_RW),
-	                 -EFAULT);
-	assert_int_equal(ioas_map(x, ioas, x->dma, 0x10000, 2 * PAGE, FIXED_RW), 0);
-	assert_int_equal(ioas_map(x, ioas, x->dma, 0x11000, PAGE, FIXED_RW), -EEXIST);
+	assert_int_equal(ioas_map(x, 99, x->w.dma, 0, PAGE, FIXED_RW), -ENOENT);
+	assert_int_equal(ioas_map(x, ioas, x->w.dma, 0, PAGE, IOMMU_IOAS_MAP_FIXED_IOVA), -EINVAL);
+	assert_int_equal(ioas_map(x, ioas, x->w.dma, 0, PAGE, FIXED_RW | 8), -EOPNOTSUPP);
+	assert_int_equal(ioas_map(x, ioas, x->w.dma, 0x1001, PAGE, FIXED_RW), -EINVAL);
+	assert_int_equal(ioas_map(x, ioas, x->w.dma, 0, UINT64_MAX, FIXED_RW), -EOVERFLOW);
+	assert_int_equal(
+	    ioas_map(x, ioas, x->w.arena + TWO_DEVS_ARENA - PAGE, 0, 2 * PAGE, FIXED_RW), -EFAULT);
+	assert_int_equal(ioas_map(x, ioas, x->w.dma, 0x10000, 2 * PAGE, FIXED_RW), 0);
+	assert_int_equal(ioas_map(x, ioas, x->w.dma, 0x11000, PAGE, FIXED_RW), -EEXIST);
 	*m = (struct iommu_ioas_map){.size = sizeof(*m),
 	                             .flags = RW,
 	                             .ioas_id = ioas,
-	                             .user_va = (uintptr_t)(x->dma + 2 * PAGE),
+	                             .user_va = (uintptr_t)(x->w.dma + 2 * PAGE),
 	                             .length = PAGE};
 	assert_int_equal(fd_io(x, IOMMU_IOAS_MAP, m), 0);
 	assert_int_equal(m->iova, 0);
@@ -492,7 +453,7 @@ static void test_map_file_copy(void **state)
 
 	assert_true(memfd >= 0);
 	assert_int_equal(ftruncate(memfd, 2 * PAGE), 0);
-	x->h.fds[3] = memfd;
+	x->w.h.fds[3] = memfd;
 	bind_both(x);
 	ioas = ioas_alloc(x);
 	ioas2 = ioas_alloc(x);
@@ -506,8 +467,8 @@ static void test_map_file_copy(void **state)
 	                                   .length = 2 * PAGE,
 	                                   .iova = 0x400000};
 	assert_int_equal(fd_io(x, IOMMU_IOAS_MAP_FILE, mf), 0);
-	assert_int_equal(tdev_nr_maps(&x->t[0]), 1);
-	assert_true(x->t[0].maps[0].fd);
+	assert_int_equal(tdev_nr_maps(&x->w.t[0]), 1);
+	assert_true(x->w.t[0].maps[0].fd);
 	mf->fd = 9;
 	mf->iova = 0x500000;
 	assert_int_equal(fd_io(x, IOMMU_IOAS_MAP_FILE, mf), -EBADF);
@@ -523,13 +484,13 @@ static void test_map_file_copy(void **state)
 	                               .dst_iova = 0x800000,
 	                               .src_iova = 0x401000};
 	assert_int_equal(fd_io(x, IOMMU_IOAS_COPY, cp), 0);
-	assert_int_equal(tdev_nr_maps(&x->t[1]), 1);
-	assert_int_equal(x->t[1].maps[0].iova, 0x800000);
-	assert_true(x->t[1].maps[0].fd);
+	assert_int_equal(tdev_nr_maps(&x->w.t[1]), 1);
+	assert_int_equal(x->w.t[1].maps[0].iova, 0x800000);
+	assert_true(x->w.t[1].maps[0].fd);
 	cp->src_iova = 0x900000;
 	cp->dst_iova = 0xa00000;
 	assert_int_equal(fd_io(x, IOMMU_IOAS_COPY, cp), -ENOENT);
-	x->h.fds[3] = -1;
+	x->w.h.fds[3] = -1;
 	close(memfd);
 }
 
@@ -543,14 +504,14 @@ static void test_close_iommufd_first(void **state)
 	bind_both(x);
 	ioas = ioas_alloc(x);
 	assert_int_equal(attach(x, 0, ioas), 0);
-	assert_int_equal(ioas_map(x, ioas, x->dma, 0x100000, PAGE, FIXED_RW), 0);
+	assert_int_equal(ioas_map(x, ioas, x->w.dma, 0x100000, PAGE, FIXED_RW), 0);
 	iommufd_put(x->ictx);
 	x->ictx = NULL;
-	assert_int_equal(tdev_nr_maps(&x->t[0]), 1);
-	vdev_release(x->d[0], x->f[0]);
+	assert_int_equal(tdev_nr_maps(&x->w.t[0]), 1);
+	vdev_release(x->w.d[0], x->f[0]);
 	x->f[0] = NULL;
-	assert_int_equal(tdev_nr_maps(&x->t[0]), 0);
-	vdev_release(x->d[1], x->f[1]);
+	assert_int_equal(tdev_nr_maps(&x->w.t[0]), 0);
+	vdev_release(x->w.d[1], x->f[1]);
 	x->f[1] = NULL;
 }
 

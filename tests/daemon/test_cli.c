@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The vfio-user-cuse binary itself: exit codes and messages. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -57,11 +58,15 @@ static struct result *run_after(char **argv, void (*pre)(void))
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		/* Opened before pre() may become nobody: a build tree in a
+		 * directory nobody cannot enter (a clone in /root) still runs. */
+		int bin = open(argv[0], O_RDONLY | O_CLOEXEC);
+
 		dup2(out, STDOUT_FILENO);
 		dup2(err, STDERR_FILENO);
 		if (pre)
 			pre();
-		execv(argv[0], argv);
+		fexecve(bin, argv, environ);
 		_exit(127);
 	}
 	for (ms = 0; ms < WAIT_MS && got == 0; ms++) {

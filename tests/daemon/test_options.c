@@ -116,9 +116,23 @@ static void test_devnum(void **state)
 	assert_int_equal(p->ret, 0);
 	assert_int_equal(p->o.nodes[0].major, 120);
 	done(p);
+	/* The cdev and the iommufd node (by its name, whenever --iommufd comes). */
+	p = parse("--devnum=devices/a=120:2", "--devnum=io=121:0", "a=/s", "--iommufd=io", NULL);
+	assert_int_equal(p->ret, 0);
+	assert_int_equal(p->o.nodes[0].major, 0);
+	assert_int_equal(p->o.nodes[0].cdev_major, 120);
+	assert_int_equal(p->o.nodes[0].cdev_minor, 2);
+	assert_int_equal(p->o.iommu_major, 121);
+	assert_int_equal(p->o.iommu_minor, 0);
+	done(p);
+	p = parse("--devnum=iommu=122:3", "a=/s", NULL);
+	assert_int_equal(p->ret, 0);
+	assert_int_equal(p->o.iommu_major, 122);
+	assert_int_equal(p->o.iommu_minor, 3);
+	done(p);
 
-	expect_error(parse("--devnum=a", "a=/s", NULL), "--devnum: 'a' is not NAME=MAJOR:MINOR");
-	expect_error(parse("--devnum=a=120", "a=/s", NULL), "is not NAME=MAJOR:MINOR");
+	expect_error(parse("--devnum=a", "a=/s", NULL), "--devnum: 'a' is not NODE=MAJOR:MINOR");
+	expect_error(parse("--devnum=a=120", "a=/s", NULL), "is not NODE=MAJOR:MINOR");
 	expect_error(parse("--devnum=a=0:1", "a=/s", NULL),
 	             "'0:1' is not MAJOR:MINOR with MAJOR 1-511");
 	expect_error(parse("--devnum=a=512:0", "a=/s", NULL), "'512:0' is not MAJOR:MINOR");
@@ -128,6 +142,18 @@ static void test_devnum(void **state)
 	expect_error(parse("--devnum=a=120:", "a=/s", NULL), "'120:' is not");
 	expect_error(parse("--devnum=a/b=120:0", "a=/s", NULL), "contains '/'");
 	expect_error(parse("--devnum=b=120:0", "a=/s", NULL), "--devnum: no device 'b' given");
+	expect_error(parse("--devnum=devices/b=120:0", "a=/s", NULL),
+	             "--devnum: no device 'b' given");
+	expect_error(parse("--devnum=devices/=120:0", "a=/s", NULL), "empty device name");
+	expect_error(parse("--devnum=devices/a/b=120:0", "a=/s", NULL), "contains '/'");
+	expect_error(parse("--devnum=a=120:0", "--devnum=devices/a=120:0", "a=/s", NULL),
+	             "120:0 is given to 'a' and 'devices/a'");
+	expect_error(parse("--models=node", "--devnum=iommu=120:0", "a=/s", NULL),
+	             "--devnum: no node iommu is served (see --models)");
+	expect_error(parse("--models=node", "--devnum=devices/a=120:0", "a=/s", NULL),
+	             "no node devices/a is served");
+	expect_error(parse("--models=iommufd", "--devnum=a=120:0", "a=/s", NULL),
+	             "no node a is served");
 	expect_error(parse("--devnum=a=120:0", "--devnum=a=120:1", "a=/s", NULL),
 	             "device 'a' is given two numbers");
 	expect_error(parse("--devnum=a=120:0", "--devnum=b=120:0", "a=/s", "b=/t", NULL),
@@ -276,6 +302,27 @@ static void test_iommufd_name(void **state)
 	expect_error(parse("devices=/tmp/s", NULL), "holds the device cdevs");
 	expect_error(parse("--iommufd=devices", "a=/tmp/s", NULL), "holds the device cdevs");
 	expect_error(parse("--iommufd=a/b", "a=/tmp/s", NULL), "contains '/'");
+	expect_error(parse("groups=/tmp/s", NULL), "holds the groups");
+	expect_error(parse("vfio=/tmp/s", NULL), "is the container node's");
+	expect_error(parse("--container=iommu", "a=/tmp/s", NULL), "name the same node");
+	expect_error(parse("--group-base=x", "a=/tmp/s", NULL), "--group-base");
+	expect_error(parse("--sysfs=rel", "a=/tmp/s", NULL), "absolute path");
+}
+
+/* --models picks the device models; all by default. */
+static void test_models(void **state)
+{
+	struct parsed *p = parse("a=/tmp/s", NULL);
+
+	assert_int_equal(p->ret, 0);
+	assert_int_equal(p->o.models, OPT_MODEL_NODE | OPT_MODEL_IOMMUFD | OPT_MODEL_LEGACY);
+	done(p);
+	p = parse("--models=node,legacy", "a=/tmp/s", NULL);
+	assert_int_equal(p->ret, 0);
+	assert_int_equal(p->o.models, OPT_MODEL_NODE | OPT_MODEL_LEGACY);
+	done(p);
+	expect_error(parse("--models=node,vga", "a=/tmp/s", NULL), "'vga' is not node");
+	expect_error(parse("--models=", "a=/tmp/s", NULL), "at least one");
 }
 
 static void test_bad_pairs(void **state)
@@ -355,9 +402,9 @@ int main(void)
 	    cmocka_unit_test(test_defaults),     cmocka_unit_test(test_server_forms),
 	    cmocka_unit_test(test_all_options),  cmocka_unit_test(test_verbosity),
 	    cmocka_unit_test(test_help_version), cmocka_unit_test(test_many_nodes),
-	    cmocka_unit_test(test_iommufd_name), cmocka_unit_test(test_bad_pairs),
-	    cmocka_unit_test(test_bad_options),  cmocka_unit_test(test_devnum),
-	    cmocka_unit_test(test_foreground),
+	    cmocka_unit_test(test_iommufd_name), cmocka_unit_test(test_models),
+	    cmocka_unit_test(test_bad_pairs),    cmocka_unit_test(test_bad_options),
+	    cmocka_unit_test(test_devnum),       cmocka_unit_test(test_foreground),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -238,6 +238,23 @@ static void test_log_emit(void **state)
 	assert_int_equal(buf[n - 1], '\n');
 }
 
+/* The fd of an ioctl (VFIO_GROUP_GET_DEVICE_FD answers with it). */
+static void test_syscall_fd(void **state)
+{
+	int fd = -1;
+
+	assert_int_equal(
+	    hp_parse_syscall_fd("16 0x7 0x3b6a 0x7ffc10 0x0 0x0 0x0 0x7ffc 0x7f00\n", &fd), 0);
+	assert_int_equal(fd, 7);
+	assert_int_equal(hp_parse_syscall_fd("running\n", &fd), -EAGAIN);
+	assert_int_equal(hp_parse_syscall_fd("17 0x3 0x1 0x4 0x0 0x0 0x0 0x1 0x2\n", &fd),
+	                 -EOPNOTSUPP);
+	assert_int_equal(hp_parse_syscall_fd("16 0x7\n", &fd), -EINVAL);
+	assert_int_equal(hp_parse_syscall_fd("x\n", &fd), -EINVAL);
+	assert_int_equal(hp_parse_syscall_fd("16 0x100000000 0x1 0x0 0x0 0x0 0x0 0x1 0x2\n", &fd),
+	                 -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -247,6 +264,7 @@ int main(void)
 	    cmocka_unit_test(test_maps_bad),
 	    cmocka_unit_test(test_syscall_offsets),
 	    cmocka_unit_test(test_syscall_other),
+	    cmocka_unit_test(test_syscall_fd),
 	    cmocka_unit_test(test_log_format),
 	    cmocka_unit_test(test_log_emit),
 	};

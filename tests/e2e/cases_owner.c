@@ -15,7 +15,7 @@
 #define IOVA_A   0x100000000ull
 #define IOVA_B   0x200000000ull
 #define BUF_SIZE (1u << 20)
-#define CHILD_MS 30000
+#define CHILD_MS 60000
 
 /* Run FN in a child process; its exit code, or -1 if it did not finish. */
 static int in_child(struct e2e *t, int (*fn)(struct e2e *t, void *arg), void *arg)

@@ -48,6 +48,9 @@ int case_release(struct e2e *t);
 /* cases_iommufd.c */
 int case_iommufd(struct e2e *t);
 int case_iommufd_excl(struct e2e *t);
+/* cases_group.c */
+int case_groups(struct e2e *t);
+int case_groups_unset(struct e2e *t);
 /* cases_sec.c */
 int case_sec_map_race(struct e2e *t);
 int case_sec_pid_reuse(struct e2e *t);
@@ -65,5 +68,16 @@ int case_server_restart(struct e2e *t);
 int case_caller_killed(struct e2e *t);
 int case_sigterm(struct e2e *t);
 int case_nodes64(struct e2e *t);
+/* cases_service.c */
+int case_devnum(struct e2e *t);
+int case_container_alias(struct e2e *t);
+int case_notify(struct e2e *t);
+int case_sighup(struct e2e *t);
+int case_journal(struct e2e *t);
+int case_capabilities(struct e2e *t);
+int case_one_line(struct e2e *t);
+int case_away_log(struct e2e *t);
+int case_fd_server(struct e2e *t);
+int case_namespaces(struct e2e *t);
 
 #endif

@@ -44,6 +44,8 @@ static const struct entry cases[] = {
     {"release", case_release, 1, "owner's exit leaves no DMA maps or eventfds"},
     {"iommufd", case_iommufd, 1, "two devices in one IOAS through iommufd and cdevs (ARG: node b)"},
     {"iommufd_excl", case_iommufd_excl, 1, "one-fd node and bound cdev exclude each other"},
+    {"groups", case_groups, 1, "two groups in one container on two servers (ARG: node b)"},
+    {"groups_unset", case_groups_unset, 1, "UNSET_CONTAINER with mappings live"},
     {"sec_map_race", case_sec_map_race, 1, "map_files race: a read-only file is never written"},
     {"sec_pid_reuse", case_sec_pid_reuse, 1, "a new process with the owner's pid gets EBUSY"},
     {"sec_not_eventfd", case_sec_not_eventfd, 1, "SET_IRQS with a non-eventfd: EINVAL first"},
@@ -59,6 +61,16 @@ static const struct entry cases[] = {
     {"caller_killed", case_caller_killed, 0, "a program killed mid-request dies at once"},
     {"sigterm", case_sigterm, 0, "daemon SIGTERM: exit 0, node gone"},
     {"nodes64", case_nodes64, 0, "64 nodes in one daemon"},
+    {"devnum", case_devnum, 0, "--devnum: the node's number; a taken one refused"},
+    {"container_alias", case_container_alias, 0, "a mknod copy reaches the device after a restart"},
+    {"notify", case_notify, 0, "READY=1 once the node is usable, STOPPING=1 at SIGTERM"},
+    {"sighup", case_sighup, 0, "SIGHUP is ignored, the node keeps working"},
+    {"journal", case_journal, 0, "JOURNAL_STREAM: <N> priorities, no timestamps"},
+    {"capabilities", case_capabilities, 0, "the unit's capabilities serve another user"},
+    {"one_line", case_one_line, 0, "an unreachable server: one line with the reason"},
+    {"away_log", case_away_log, 0, "a server away: one line gone, one line back"},
+    {"fd_server", case_fd_server, 0, "a server socket passed as fd:N"},
+    {"namespaces", case_namespaces, 0, "programs in user and pid namespaces"},
 };
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))

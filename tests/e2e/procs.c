@@ -58,7 +58,7 @@ void procs_fini(struct procs *p)
 
 	while (p->n) {
 		/* A child that will not die even for SIGKILL is left to init. */
-		if (procs_stop(p, p->pid[0], SIGKILL, 5000, &status))
+		if (procs_stop(p, p->pid[0], SIGKILL, 30000, &status))
 			forget(p, p->pid[0]);
 	}
 	if (!p->dir[0])
@@ -154,7 +154,8 @@ pid_t procs_server(struct procs *p, const char *name, const char *const opts[], 
 	pid = procs_start(p, (char *const *)argv);
 	if (pid < 0)
 		return pid;
-	ret = procs_wait_path(sock, S_IFSOCK, 10000, pid);
+	/* A limit for a hang: a sanitized server on a loaded host starts in ~1 s. */
+	ret = procs_wait_path(sock, S_IFSOCK, 30000, pid);
 	return ret ? ret : pid;
 }
 

@@ -17,8 +17,13 @@
 /* vfio-pci's layout, which the node reproduces: region index in bits 40+. */
 #define REGION_OFF(index, off) (((uint64_t)(index) << 40) + (off))
 
-/* Waits on eventfds and nodes are bounded by this unless a case says otherwise. */
-#define WAIT_MS 5000
+/*
+ * Waits on eventfds and nodes are bounded by this unless a case says
+ * otherwise. The example device signals before the register write that
+ * raises returns, so this only limits how long a missing interrupt takes to
+ * fail, on however loaded a host.
+ */
+#define WAIT_MS 20000
 
 int node_open(const char *path);
 

@@ -15,6 +15,14 @@ jobs=${2:-1}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=$src/build-fuzz
 out=$build/tests/fuzz
+# shellcheck source=scripts/setup.sh
+. "$src/scripts/setup.sh"
+
+# As root this installs clang and what the build needs; otherwise it only
+# checks that they are there.
+# shellcheck disable=SC2086 # lists of words
+vuc_install_packages $VUC_BUILD_PACKAGES $VUC_FUZZ_PACKAGES ||
+	{ echo "tests/fuzz/run.sh: the packages it needs are missing" >&2; exit 1; }
 
 cmake -S "$src" -B "$build" -DFUZZ=ON -DCMAKE_C_COMPILER=clang \
 	-DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

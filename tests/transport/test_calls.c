@@ -470,7 +470,7 @@ static void test_server_killed(void **state)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct vu_server_opts so;
+		struct vu_server_opts so = {0};
 
 		close(sv[1]);
 		tdev_init(&e.dev);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# image.sh STAGE KERNEL_DIR OUT
+# image.sh STAGE KERNEL_DIR OUT [EXTRA]
 #
 # Builds the VM's initramfs (an uncompressed newc cpio, which the kernel
 # unpacks faster than a compressed one under TCG) from:
@@ -7,7 +7,9 @@
 #   - tests/vm/init as /init;
 #   - the modules kernel.sh extracted, with their load order;
 #   - the install tree STAGE (cmake --install BUILD --prefix STAGE) at /opt/vuc;
-#   - every shared library the stage's programs need, and the loader.
+#   - every shared library the stage's programs need, and the loader;
+#   - EXTRA, a tree copied as it is to / (the QEMU suite's, tests/vm/qemu/
+#     prepare.sh: it carries its own libraries).
 # Needs no root: cpio records every file as owned by root.
 set -euo pipefail
 
@@ -16,10 +18,11 @@ die() {
 	exit 1
 }
 
-[ $# -eq 3 ] || die "usage: image.sh STAGE KERNEL_DIR OUT"
+[ $# -eq 3 ] || [ $# -eq 4 ] || die "usage: image.sh STAGE KERNEL_DIR OUT [EXTRA]"
 stage=$1
 kdir=$2
 out=$3
+extra=${4:-}
 here=$(cd "$(dirname "$0")" && pwd)
 
 [ -d "$stage" ] || die "no install tree at $stage"
@@ -35,6 +38,10 @@ cp "$here/init" "$root/init"
 chmod 0755 "$root/init"
 cp "$kdir/modules.load" "$kdir"/*.ko "$root/lib/modules/"
 cp -a "$stage/." "$root/opt/vuc/"
+if [ -n "$extra" ]; then
+	[ -d "$extra" ] || die "no extra tree at $extra"
+	cp -a "$extra/." "$root/"
+fi
 
 # Enough for programs that look up users and groups (--owner, --group).
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' \

@@ -1,0 +1,473 @@
+#!/bin/sh
+# The QEMU suite, run inside the VM by tests/vm's /init (tests/vm/run.sh
+# --suite qemu; prepare.sh puts it at /opt/qemu/suite.sh):
+#   suite.sh [SELECT]
+# Debian's own QEMUs (the bundles of tests/vm/qemu-pkgs.sh at /opt/qemu/NAME)
+# run the example device (vfio-user-example-server) through the daemon's
+# nodes with vfio-pci. The host side reads the monitor's `info pci`, quits
+# QEMU through the monitor and checks that the daemon and the server outlive
+# it. With guest RAM shared, QEMU also boots a tiny inner guest (the VM's
+# kernel and a busybox initramfs, guest-init) that prints what it sees of the
+# device: config space from sysfs, BAR0's ID register through resource0; QEMU's
+# emulated edu device rides along as a control, read the same way. An inner
+# boot takes minutes under nested TCG, so with guest RAM private QEMU runs no
+# guest kernel: it has realized the device and mapped guest RAM through the
+# daemon before the first instruction, and once the firmware has assigned
+# the BARs, `info pci` shows them.
+#   qemu10-iommufd-shared   QEMU 10.0, the iommufd and device cdev nodes by fd
+#   qemu10-iommufd-private
+#   qemu7-legacy-shared     QEMU 7.2, the container and group nodes, sysfsdev=,
+#   qemu7-legacy-private    under vfio-user-ns
+# A case whose QEMU could not be downloaded, or whose nodes the daemon does not
+# make, prints "ok N - NAME # SKIP why" and counts as skipped. Output as in
+# tests/e2e/run-suite.sh: TAP-like lines, then "N passed, N failed, N skipped".
+set -u
+
+Q=/opt/qemu
+G=$Q/guest
+WORK=/tmp/vuc-qemu
+SELECT=${1:-}
+# An inner boot takes 75-100 s under nested TCG: allow for a slow machine.
+GUEST_TIMEOUT=600
+QUIT_TIMEOUT=60
+GUEST_MEM=256M
+
+# The example device (examples/example-device.h) and its BARs' sizes.
+EX_IDS=7565:0001
+EX_BARS="0:0x1000 2:0x10000"
+EX_PEEK=$EX_IDS@0x0
+EX_ID_VALUE=0x45535556
+# QEMU's edu device: BAR0 is 1 MiB, its register 0 reads 0x010000ed (version 1.0).
+EDU_IDS=1234:11e8
+EDU_BARS="0:0x100000"
+EDU_PEEK=$EDU_IDS@0x0
+EDU_ID_VALUE=0x010000ed
+
+# The daemon's name for the example device and its nodes (README.md): the
+# iommufd and the device cdev; the container and the sysfs-like directory
+# whose iommu_group link names the device's group.
+NAME="qemu-ex"
+IOMMU_NODE=/dev/vfio-user/iommu
+DEVICE_NODE=/dev/vfio-user/devices/$NAME
+CONTAINER_NODE=/dev/vfio-user/vfio
+SYSFS_DIR=/run/vfio-user/devices/$NAME
+ONE_FD_NODE=/dev/vfio-user/$NAME
+
+n=0
+passed=0
+failed=0
+skipped=0
+fixture=""
+fixture_used=""
+daemon_pid=""
+server_pid=""
+
+log() {
+	echo "# $*"
+}
+
+selected() {
+	[ -z "$SELECT" ] && return 0
+	old_ifs=$IFS
+	IFS=,
+	for pat in $SELECT; do
+		case "$1" in
+		*"$pat"*)
+			IFS=$old_ifs
+			return 0
+			;;
+		esac
+	done
+	IFS=$old_ifs
+	return 1
+}
+
+# report NAME RC OUTPUT_FILE
+report() {
+	n=$((n + 1))
+	if [ "$2" -eq 0 ]; then
+		passed=$((passed + 1))
+		echo "ok $n - $1"
+		grep '^# ' "$3" | sed 's/^# /#   /'
+		return
+	fi
+	failed=$((failed + 1))
+	echo "not ok $n - $1 (exit $2)"
+	sed 's/^/    /' "$3"
+}
+
+# skip NAME WHY
+skip() {
+	n=$((n + 1))
+	skipped=$((skipped + 1))
+	echo "ok $n - $1 # SKIP $2"
+}
+
+# wait_path TEST PATH SECONDS: wait for test(1) TEST (-S, -c, -e) on PATH.
+wait_path() {
+	i=0
+	while ! test "$1" "$2"; do
+		i=$((i + 1))
+		[ $i -gt $(($3 * 10)) ] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+# gone PID: the process has exited (or is a zombie waiting for us).
+gone() {
+	[ ! -e "/proc/$1" ] || [ "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" = Z ]
+}
+
+# stop_pid PID SIG: signal, wait up to 10 s; the exit status (or "timeout")
+# goes to $stopped.
+stop_pid() {
+	kill "-$2" "$1" 2>/dev/null
+	i=0
+	while ! gone "$1"; do
+		i=$((i + 1))
+		if [ $i -gt 100 ]; then
+			kill -KILL "$1" 2>/dev/null
+			wait "$1" 2>/dev/null
+			stopped=timeout
+			return 1
+		fi
+		sleep 0.1
+	done
+	wait "$1"
+	stopped=$?
+}
+
+# ---- one QEMU run --------------------------------------------------------
+
+# boot DIR BUNDLE PEEK QEMU_ARG...: runs the bundle's QEMU (through $wrap, a
+# command word or empty) with the inner guest (vuc.peek=PEEK), the guest's
+# two serial ports in DIR/console.log and DIR/guest.log, the monitor on the
+# pipes DIR/mon.{in,out} (copied to DIR/monitor.log); waits for "guest: done",
+# asks the monitor for `info pci`, quits through it and waits for QEMU to
+# exit. With PEEK empty there is no guest kernel: `info pci` once the
+# firmware has given every BAR its address (QEMU 10.0 shows no size before).
+# QEMU inherits fds 3 and up. Status 0 when QEMU exited 0 after all that;
+# the times go out as "# " lines.
+boot() {
+	dir=$1
+	bundle=$2
+	peek=$3
+	shift 3
+	if [ -n "$peek" ]; then
+		set -- -kernel "$G/kernel" -initrd "$G/initrd.cpio" \
+			-append "console=ttyS0 quiet panic=-1 cryptomgr.notests vuc.peek=$peek" "$@"
+	fi
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	mkfifo "$dir/mon.in" "$dir/mon.out"
+	# The reader must not hold the fds meant for QEMU.
+	cat "$dir/mon.out" >"$dir/monitor.raw" 3>&- 4>&- &
+	reader=$!
+	start=$(date +%s)
+	# shellcheck disable=SC2086 # $wrap: a word or none
+	LD_LIBRARY_PATH=$bundle/lib QEMU_MODULE_DIR=$bundle/lib/qemu \
+		$wrap "$bundle/bin/qemu-system-x86_64" -L "$bundle/share/qemu" \
+		-name vuc-inner -nodefaults -no-user-config -display none -no-reboot \
+		-accel tcg -smp 1 -m $GUEST_MEM \
+		-serial "file:$dir/console.log" -serial "file:$dir/guest.log" \
+		-monitor "pipe:$dir/mon" "$@" >"$dir/qemu.log" 2>&1 &
+	qemu=$!
+	echo "$qemu" >"$dir/qemu.pid"
+
+	status=0
+	i=0
+	kernel_at=
+	while [ -n "$peek" ] && ! grep -q '^guest: done' "$dir/guest.log" 2>/dev/null; do
+		[ -z "$kernel_at" ] && [ -s "$dir/console.log" ] && kernel_at=$(($(date +%s) - start))
+		if gone "$qemu"; then
+			echo "QEMU exited before the guest was done; its output:"
+			sed 's/^/  /' "$dir/qemu.log"
+			status=1
+			break
+		fi
+		i=$((i + 1))
+		if [ $i -gt $GUEST_TIMEOUT ]; then
+			echo "the guest did not finish within ${GUEST_TIMEOUT}s"
+			status=1
+			break
+		fi
+		sleep 1
+	done
+	booted=$(date +%s)
+	[ $status -eq 0 ] && [ -n "$peek" ] &&
+		log "inner guest done $((booted - start)) s after QEMU started"
+
+	asked=0
+	while [ $status -eq 0 ]; do
+		ask_info_pci "$dir" || status=1
+		[ $status -eq 0 ] && [ -n "$peek" ] && break
+		last_answer "$dir" | grep -q -e 'not mapped' -e 'at 0xffffffffffffffff' || break
+		if [ $(($(date +%s) - start)) -gt $GUEST_TIMEOUT ]; then
+			echo "the firmware did not assign the BARs within ${GUEST_TIMEOUT}s"
+			status=1
+		fi
+		sleep 5
+	done
+	[ $status -eq 0 ] && [ -z "$peek" ] &&
+		log "the firmware had assigned the BARs $(($(date +%s) - start)) s after QEMU started"
+	[ $status -eq 0 ] && echo quit >"$dir/mon.in"
+
+	i=0
+	while ! gone "$qemu"; do
+		i=$((i + 1))
+		if [ $i -gt $((QUIT_TIMEOUT * 10)) ]; then
+			echo "QEMU did not quit within ${QUIT_TIMEOUT}s; killed"
+			kill -KILL "$qemu"
+			status=1
+			break
+		fi
+		sleep 0.1
+	done
+	wait "$qemu"
+	rc=$?
+	if [ $status -eq 0 ] && [ $rc -ne 0 ]; then
+		echo "QEMU exited with status $rc after quit; its output:"
+		sed 's/^/  /' "$dir/qemu.log"
+		status=1
+	fi
+	[ $status -eq 0 ] && log "QEMU quit $(($(date +%s) - booted)) s after info pci was asked for"
+	kill "$reader" 2>/dev/null
+	wait "$reader" 2>/dev/null
+	tr -d '\r' <"$dir/monitor.raw" >"$dir/monitor.log"
+	return $status
+}
+
+# ask_info_pci DIR: one more `info pci`, followed by `info name`, whose answer
+# (-name's value) marks the end of it; waits for that.
+ask_info_pci() {
+	asked=$((asked + 1))
+	printf 'info pci\ninfo name\n' >"$1/mon.in"
+	i=0
+	while [ "$(tr -d '\r' <"$1/monitor.raw" | grep -c '^vuc-inner')" -lt $asked ]; do
+		i=$((i + 1))
+		if [ $i -gt 600 ] || gone "$qemu"; then
+			echo "the monitor did not answer info pci; QEMU's output:"
+			sed 's/^/  /' "$1/qemu.log"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# last_answer DIR: what the monitor said after the last but one mark.
+last_answer() {
+	tr -d '\r' <"$1/monitor.raw" | awk -v n=$((asked - 1)) '
+		/^vuc-inner/ { seen++; next }
+		seen == n'
+}
+
+# monitor_has DIR VENDOR:DEVICE BARS: `info pci` lists the device, and its BARs
+# as BAR:SIZE words ("0:0x1000 2:0x10000") with exactly those sizes. Shows
+# what it read as "# " lines unless $quiet is set.
+monitor_has() {
+	# The last answer of `info pci` that lists it.
+	block=$(awk -v ids="PCI device $2" '
+		/^ *Bus +[0-9]+, device/ { on = 0 }
+		index($0, ids) { on = 1; b = "" }
+		on { b = b $0 "\n" }
+		END { printf "%s", b }' "$1/monitor.log")
+	if [ -z "$block" ]; then
+		echo "info pci does not list $2; the monitor said:"
+		sed 's/^/  /' "$1/monitor.log"
+		return 1
+	fi
+	[ -n "${quiet:-}" ] || echo "$block" | sed 's/^ */# info pci: /'
+	for bar in $3; do
+		# "BAR0: 32 bit memory at 0xfebf0000 [0xfebf0fff]."
+		range=$(echo "$block" | sed -n "s/^ *BAR${bar%%:*}: .* at \(0x[0-9a-f]*\) \[\(0x[0-9a-f]*\)\].*/\1 \2/p")
+		if [ -z "$range" ]; then
+			echo "info pci shows no BAR${bar%%:*} for $2"
+			return 1
+		fi
+		size=$(printf '0x%x' $((${range#* } - ${range% *} + 1)))
+		if [ "$size" != "${bar#*:}" ]; then
+			echo "BAR${bar%%:*} of $2 is $size bytes in info pci, expected ${bar#*:}"
+			return 1
+		fi
+	done
+}
+
+# guest_saw DIR VENDOR:DEVICE REG0_VALUE: the inner guest found the device in
+# sysfs, its config space starts with the ids, and BAR0's register 0 read
+# through resource0 gave REG0_VALUE. Shows the guest's lines unless $quiet.
+guest_saw() {
+	v=${2%:*}
+	d=${2#*:}
+	[ -n "${quiet:-}" ] || tr -d '\r' <"$1/guest.log" | grep '^guest: ' | sed 's/^/# /'
+	bdf=$(tr -d '\r' <"$1/guest.log" | awk -v id="0x$v:0x$d" '$2 == "pci" && $4 == id { print $3; exit }')
+	if [ -z "$bdf" ]; then
+		echo "the guest's sysfs has no $2"
+		return 1
+	fi
+	# Config space bytes 0-3: the ids, little-endian.
+	want="$(echo "$v" | cut -c3-4) $(echo "$v" | cut -c1-2) $(echo "$d" | cut -c3-4) $(echo "$d" | cut -c1-2)"
+	got=$(tr -d '\r' <"$1/guest.log" | awk -v b="$bdf" '$2 == "config" && $3 == b { print $4, $5, $6, $7; exit }')
+	if [ "$got" != "$want" ]; then
+		echo "config space of $bdf starts with '$got', expected '$want'"
+		return 1
+	fi
+	reg=$(tr -d '\r' <"$1/guest.log" | awk -v b="$bdf" '$2 == "bar0" && $3 == b && $4 == "0x0" { print $5; exit }')
+	if [ "$reg" != "$3" ]; then
+		echo "BAR0 register 0 of $bdf read '$reg' in the guest, expected $3"
+		return 1
+	fi
+}
+
+# ---- the daemon and the example server, for the cases through the nodes --
+
+start_fixture() {
+	[ -n "$fixture" ] && [ "$fixture" = up ] && return 0
+	[ -n "$fixture" ] && return 1
+	fixture=broken
+	mkdir -p "$WORK"
+	vfio-user-example-server --socket-path="$WORK/ex.sock" >"$WORK/server.log" 2>&1 &
+	server_pid=$!
+	if ! wait_path -S "$WORK/ex.sock" 30; then
+		echo "the example server did not start:"
+		cat "$WORK/server.log"
+		return 1
+	fi
+	vfio-user-cuse --mode=0666 "$NAME=$WORK/ex.sock" >"$WORK/daemon.log" 2>&1 &
+	daemon_pid=$!
+	i=0
+	while [ ! -c "$ONE_FD_NODE" ] && [ ! -c "$DEVICE_NODE" ]; do
+		i=$((i + 1))
+		if [ $i -gt 300 ] || gone "$daemon_pid"; then
+			echo "the daemon made no node for $NAME; its log:"
+			cat "$WORK/daemon.log"
+			return 1
+		fi
+		sleep 0.1
+	done
+	fixture=up
+}
+
+# healthy: the daemon and the server still run after a QEMU came and went.
+healthy() {
+	ok=0
+	gone "$server_pid" && { echo "the example server died; its log:"; cat "$WORK/server.log"; ok=1; }
+	gone "$daemon_pid" && { echo "the daemon died; its log:"; cat "$WORK/daemon.log"; ok=1; }
+	return $ok
+}
+
+# After a QEMU used them, the daemon must still stop cleanly.
+stop_fixture() {
+	[ "$fixture" = up ] || return 0
+	stop_pid "$daemon_pid" TERM
+	status=$stopped
+	stop_pid "$server_pid" TERM
+	fixture=""
+	[ -n "$fixture_used" ] || return 0
+	echo "daemon exit status after SIGTERM: $status" >"$WORK/out"
+	rc=1
+	[ "$status" = 0 ] && rc=0
+	report qemu-fixture-shutdown $rc "$WORK/out"
+}
+
+# ---- the cases -----------------------------------------------------------
+
+# bundle_of NAME CASE: the bundle's directory in $b, or skip CASE with the
+# reason prepare.sh gave for not having it.
+bundle_of() {
+	b=$Q/$1
+	[ -x "$b/bin/qemu-system-x86_64" ] && return 0
+	why=$(sed -n "s/^$1: //p" "$Q/unavailable" 2>/dev/null)
+	skip "$2" "no QEMU from $1: ${why:-not in the image}"
+	return 1
+}
+
+# vfio_case CASE BUNDLE_NAME iommufd|legacy shared|private: the example device
+# through the nodes of one model, guest RAM shared (and the inner guest) or
+# private (and no guest run).
+vfio_case() {
+	selected "$1" || return 0
+	bundle_of "$2" "$1" || return 0
+	if ! start_fixture >"$WORK/$1.out" 2>&1; then
+		report "$1" 1 "$WORK/$1.out"
+		return
+	fi
+	case $3 in
+	iommufd)
+		# QEMU 8.2 and later: no sysfs, no group; both nodes passed as fds.
+		if [ ! -c "$IOMMU_NODE" ] || [ ! -c "$DEVICE_NODE" ]; then
+			skip "$1" "the daemon makes no $IOMMU_NODE and $DEVICE_NODE"
+			return 0
+		fi
+		wrap=
+		fd3=$IOMMU_NODE
+		fd4=$DEVICE_NODE
+		set -- "$1" -object iommufd,id=i0,fd=3 -device vfio-pci,iommufd=i0,fd=4 --ram "$4"
+		;;
+	legacy)
+		# QEMU opens /dev/vfio/vfio and /dev/vfio/GROUP itself, from the
+		# iommu_group link: vfio-user-ns puts the nodes there.
+		if [ ! -c "$CONTAINER_NODE" ] || [ ! -L "$SYSFS_DIR/iommu_group" ]; then
+			skip "$1" "the daemon makes no $CONTAINER_NODE and $SYSFS_DIR"
+			return 0
+		fi
+		wrap=vfio-user-ns
+		fd3=/dev/null
+		fd4=/dev/null
+		set -- "$1" -device "vfio-pci,sysfsdev=$SYSFS_DIR" --ram "$4"
+		;;
+	esac
+	fixture_used=1
+	name=$1
+	shift
+	vfio_args=
+	while [ "$1" != --ram ]; do
+		vfio_args="$vfio_args $1"
+		shift
+	done
+	ram=$2
+	case $ram in
+	shared)
+		mem="memory-backend-memfd,id=m0,size=$GUEST_MEM,share=on"
+		peek="$EX_PEEK,$EDU_PEEK"
+		control="-device edu"
+		;;
+	private)
+		mem="memory-backend-ram,id=m0,size=$GUEST_MEM,share=off"
+		peek=
+		control=
+		;;
+	esac
+	{
+		log "$(cat "$b/version"), guest RAM $ram:${wrap:+ $wrap} qemu-system-x86_64" \
+			"-machine q35,memory-backend=m0 -object $mem$vfio_args $control"
+		# shellcheck disable=SC2086 # $vfio_args and $control: words
+		boot "$WORK/$name" "$b" "$peek" -machine q35,memory-backend=m0 -object "$mem" \
+			$vfio_args $control 3<>"$fd3" 4<>"$fd4" &&
+			monitor_has "$WORK/$name" "$EX_IDS" "$EX_BARS" &&
+			if [ -n "$peek" ]; then
+				guest_saw "$WORK/$name" "$EX_IDS" "$EX_ID_VALUE" &&
+					quiet=1 monitor_has "$WORK/$name" "$EDU_IDS" "$EDU_BARS" &&
+					quiet=1 guest_saw "$WORK/$name" "$EDU_IDS" "$EDU_ID_VALUE"
+			fi &&
+			healthy
+	} >>"$WORK/$name.out" 2>&1
+	report "$name" $? "$WORK/$name.out"
+}
+
+rm -rf "$WORK"
+mkdir -p "$WORK"
+images=
+for b in "$Q"/*/version; do
+	[ -f "$b" ] && images="$images $(basename "$(dirname "$b")")"
+done
+log "QEMU suite${SELECT:+ (select: $SELECT)}; QEMUs in the image:${images:- none}"
+
+vfio_case qemu10-iommufd-shared backports iommufd shared
+vfio_case qemu10-iommufd-private backports iommufd private
+vfio_case qemu7-legacy-shared stable legacy shared
+vfio_case qemu7-legacy-private stable legacy private
+stop_fixture
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
