@@ -5,11 +5,13 @@
  * its own, forked on first use: the threads do not wait on each other, and
  * a helper dies with its thread (PR_SET_PDEATHSIG).
  *
- * A request is one SOCK_SEQPACKET message with the fd to use (SCM_RIGHTS);
- * the data goes through a buffer shared with the helper. After the fork the
- * helper calls only async-signal-safe functions (the daemon has threads)
- * and closes every fd it inherited but its socket: a helper stuck for good
- * holds no node, no server socket, nothing of the daemon's.
+ * A request is one SOCK_SEQPACKET message: a file's access comes with the
+ * fd to use (SCM_RIGHTS), a pinned process's with the pin, whose
+ * /proc/<pid>/mem the helper opens and checks itself. The data goes through
+ * a buffer shared with the helper. After the fork the helper calls only
+ * async-signal-safe functions (the daemon has threads) and closes every fd
+ * it inherited but its socket: a helper stuck for good holds no node, no
+ * server socket, nothing of the daemon's.
  *
  * Helpers given up (timed out) or left by their thread are the daemon's
  * children until they exit: they are reaped by pid, never with
@@ -69,7 +71,7 @@ void memhelper_set_timeout(int ms)
 	atomic_store(&timeout_ms, ms > 0 ? ms : VU_DEFAULT_TIMEOUT_MS);
 }
 
-/* In the helper: the access, as the daemon made it before. */
+/* In the helper: the access itself. */
 static int32_t helper_copy(int fd, const struct hreq *q, uint8_t *buf)
 {
 	uint64_t done = 0;
