@@ -649,6 +649,19 @@ static int hung_user(struct e2e *t, void *arg)
 	/* The mappings hold the file. Closed now, while it is served: a close
 	 * at exit, after the server thread died, would wait for good. */
 	close(file);
+	/*
+	 * While the daemon's helper waits on this process's memory, it holds
+	 * the lock of its address space: an mmap or munmap here (a sanitizer's
+	 * allocator makes them) would wait with it. So this process only
+	 * serves the filesystem from now on; a child, which shares the node's
+	 * open file, drives the device and closes it.
+	 */
+	fflush(NULL);
+	if (fork() != 0) {
+		close(fd);
+		for (;;)
+			pause();
+	}
 	t0 = procs_now_ms();
 	ret = dma_run(fd, 2 * IOVA, 0, PAGE, EXDEV_DMA_CMD_DST_BAR2, &status);
 	NOTE("MAP_DMA of the hung file: %s; device read of it swapped in after MAP_DMA: %s, "
@@ -660,9 +673,7 @@ static int hung_user(struct e2e *t, void *arg)
 	close(fd);
 	step = HUNG_CLOSED;
 	CHECK(write(h->report, &step, sizeof(step)) == sizeof(step));
-	/* Stay alive, with the filesystem hung, until killed. */
-	for (;;)
-		pause();
+	return 0;
 }
 
 static int next_user(struct e2e *t, void *arg)
@@ -696,11 +707,19 @@ static int dma_hang(struct e2e *t, struct hung *h);
 
 int case_sec_dma_hang(struct e2e *t)
 {
-	struct hung h = {.fs.dev = -1};
-	int ret = dma_hang(t, &h);
+	/* Shared, for the count of READs the attacker's filesystem took. */
+	struct hung *h =
+	    mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	int ret;
 
-	if (h.fs.dir[0])
-		hungfs_end(&h.fs);
+	CHECK(h != MAP_FAILED);
+	h->fs.dev = -1;
+	ret = dma_hang(t, h);
+	/* Ours is only the mount: dma_hang closed our fd of it once the
+	 * attacker had its own, and the attacker serves it. */
+	if (h->fs.dir[0])
+		umount2(h->fs.dir, MNT_DETACH);
+	munmap(h, sizeof(*h));
 	return ret;
 }
 
@@ -742,9 +761,9 @@ static int dma_hang(struct e2e *t, struct hung *h)
 	if (attacker == 0)
 		_exit(drop_to(USER_A) || hung_user(t, h) ? 1 : 0);
 	t->procs.pid[t->procs.n++] = attacker;
-	/* Only the attacker serves the filesystem: its death ends it. */
+	/* Only the attacker serves the filesystem: its death ends it. (Its
+	 * fd has the same number: h is shared, it stays in h->fs.dev.) */
 	close(h->fs.dev);
-	h->fs.dev = -1;
 	close(report[1]);
 	CHECK_OK(read_step(report[0], 60000, &step));
 	CHECK(step == HUNG_TRIGGERED, "the attacker failed before its DMA");
