@@ -5,8 +5,22 @@
  * BAR-like regions start inside and are cut at their end (a short count, as
  * vfio_pci_bar_rw); PCI config space must hold the whole access, else EFAULT
  * (vfio_config_do_rw). The proto client splits at the server's transfer
- * size. Every write waits for the server's reply: none is posted, so a
- * config-space write has taken effect when write() returns.
+ * size.
+ *
+ * Writes to a BAR are posted, as PCI memory writes are and as the kernel's
+ * vfio-pci does them (an iowrite returns before the device has it): sent
+ * with VFIO_USER_F_NO_REPLY, and write() returns once the message is on
+ * the socket. The server handles requests in order, so any later request
+ * (a read of a status register, an ioctl) is answered only after the write
+ * was done; a program cannot mmap the regions of a CUSE node, so nothing
+ * bypasses that order. The server's refusal of a posted write does not
+ * come back (NO_REPLY), as a posted PCI write's does not; a failure to
+ * send fails that write, and the lost connection every later request.
+ * Config-space writes, and writes to other regions, wait for the reply:
+ * they have taken effect when write() returns. So do all writes without
+ * twin-socket mode: then the server's DMA requests share the main socket,
+ * and a write that does not wait would cross them, which libvfio-user's
+ * servers treat as fatal.
  */
 #include <errno.h>
 #include <string.h>
@@ -16,6 +30,12 @@
 static bool is_config(const struct vconn *c, uint32_t index)
 {
 	return (c->dev.flags & VFIO_DEVICE_FLAGS_PCI) && index == VFIO_PCI_CONFIG_REGION_INDEX;
+}
+
+static bool posted(const struct vconn *c, uint32_t index)
+{
+	return (c->dev.flags & VFIO_DEVICE_FLAGS_PCI) && index <= VFIO_PCI_BAR5_REGION_INDEX &&
+	       c->caps.twin_socket;
 }
 
 /* The count to transfer at pos, or -errno. */
@@ -67,7 +87,9 @@ ssize_t vdev_region_rw(struct vdev *d, struct vconn *c, const struct vreq *r, ui
 	n = region_span(d, c, r, index, pos, len, write);
 	if (n <= 0)
 		return n;
-	if (write)
+	if (write && posted(c, index))
+		ret = vu_region_post(c->c, index, pos, buf, n);
+	else if (write)
 		ret = vu_region_write(c->c, &o, index, pos, buf, n);
 	else
 		ret = vu_region_read(c->c, &o, index, pos, buf, n);

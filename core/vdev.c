@@ -331,7 +331,10 @@ void vconn_put(struct vconn *c)
 	struct vdev *d = c->d;
 
 	pthread_mutex_lock(&d->lock);
-	if (--c->refs == 0)
+	/* Only conn_retire waits for the references to go, and only once the
+	 * connection is no longer the live one: waking d->cond for every
+	 * request would wake the reconnect thread each time. */
+	if (--c->refs == 0 && d->conn != c)
 		pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->lock);
 }
@@ -508,6 +511,7 @@ int vdev_create(const struct vdev_config *cfg, struct vdev **out)
 		conn_free(c);
 		goto fail;
 	}
+	pthread_setname_np(d->reconnector, "vuc-reconnect");
 	vdev_log(d, VU_LOG_INFO, "connected to %s: %u regions, %u IRQ indexes%s%s", d->server,
 	         c->dev.num_regions, c->dev.num_irqs,
 	         c->dev.flags & VFIO_DEVICE_FLAGS_RESET ? ", reset" : "",

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,22 +93,51 @@ static pid_t tgid_from_status(pid_t tid)
 }
 
 /*
- * Called for every request. Most come from a process's main thread, which
- * pidfd_open accepts (it refuses other threads): that costs about half of
- * generating /proc/<tid>/status, which walks the process's memory map.
+ * Thread -> process, remembered: one direct-mapped slot per tid hash, each
+ * a tid and its tgid packed in one word, so readers and writers need no
+ * lock. An entry is only a guess: tgid_check proves it before use.
+ */
+#define TGID_SLOTS 256
+
+static _Atomic uint64_t tgid_cache[TGID_SLOTS];
+
+static uint64_t tgid_pack(pid_t tid, pid_t tgid)
+{
+	return (uint64_t)(uint32_t)tid << 32 | (uint32_t)tgid;
+}
+
+/*
+ * Whether thread tid is in thread group tgid right now: tgkill with signal
+ * 0 sends nothing and fails (ESRCH) unless both match. For the thread of a
+ * request the answer stays true until we reply: the kernel keeps a caller
+ * whose request we are serving from exiting (it waits for our answer, even
+ * when killed), so its tid cannot go to another thread meanwhile.
+ */
+static bool tgid_check(pid_t tgid, pid_t tid)
+{
+	return syscall(SYS_tgkill, tgid, tid, 0) == 0;
+}
+
+/*
+ * Called for every request. A main thread is its own process (one tgkill);
+ * another thread's process is read once from /proc/<tid>/status (which
+ * walks the process's memory map: slow) and then remembered. Where tgkill
+ * is not allowed (EPERM) /proc is asked every time.
  */
 static pid_t proc_tgid_of(void *ctx, pid_t tid)
 {
-	int fd;
+	_Atomic uint64_t *slot = &tgid_cache[(uint32_t)tid % TGID_SLOTS];
+	uint64_t e = atomic_load_explicit(slot, memory_order_relaxed);
+	pid_t tgid;
 
-	fd = (int)syscall(SYS_pidfd_open, tid, 0);
-	if (fd >= 0) {
-		close(fd);
+	if (tgid_check(tid, tid))
 		return tid;
-	}
-	if (errno == ESRCH)
-		return -ESRCH;
-	return tgid_from_status(tid);
+	if (errno == ESRCH && e >> 32 == (uint32_t)tid && tgid_check((pid_t)(uint32_t)e, tid))
+		return (pid_t)(uint32_t)e;
+	tgid = tgid_from_status(tid);
+	if (tgid > 0)
+		atomic_store_explicit(slot, tgid_pack(tid, tgid), memory_order_relaxed);
+	return tgid;
 }
 
 int hp_parse_maps_line(char *line, struct hp_maps_entry *e)
@@ -379,17 +409,94 @@ int hp_parse_syscall_fd(const char *text, int *fd)
 	return 0;
 }
 
+/*
+ * Open /proc/<tid>/syscall files, kept per thread: read again at offset 0
+ * such a file shows the thread's syscall anew, so a pread or pwrite of a
+ * program costs one read of it rather than an open, a read and a close.
+ * The fd is bound to that very thread, not to its number: once the thread
+ * is gone it reads nothing (ESRCH), whatever later takes the number.
+ * Direct-mapped slots, each a tid and an fd packed in one word; a slot is
+ * taken out while in use, so two threads never share an fd's position.
+ */
+#define SYSCALL_SLOTS 64
+
+static _Atomic uint64_t syscall_fds[SYSCALL_SLOTS];
+
+static _Atomic uint64_t *syscall_slot(pid_t tid)
+{
+	return &syscall_fds[(uint32_t)tid % SYSCALL_SLOTS];
+}
+
+/* The kept fd of tid, taken out of its slot, or -1. */
+static int syscall_fd_take(pid_t tid)
+{
+	uint64_t e = atomic_exchange(syscall_slot(tid), 0);
+
+	if (!e)
+		return -1;
+	if (e >> 32 == (uint32_t)tid)
+		return (int)(uint32_t)e;
+	close((int)(uint32_t)e); /* another thread's: evicted */
+	return -1;
+}
+
+static void syscall_fd_keep(pid_t tid, int fd)
+{
+	uint64_t e =
+	    atomic_exchange(syscall_slot(tid), (uint64_t)(uint32_t)tid << 32 | (uint32_t)fd);
+
+	if (e)
+		close((int)(uint32_t)e);
+}
+
+static int syscall_open(pid_t tid)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd >= 0 ? fd : errno == ENOENT ? -ESRCH : -errno;
+}
+
+/* /proc/<tid>/syscall into buf, NUL-terminated: 0 or -errno. A kept fd
+ * that fails is of an earlier thread of that number: open anew. */
+static int syscall_text(pid_t tid, char *buf, size_t len)
+{
+	int fd = syscall_fd_take(tid), tries = fd >= 0 ? 2 : 1;
+	ssize_t n = -1;
+
+	while (tries--) {
+		if (fd < 0)
+			fd = syscall_open(tid);
+		if (fd < 0)
+			return fd;
+		do {
+			n = pread(fd, buf, len - 1, 0);
+		} while (n < 0 && errno == EINTR);
+		if (n >= 0)
+			break;
+		n = -errno;
+		close(fd);
+		fd = -1;
+	}
+	if (n < 0)
+		return n == -ENOENT ? -ESRCH : (int)n;
+	buf[n] = '\0';
+	syscall_fd_keep(tid, fd);
+	return 0;
+}
+
 /* Read /proc/<tid>/syscall until parse stops saying the thread runs: it
  * can briefly read "running" as the thread enters the call. */
 static int read_syscall(void *ctx, pid_t tid, int (*parse)(const char *text, void *out), void *out,
                         const char *what)
 {
-	char path[64], buf[512];
+	char buf[512];
 	int round, ret;
 
-	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)tid);
 	for (round = 0; round < SYSCALL_YIELDS + SYSCALL_SLEEPS; round++) {
-		ret = read_proc(path, buf, sizeof(buf));
+		ret = syscall_text(tid, buf, sizeof(buf));
 		if (ret)
 			return ret;
 		ret = parse(buf, out);

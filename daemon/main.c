@@ -34,8 +34,11 @@
 
 #define PROG "vfio-user-cuse"
 
-#define NODE_MAX_THREADS  32
-#define NODE_IDLE_THREADS 4
+#define NODE_MAX_THREADS 32
+/* A request thread, once started, stays: libfuse ends threads above the
+ * idle count as soon as they finish a request, so a burst of requests
+ * from a few program threads created and destroyed threads all along. */
+#define NODE_IDLE_THREADS NODE_MAX_THREADS
 #define READY_TIMEOUT_MS  5000
 #define EXIT_SERVER       1
 #define EXIT_USAGE        2

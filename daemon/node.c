@@ -87,6 +87,47 @@ static void on_interrupt(fuse_req_t req, void *data)
 	vu_cancel_fire(data);
 }
 
+static pthread_key_t cancel_key;
+static pthread_once_t cancel_once = PTHREAD_ONCE_INIT;
+
+static void cancel_key_free(void *t)
+{
+	vu_cancel_free(t);
+}
+
+static void cancel_key_init(void)
+{
+	if (pthread_key_create(&cancel_key, cancel_key_free))
+		cancel_key = (pthread_key_t)-1;
+}
+
+/*
+ * The cancel token of the request thread calling, made once and then
+ * reused: a request runs on one thread from start to end, and once req_end
+ * has cleared its interrupt callback nothing fires the token any more, so
+ * the next request can take it over, unfired. Saves an allocation and a
+ * mutex setup per request.
+ */
+static struct vu_cancel *thread_cancel(void)
+{
+	struct vu_cancel *t;
+
+	pthread_once(&cancel_once, cancel_key_init);
+	if (cancel_key == (pthread_key_t)-1)
+		return NULL;
+	t = pthread_getspecific(cancel_key);
+	if (t) {
+		vu_cancel_reset(t);
+		return t;
+	}
+	t = vu_cancel_new();
+	if (t && pthread_setspecific(cancel_key, t)) {
+		vu_cancel_free(t);
+		t = NULL;
+	}
+	return t;
+}
+
 /* Who is calling, and a cancel token the kernel's INTERRUPT fires. */
 static int req_begin(struct node *n, fuse_req_t req, struct node_req *nr, struct vreq *vr)
 {
@@ -97,13 +138,12 @@ static int req_begin(struct node *n, fuse_req_t req, struct node_req *nr, struct
 	pid = n->cfg.host.ops->tgid_of(n->cfg.host.ctx, ctx->pid);
 	if (pid < 0)
 		return pid;
-	nr->cancel = vu_cancel_new();
+	nr->cancel = thread_cancel();
 	if (!nr->cancel)
 		return -ENOMEM;
 	pthread_mutex_lock(&n->lock);
 	if (n->stopping) {
 		pthread_mutex_unlock(&n->lock);
-		vu_cancel_free(nr->cancel);
 		return -ENOTCONN;
 	}
 	nr->next = n->reqs.next;
@@ -131,7 +171,6 @@ static long req_end(struct node *n, fuse_req_t req, struct node_req *nr, long re
 	nr->next->prev = nr->prev;
 	stopping = n->stopping;
 	pthread_mutex_unlock(&n->lock);
-	vu_cancel_free(nr->cancel);
 	/* Cancelled by a daemon stop, not by a signal: say what the kernel says
 	 * when a CUSE server goes away under a waiting caller. */
 	if (ret == -EINTR && stopping)
@@ -356,10 +395,11 @@ static void node_read(fuse_req_t req, size_t size, off_t chunk, struct fuse_file
 	struct node_req nr;
 	struct vreq vr;
 	uint64_t off;
+	uint64_t small[32]; /* register reads need no allocation */
 	void *buf;
 	long ret;
 
-	buf = malloc(size ? size : 1);
+	buf = size <= sizeof(small) ? small : malloc(size);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -375,7 +415,8 @@ static void node_read(fuse_req_t req, size_t size, off_t chunk, struct fuse_file
 		fuse_reply_err(req, (int)-ret);
 	else
 		fuse_reply_buf(req, buf, (size_t)ret);
-	free(buf);
+	if (buf != small)
+		free(buf);
 }
 
 static void node_write(fuse_req_t req, const char *buf, size_t size, off_t chunk,

@@ -19,7 +19,10 @@
  * through the fd the client shared, or by DMA_READ/DMA_WRITE messages when it
  * shared none. It then sets STATUS, bumps DMA_COUNT and, if IRQ_CTRL enables
  * it, raises MSI-X vector IRQ_VECTOR when MSI-X has eventfds, else INTx.
- * The copy is complete when the write to DMA_CMD returns.
+ * The copy is done before the device answers any later request: a read of
+ * STATUS after the write to DMA_CMD sees it complete (through a
+ * /dev/vfio-user node BAR writes are posted, as PCI memory writes are, so
+ * the write itself may return first).
  */
 #ifndef VFIO_USER_EXAMPLE_DEVICE_H
 #define VFIO_USER_EXAMPLE_DEVICE_H

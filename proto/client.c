@@ -4,12 +4,23 @@
  * matched to their waiters by message id.
  *
  * Each call puts a waiter (on its own stack) on the connection's list,
- * sends, and sleeps on the waiter's condition variable until the reader
- * hands it the reply, the deadline passes, its cancel token fires, or the
- * reader finds the connection gone and fails every waiter at once. Message
- * ids in flight are marked in a bitmap; a call that gives up leaves its id
- * marked, so a late reply is recognised, dropped, and frees the id, and the
- * id is never reused while a reply to it may still come.
+ * sends, and waits for its reply until the deadline passes, its cancel
+ * token fires, or the connection is found gone and every waiter fails at
+ * once. Message ids in flight are marked in a bitmap; a call that gives up
+ * leaves its id marked, so a late reply is recognised, dropped, and frees
+ * the id, and the id is never reused while a reply to it may still come.
+ *
+ * Who reads the replies. Without twin-socket mode the server's own requests
+ * come on the main socket between replies, at any time, so the reader
+ * thread reads everything there and hands each reply to its waiter (a
+ * wakeup of the reader and one of the caller per call). In twin-socket mode
+ * only replies come on the main socket, so the calls read it themselves:
+ * one waiting call at a time holds the read role ("leads"), reads until its
+ * own reply has come, handing the others theirs, and then passes the role
+ * to a call still waiting. A lone call thus sleeps in the kernel until its
+ * reply arrives and reads it itself: no thread hand-off. The reader thread
+ * then serves the twin socket, and watches the main socket only for its
+ * end, when it takes the role to read what is left.
  */
 #include <errno.h>
 #include <poll.h>
@@ -18,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -37,6 +49,7 @@ struct vu_cancel {
 	pthread_mutex_t lock; /* guards the registration below */
 	pthread_mutex_t *wait_lock;
 	pthread_cond_t *wait_cond;
+	int wake_fd; /* the connection's: wakes a call reading the socket */
 };
 
 struct waiter {
@@ -47,6 +60,8 @@ struct waiter {
 	int err;
 	struct vu_msg msg;
 	pthread_cond_t cond;
+	void *rbuf; /* where a small reply's payload goes, or NULL */
+	size_t rroom;
 };
 
 struct vu_client {
@@ -69,6 +84,17 @@ struct vu_client {
 	unsigned active;     /* calls in progress: close waits for them */
 	pthread_cond_t idle; /* active dropped to 0 while closing */
 	pthread_t reader;
+
+	/* Twin-socket mode: the calls read the main socket (see the top). */
+	bool self_read;
+	bool leading;             /* the main socket's read role is held */
+	bool reader_waits;        /* the reader thread waits for the role */
+	int read_err;             /* what a call reading the socket met */
+	int wake_fd;              /* eventfd: a fired cancel wakes the reading call */
+	pthread_cond_t lead_cond; /* the role became free (for the reader thread) */
+
+	struct vu_rx rx_main; /* for whoever holds the main socket's read role */
+	struct vu_rx rx_twin; /* the reader thread's, on the twin socket */
 };
 
 static struct timespec deadline_after(int ms)
@@ -203,8 +229,23 @@ static int send_error(struct vu_client *c, int fd, const struct vfio_user_header
 	return send_locked(c, fd, &h, NULL, 0, NULL, 0);
 }
 
+/* Room for a DMA_READ's data: rx's large buffer, which the request (a
+ * small one) does not use, grown as needed and kept. */
+static void *rx_room(struct vu_rx *rx, size_t len)
+{
+	if (rx->big_cap < len) {
+		void *p = realloc(rx->big, len ? len : 1);
+
+		if (!p)
+			return NULL;
+		rx->big = p;
+		rx->big_cap = len;
+	}
+	return rx->big;
+}
+
 /* Serve the server's DMA_READ / DMA_WRITE through the owner's callback. */
-static int serve_dma(struct vu_client *c, int fd, struct vu_msg *m)
+static int serve_dma(struct vu_client *c, int fd, struct vu_msg *m, struct vu_rx *rx)
 {
 	const struct vfio_user_dma_access *req = m->payload;
 	struct vfio_user_header h = {
@@ -215,7 +256,7 @@ static int serve_dma(struct vu_client *c, int fd, struct vu_msg *m)
 	int err;
 
 	if (m->hdr.cmd == VFIO_USER_DMA_READ) {
-		buf = malloc(req->count ? req->count : 1);
+		buf = m->payload == rx->big ? NULL : rx_room(rx, req->count);
 		if (!buf)
 			return send_error(c, fd, &m->hdr, -ENOMEM);
 		err = c->opts.dma(c->opts.arg, m->hdr.cmd, req->addr, buf, req->count);
@@ -228,11 +269,10 @@ static int serve_dma(struct vu_client *c, int fd, struct vu_msg *m)
 		err = send_error(c, fd, &m->hdr, err < 0 ? err : -EIO);
 	else if (!(m->hdr.flags & VFIO_USER_F_NO_REPLY))
 		err = send_locked(c, fd, &h, iov, buf ? 2 : 1, NULL, 0);
-	free(buf);
 	return err;
 }
 
-static int serve_request(struct vu_client *c, int fd, struct vu_msg *m)
+static int serve_request(struct vu_client *c, int fd, struct vu_msg *m, struct vu_rx *rx)
 {
 	char why[160];
 	int err;
@@ -254,7 +294,31 @@ static int serve_request(struct vu_client *c, int fd, struct vu_msg *m)
 		       vu_command_name(m->hdr.cmd));
 		return send_error(c, fd, &m->hdr, -EINVAL);
 	}
-	return serve_dma(c, fd, m);
+	return serve_dma(c, fd, m, rx);
+}
+
+/* Give w the payload of m. One in a receive buffer is copied: into the
+ * caller's buffer when it fits (the caller's memory stays valid: w is on
+ * the list, and a call leaves the list only under c->lock, held here),
+ * else into a block of its own. Locked. */
+static int take_payload(struct waiter *w, struct vu_msg *m)
+{
+	void *p;
+
+	if (!m->borrowed)
+		return 0;
+	if (w->rbuf && m->len <= w->rroom) {
+		memcpy(w->rbuf, m->payload, m->len);
+		m->payload = w->rbuf;
+		return 0;
+	}
+	p = malloc(m->len ? m->len : 1);
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, m->payload, m->len);
+	m->payload = p;
+	m->borrowed = false;
+	return 0;
 }
 
 /* Hand a reply to its waiter. A reply to an id we never used means the
@@ -303,20 +367,25 @@ static int deliver(struct vu_client *c, struct vu_msg *m, int bad, const char *w
 			vu_log(c->opts.log, VU_LOG_DEBUG,
 			       "error reply to %s (message %u) carries %zu bytes: ignored",
 			       vu_command_name(w->cmd), id, m->len);
-		w->msg = *m;
-		finish(c, w, 0);
+		int err = take_payload(w, m);
+
+		if (err)
+			vu_msg_release(m);
+		else
+			w->msg = *m;
+		finish(c, w, err);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return 0;
 }
 
-static int read_one(struct vu_client *c, int fd)
+static int read_one(struct vu_client *c, int fd, struct vu_rx *rx)
 {
 	struct vu_msg m;
 	char why[160] = "";
 	int err;
 
-	err = vu_sock_recv(fd, c->ours.max_msg_fds, c->timeout_ms, &m, why, sizeof(why));
+	err = vu_sock_recv_rx(fd, c->ours.max_msg_fds, c->timeout_ms, &m, rx, why, sizeof(why));
 	if (err == -EBADMSG) {
 		if ((m.hdr.flags & VFIO_USER_F_TYPE_MASK) == VFIO_USER_F_TYPE_REPLY)
 			return deliver(c, &m, -EPROTO, why);
@@ -332,15 +401,40 @@ static int read_one(struct vu_client *c, int fd)
 	}
 	if ((m.hdr.flags & VFIO_USER_F_TYPE_MASK) == VFIO_USER_F_TYPE_REPLY)
 		return deliver(c, &m, 0, NULL);
-	err = serve_request(c, fd, &m);
+	err = serve_request(c, fd, &m, rx);
 	vu_msg_release(&m);
+	return err;
+}
+
+/*
+ * Twin-socket mode: the main socket is ending (the server closed it, or a
+ * call reading it met an error and shut it down). Take its read role once
+ * free, read the replies still in it, and return what ended it. The role is
+ * kept: nothing is read there any more.
+ */
+static int drain_main(struct vu_client *c)
+{
+	int err;
+
+	pthread_mutex_lock(&c->lock);
+	c->reader_waits = true;
+	while (c->leading)
+		pthread_cond_wait(&c->lead_cond, &c->lock);
+	c->reader_waits = false;
+	c->leading = true;
+	err = c->read_err;
+	pthread_mutex_unlock(&c->lock);
+	while (!err)
+		err = read_one(c, c->fd, &c->rx_main);
 	return err;
 }
 
 static void *reader_main(void *arg)
 {
 	struct vu_client *c = arg;
-	struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN},
+	/* In twin-socket mode replies are the calls' to read: only the end of
+	 * the main socket (POLLRDHUP, POLLHUP) wakes us. */
+	struct pollfd p[2] = {{.fd = c->fd, .events = c->self_read ? POLLRDHUP : POLLIN},
 	                      {.fd = c->twin_fd, .events = POLLIN}};
 	nfds_t n = c->twin_fd >= 0 ? 2 : 1;
 	int err = 0;
@@ -352,10 +446,10 @@ static void *reader_main(void *arg)
 			err = -errno;
 			break;
 		}
-		for (nfds_t i = 0; i < n && !err; i++) {
-			if (p[i].revents)
-				err = read_one(c, p[i].fd);
-		}
+		if (n == 2 && p[1].revents)
+			err = read_one(c, c->twin_fd, &c->rx_twin);
+		if (!err && p[0].revents)
+			err = c->self_read ? drain_main(c) : read_one(c, c->fd, &c->rx_main);
 	}
 	lost(c, err);
 	return NULL;
@@ -498,6 +592,11 @@ static void client_free(struct vu_client *c)
 		close(c->fd);
 	if (c->twin_fd >= 0)
 		close(c->twin_fd);
+	if (c->wake_fd >= 0)
+		close(c->wake_fd);
+	vu_rx_fini(&c->rx_main);
+	vu_rx_fini(&c->rx_twin);
+	pthread_cond_destroy(&c->lead_cond);
 	pthread_cond_destroy(&c->idle);
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->send_lock);
@@ -524,10 +623,12 @@ int vu_client_connect(const char *addr, const struct vu_client_opts *opts, struc
 	if (opts)
 		c->opts = *opts;
 	c->twin_fd = -1;
+	c->wake_fd = -1;
 	c->timeout_ms = c->opts.timeout_ms > 0 ? c->opts.timeout_ms : VU_DEFAULT_TIMEOUT_MS;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->send_lock, NULL);
 	init_cond(&c->idle);
+	init_cond(&c->lead_cond);
 	c->fd = vu_sock_connect(addr, &c->is_unix, c->opts.log);
 	if (c->fd < 0) {
 		err = c->fd;
@@ -538,13 +639,17 @@ int vu_client_connect(const char *addr, const struct vu_client_opts *opts, struc
 	err = negotiate(c);
 	if (err)
 		goto fail;
-	if (c->twin_fd >= 0)
+	if (c->twin_fd >= 0) {
 		set_send_timeout(c->twin_fd, c->timeout_ms);
+		c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		c->self_read = c->wake_fd >= 0;
+	}
 	c->next_id = 1;
 	c->connected = true;
 	err = -pthread_create(&c->reader, NULL, reader_main, c);
 	if (err)
 		goto fail;
+	pthread_setname_np(c->reader, "vu-reader");
 	*out = c;
 	return 0;
 fail:
@@ -620,6 +725,7 @@ struct vu_cancel *vu_cancel_new(void)
 		return NULL;
 	atomic_init(&t->fired, false);
 	pthread_mutex_init(&t->lock, NULL);
+	t->wake_fd = -1;
 	return t;
 }
 
@@ -628,11 +734,22 @@ void vu_cancel_fire(struct vu_cancel *t)
 	atomic_store(&t->fired, true);
 	pthread_mutex_lock(&t->lock);
 	if (t->wait_lock) {
+		uint64_t one = 1;
+
 		pthread_mutex_lock(t->wait_lock);
 		pthread_cond_broadcast(t->wait_cond);
 		pthread_mutex_unlock(t->wait_lock);
+		/* The call may be reading the socket, not waiting on its cond. */
+		if (t->wake_fd >= 0 && write(t->wake_fd, &one, sizeof(one)) < 0)
+			vu_log(NULL, VU_LOG_DEBUG, "cancel: cannot wake the call: %s",
+			       strerror(errno));
 	}
 	pthread_mutex_unlock(&t->lock);
+}
+
+void vu_cancel_reset(struct vu_cancel *t)
+{
+	atomic_store(&t->fired, false);
 }
 
 void vu_cancel_free(struct vu_cancel *t)
@@ -643,13 +760,15 @@ void vu_cancel_free(struct vu_cancel *t)
 	free(t);
 }
 
-static void cancel_register(struct vu_cancel *t, pthread_mutex_t *lock, pthread_cond_t *cond)
+static void cancel_register(struct vu_cancel *t, pthread_mutex_t *lock, pthread_cond_t *cond,
+                            int wake_fd)
 {
 	if (!t)
 		return;
 	pthread_mutex_lock(&t->lock);
 	t->wait_lock = lock;
 	t->wait_cond = cond;
+	t->wake_fd = wake_fd;
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -659,8 +778,10 @@ void vu_reply_free(struct vu_reply *r)
 
 	if (!r)
 		return;
-	m = (struct vu_msg){.payload = r->payload, .fds = r->fds, .nr_fds = r->nr_fds};
+	m = (struct vu_msg){
+	    .payload = r->payload, .fds = r->fds, .nr_fds = r->nr_fds, .borrowed = r->borrowed};
 	vu_msg_release(&m);
+	r->borrowed = false;
 	r->payload = NULL;
 	r->fds = NULL;
 	r->nr_fds = 0;
@@ -712,26 +833,127 @@ static int reserve_id(struct vu_client *c, struct waiter *w)
 	return -EBUSY;
 }
 
-/* Sleep until the reply, the deadline, the cancel token or the disconnect.
- * Called with c->lock held. */
+/* Milliseconds left until dl, rounded up; 0 once it has passed. */
+static int ms_left(const struct timespec *dl)
+{
+	struct timespec now;
+	int64_t ns;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ns = (int64_t)(dl->tv_sec - now.tv_sec) * 1000000000 + (dl->tv_nsec - now.tv_nsec);
+	if (ns <= 0)
+		return 0;
+	return ns / 1000000 >= INT32_MAX ? INT32_MAX : (int)((ns + 999999) / 1000000);
+}
+
+/* Whether a waiting call may take the main socket's read role. Locked. */
+static bool may_lead(const struct vu_client *c)
+{
+	return c->self_read && !c->leading && !c->read_err && c->connected;
+}
+
+/* The read role is free: a call still waiting takes it (the reader thread,
+ * if it waits to drain the socket, is told too). Locked. */
+static void lead_handover(struct vu_client *c)
+{
+	struct waiter *w;
+
+	for (w = c->waiters; w; w = w->next) {
+		if (!w->done) {
+			pthread_cond_signal(&w->cond);
+			break;
+		}
+	}
+	if (c->reader_waits)
+		pthread_cond_signal(&c->lead_cond);
+}
+
+static void drain_wake(int fd)
+{
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		vu_log(NULL, VU_LOG_DEBUG, "read of the wake eventfd: %s", strerror(errno));
+}
+
+/*
+ * Read the main socket until w's reply has come (0), the deadline passes
+ * (-ETIMEDOUT) or the cancel token fires (-EINTR), handing other calls
+ * their replies meanwhile. A read error is left to the reader thread,
+ * which tells the owner and fails every call: 0 then, with w not done.
+ * Called locked; unlocks while it reads.
+ */
+static int lead(struct vu_client *c, struct waiter *w, const struct timespec *dl,
+                struct vu_cancel *cancel)
+{
+	int err = 0;
+
+	c->leading = true;
+	while (!w->done) {
+		struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN},
+		                      {.fd = c->wake_fd, .events = POLLIN}};
+		int ms = ms_left(dl), n, rerr = 0;
+
+		if (cancel && atomic_load(&cancel->fired)) {
+			err = -EINTR;
+			break;
+		}
+		if (!ms) {
+			err = -ETIMEDOUT;
+			break;
+		}
+		pthread_mutex_unlock(&c->lock);
+		n = poll(p, 2, ms);
+		if (n > 0 && p[1].revents)
+			drain_wake(c->wake_fd);
+		if (n > 0 && p[0].revents)
+			rerr = read_one(c, c->fd, &c->rx_main);
+		else if (n < 0 && errno != EINTR)
+			rerr = -errno;
+		pthread_mutex_lock(&c->lock);
+		if (rerr) {
+			c->read_err = rerr;
+			shutdown(c->fd, SHUT_RDWR); /* wakes the reader thread */
+			break;
+		}
+	}
+	c->leading = false;
+	lead_handover(c);
+	return err;
+}
+
+/* Wait until the reply, the deadline, the cancel token or the disconnect,
+ * reading the reply itself when it may. Called with c->lock held. */
 static int wait_reply(struct vu_client *c, struct waiter *w, int timeout_ms,
                       struct vu_cancel *cancel)
 {
 	struct timespec dl = deadline_after(timeout_ms);
+	int err;
 
 	while (!w->done) {
 		if (cancel && atomic_load(&cancel->fired)) {
 			unlink_waiter(c, w);
 			return -EINTR;
 		}
-		if (pthread_cond_timedwait(&w->cond, &c->lock, &dl) == ETIMEDOUT && !w->done) {
-			unlink_waiter(c, w);
-			vu_log(c->opts.log, VU_LOG_WARN, "%s (message %u): no reply in %d ms",
-			       vu_command_name(w->cmd), w->id, timeout_ms);
-			return -ETIMEDOUT;
+		if (may_lead(c)) {
+			err = lead(c, w, &dl, cancel);
+			if (err == -EINTR && !w->done) {
+				unlink_waiter(c, w);
+				return -EINTR;
+			}
+			if (err == -ETIMEDOUT && !w->done)
+				goto timeout;
+			continue;
 		}
+		if (pthread_cond_timedwait(&w->cond, &c->lock, &dl) == ETIMEDOUT && !w->done)
+			goto timeout;
 	}
 	return w->err;
+timeout:
+	unlink_waiter(c, w);
+	vu_log(c->opts.log, VU_LOG_WARN, "%s (message %u): no reply in %d ms",
+	       vu_command_name(w->cmd), w->id, timeout_ms);
+	return -ETIMEDOUT;
 }
 
 static int reply_result(struct waiter *w, struct vu_reply *reply, bool *refused)
@@ -754,7 +976,8 @@ static int reply_result(struct waiter *w, struct vu_reply *reply, bool *refused)
 	                           .payload = m->payload,
 	                           .len = m->len,
 	                           .fds = m->fds,
-	                           .nr_fds = m->nr_fds};
+	                           .nr_fds = m->nr_fds,
+	                           .borrowed = m->borrowed};
 	return 0;
 }
 
@@ -791,7 +1014,9 @@ int vu_callv(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iov
 	struct vu_cancel *cancel = opts ? opts->cancel : NULL;
 	bool *refused = opts ? opts->refused : NULL;
 	int timeout = opts && opts->timeout_ms > 0 ? opts->timeout_ms : c->timeout_ms;
-	struct waiter w = {.cmd = cmd};
+	struct waiter w = {.cmd = cmd,
+	                   .rbuf = opts ? opts->reply_buf : NULL,
+	                   .rroom = opts && opts->reply_buf ? opts->reply_room : 0};
 	struct vfio_user_header h = {.cmd = cmd, .flags = VFIO_USER_F_TYPE_COMMAND};
 	bool send;
 	int err;
@@ -808,7 +1033,7 @@ int vu_callv(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iov
 	if (err)
 		goto out;
 	h.msg_id = w.id;
-	cancel_register(cancel, &c->lock, &w.cond);
+	cancel_register(cancel, &c->lock, &w.cond, c->wake_fd);
 	if (send)
 		err = send_locked(c, c->fd, &h, iov, iovcnt, fds, nr_fds);
 	if (err && err != -ENOMEM) {
@@ -829,7 +1054,7 @@ int vu_callv(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iov
 	}
 	leave(c);
 	pthread_mutex_unlock(&c->lock);
-	cancel_register(cancel, NULL, NULL);
+	cancel_register(cancel, NULL, NULL, -1);
 	if (!err)
 		err = reply_result(&w, reply, refused);
 out:
@@ -845,14 +1070,13 @@ int vu_call(struct vu_client *c, uint16_t cmd, const void *req, size_t len, cons
 	return vu_callv(c, cmd, &iov, len ? 1 : 0, fds, nr_fds, opts, reply);
 }
 
-int vu_post(struct vu_client *c, uint16_t cmd, const void *req, size_t len)
+int vu_postv(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iovcnt)
 {
-	struct iovec iov = {.iov_base = (void *)req, .iov_len = len};
 	struct vfio_user_header h = {.cmd = cmd,
 	                             .flags = VFIO_USER_F_TYPE_COMMAND | VFIO_USER_F_NO_REPLY};
 	int err;
 
-	err = check_call(c, cmd, &iov, 1, 0, NULL);
+	err = check_call(c, cmd, iov, iovcnt, 0, NULL);
 	if (err)
 		return err;
 	pthread_mutex_lock(&c->lock);
@@ -864,7 +1088,7 @@ int vu_post(struct vu_client *c, uint16_t cmd, const void *req, size_t len)
 	pthread_mutex_unlock(&c->lock);
 	if (err)
 		return err;
-	err = send_locked(c, c->fd, &h, &iov, len ? 1 : 0, NULL, 0);
+	err = send_locked(c, c->fd, &h, iov, iovcnt, NULL, 0);
 	if (err) {
 		vu_log(c->opts.log, VU_LOG_ERR, "send %s: %s", vu_command_name(cmd),
 		       strerror(-err));
@@ -875,4 +1099,11 @@ int vu_post(struct vu_client *c, uint16_t cmd, const void *req, size_t len)
 	leave(c);
 	pthread_mutex_unlock(&c->lock);
 	return err;
+}
+
+int vu_post(struct vu_client *c, uint16_t cmd, const void *req, size_t len)
+{
+	struct iovec iov = {.iov_base = (void *)req, .iov_len = len};
+
+	return vu_postv(c, cmd, &iov, len ? 1 : 0);
 }

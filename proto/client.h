@@ -88,6 +88,8 @@ bool vu_client_connected(const struct vu_client *c);
 struct vu_cancel *vu_cancel_new(void);
 void vu_cancel_fire(struct vu_cancel *t);
 void vu_cancel_free(struct vu_cancel *t);
+/* Unfire a token for its next call (not while a call uses it). */
+void vu_cancel_reset(struct vu_cancel *t);
 
 struct vu_call_opts {
 	int timeout_ms;           /* 0 = the connection's default */
@@ -100,6 +102,12 @@ struct vu_call_opts {
 	 * A helper that fails before sending anything leaves it alone, so
 	 * start it at false. */
 	bool *refused;
+	/* May be NULL. A reply payload of at most reply_room bytes is put
+	 * here (vu_reply.payload then points here) instead of in memory
+	 * allocated for it: no allocation for the small replies of a hot
+	 * path. */
+	void *reply_buf;
+	size_t reply_room;
 };
 
 /* A reply: payload and fds are owned by the reply until vu_reply_free. */
@@ -109,6 +117,7 @@ struct vu_reply {
 	size_t len;
 	int *fds;
 	size_t nr_fds;
+	bool borrowed; /* payload is the call's reply_buf: not freed */
 };
 void vu_reply_free(struct vu_reply *r);
 
@@ -122,8 +131,14 @@ int vu_callv(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iov
 int vu_call(struct vu_client *c, uint16_t cmd, const void *req, size_t len, const int *fds,
             size_t nr_fds, const struct vu_call_opts *opts, struct vu_reply *reply);
 
-/* Send a request with VFIO_USER_F_NO_REPLY and return once it is sent. */
+/*
+ * Send a request with VFIO_USER_F_NO_REPLY and return once it is sent. The
+ * server answers nothing, not even an error; it handles requests in order,
+ * so every later request is answered after this one was done. A failure to
+ * send (the connection is then lost: later calls fail too) is -ENOTCONN.
+ */
 int vu_post(struct vu_client *c, uint16_t cmd, const void *req, size_t len);
+int vu_postv(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iovcnt);
 
 /*
  * The commands, one helper each. They fill the fixed fields, check the
@@ -159,6 +174,12 @@ int vu_region_read(struct vu_client *c, const struct vu_call_opts *o, uint32_t r
                    uint64_t offset, void *buf, size_t count);
 int vu_region_write(struct vu_client *c, const struct vu_call_opts *o, uint32_t region,
                     uint64_t offset, const void *buf, size_t count);
+
+/* A posted write (as a PCI memory write is posted): each piece goes with
+ * VFIO_USER_F_NO_REPLY, and the call returns once it is sent. The server
+ * does it before it answers any later request. */
+int vu_region_post(struct vu_client *c, uint32_t region, uint64_t offset, const void *buf,
+                   size_t count);
 
 /* Coalesce up to VFIO_USER_MULTI_MAX small writes (<= 8 bytes each) into one
  * REGION_WRITE_MULTI when the server offered write_multiple; otherwise they go

@@ -182,10 +182,29 @@ static size_t xfer_chunk(struct vu_client *c)
 	return max ? max : VU_DEFAULT_MAX_DATA_XFER_SIZE;
 }
 
+/* Register-sized reads and every write's acknowledgement come back into
+ * the caller's stack, not into memory allocated per reply. */
+#define SMALL_READ 256
+
+/* o with the reply going to buf. */
+static struct vu_call_opts opts_into(const struct vu_call_opts *o, void *buf, size_t room)
+{
+	struct vu_call_opts r = o ? *o : (struct vu_call_opts){0};
+
+	r.reply_buf = buf;
+	r.reply_room = room;
+	return r;
+}
+
 int vu_region_read(struct vu_client *c, const struct vu_call_opts *o, uint32_t region,
                    uint64_t offset, void *buf, size_t count)
 {
 	size_t chunk = xfer_chunk(c), done = 0;
+	struct {
+		struct vfio_user_region_access ack;
+		uint8_t data[SMALL_READ];
+	} small;
+	struct vu_call_opts oo = opts_into(o, &small, sizeof(small));
 
 	while (done < count) {
 		size_t n = count - done < chunk ? count - done : chunk;
@@ -195,7 +214,7 @@ int vu_region_read(struct vu_client *c, const struct vu_call_opts *o, uint32_t r
 		struct vu_reply r;
 		int err;
 
-		err = vu_call(c, VFIO_USER_REGION_READ, &req, sizeof(req), NULL, 0, o, &r);
+		err = vu_call(c, VFIO_USER_REGION_READ, &req, sizeof(req), NULL, 0, &oo, &r);
 		if (err)
 			return err;
 		ack = r.payload;
@@ -214,6 +233,8 @@ int vu_region_write(struct vu_client *c, const struct vu_call_opts *o, uint32_t 
                     uint64_t offset, const void *buf, size_t count)
 {
 	size_t chunk = xfer_chunk(c), done = 0;
+	struct vfio_user_region_access small;
+	struct vu_call_opts oo = opts_into(o, &small, sizeof(small));
 
 	while (done < count) {
 		size_t n = count - done < chunk ? count - done : chunk;
@@ -225,13 +246,33 @@ int vu_region_write(struct vu_client *c, const struct vu_call_opts *o, uint32_t 
 		uint32_t got;
 		int err;
 
-		err = vu_callv(c, VFIO_USER_REGION_WRITE, iov, 2, NULL, 0, o, &r);
+		err = vu_callv(c, VFIO_USER_REGION_WRITE, iov, 2, NULL, 0, &oo, &r);
 		if (err)
 			return err;
 		got = ((struct vfio_user_region_access *)r.payload)->count;
 		vu_reply_free(&r);
 		if (got != n)
 			return -EIO;
+		done += n;
+	}
+	return 0;
+}
+
+int vu_region_post(struct vu_client *c, uint32_t region, uint64_t offset, const void *buf,
+                   size_t count)
+{
+	size_t chunk = xfer_chunk(c), done = 0;
+
+	while (done < count) {
+		size_t n = count - done < chunk ? count - done : chunk;
+		struct vfio_user_region_access req = {
+		    .offset = offset + done, .region = region, .count = (uint32_t)n};
+		struct iovec iov[2] = {{.iov_base = &req, .iov_len = sizeof(req)},
+		                       {.iov_base = (char *)buf + done, .iov_len = n}};
+		int err = vu_postv(c, VFIO_USER_REGION_WRITE, iov, 2);
+
+		if (err)
+			return err;
 		done += n;
 	}
 	return 0;

@@ -38,11 +38,20 @@ void vu_msg_release(struct vu_msg *m)
 			close(m->fds[i]);
 	}
 	free(m->fds);
-	free(m->payload);
+	if (!m->borrowed)
+		free(m->payload);
 	m->fds = NULL;
 	m->nr_fds = 0;
 	m->payload = NULL;
 	m->len = 0;
+	m->borrowed = false;
+}
+
+void vu_rx_fini(struct vu_rx *rx)
+{
+	free(rx->big);
+	rx->big = NULL;
+	rx->big_cap = 0;
 }
 
 static int64_t now_ms(void)
@@ -270,15 +279,27 @@ static void put_fds(struct msghdr *mh, void *ctl, const int *fds, size_t nr_fds)
 	memcpy(CMSG_DATA(cm), fds, nr_fds * sizeof(int));
 }
 
+/* What one sendmsg can pass (SCM_MAX_FD); more fds need a heap buffer. */
+#define STACK_FDS 253
+/* Header and payload pieces that fit on the stack. */
+#define STACK_IOVS 8
+
 static int send_all(int fd, struct iovec *v, int n, const int *fds, size_t nr_fds)
 {
-	void *ctl = NULL;
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(STACK_FDS * sizeof(int))];
+	} stack_ctl;
+	void *ctl = NULL, *heap = NULL;
 	int err = 0;
 
-	if (nr_fds) {
-		ctl = calloc(1, CMSG_SPACE(nr_fds * sizeof(int)));
+	if (nr_fds > STACK_FDS) {
+		ctl = heap = calloc(1, CMSG_SPACE(nr_fds * sizeof(int)));
 		if (!ctl)
 			return -ENOMEM;
+	} else if (nr_fds) {
+		ctl = &stack_ctl;
+		memset(ctl, 0, CMSG_SPACE(nr_fds * sizeof(int)));
 	}
 	while (n > 0) {
 		struct msghdr mh = {.msg_iov = v, .msg_iovlen = (size_t)n};
@@ -294,7 +315,6 @@ static int send_all(int fd, struct iovec *v, int n, const int *fds, size_t nr_fd
 			err = errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
 			break;
 		}
-		free(ctl);
 		ctl = NULL;
 		while (n > 0 && (size_t)sent >= v->iov_len) {
 			sent -= (ssize_t)v->iov_len;
@@ -306,22 +326,24 @@ static int send_all(int fd, struct iovec *v, int n, const int *fds, size_t nr_fd
 			v->iov_len -= (size_t)sent;
 		}
 	}
-	free(ctl);
+	free(heap);
 	return err;
 }
 
 int vu_sock_send(int fd, struct vfio_user_header *hdr, const struct iovec *iov, int iovcnt,
                  const int *fds, size_t nr_fds)
 {
-	struct iovec *v;
+	struct iovec stack_v[STACK_IOVS], *v = stack_v;
 	uint64_t size = sizeof(*hdr);
 	int n = 1, err;
 
 	if (iovcnt < 0 || iovcnt > IOV_MAX - 1)
 		return -EINVAL;
-	v = calloc((size_t)iovcnt + 1, sizeof(*v));
-	if (!v)
-		return -ENOMEM;
+	if (iovcnt + 1 > STACK_IOVS) {
+		v = calloc((size_t)iovcnt + 1, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+	}
 	v[0] = (struct iovec){.iov_base = hdr, .iov_len = sizeof(*hdr)};
 	for (int i = 0; i < iovcnt; i++) {
 		if (!iov[i].iov_len)
@@ -330,15 +352,18 @@ int vu_sock_send(int fd, struct vfio_user_header *hdr, const struct iovec *iov, 
 		size += iov[i].iov_len;
 	}
 	if (size > VU_MSG_MAX_SIZE) {
-		free(v);
-		return -EMSGSIZE;
+		err = -EMSGSIZE;
+		goto out;
 	}
 	hdr->msg_size = (uint32_t)size;
 	err = send_all(fd, v, n, fds, nr_fds);
-	free(v);
+out:
+	if (v != stack_v)
+		free(v);
 	return err;
 }
 
+/* fds are kept in an array made when the first one arrives. */
 static void take_cmsgs(struct msghdr *mh, struct fd_acc *acc)
 {
 	struct cmsghdr *cm;
@@ -353,11 +378,13 @@ static void take_cmsgs(struct msghdr *mh, struct fd_acc *acc)
 			continue;
 		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		p = (int *)CMSG_DATA(cm);
+		if (n && !acc->fds && acc->max)
+			acc->fds = calloc(acc->max, sizeof(int));
 		for (size_t i = 0; i < n; i++) {
 			int f;
 
 			memcpy(&f, p + i, sizeof(f));
-			if (acc->nr < acc->max) {
+			if (acc->fds && acc->nr < acc->max) {
 				acc->fds[acc->nr++] = f;
 			} else {
 				close(f);
@@ -367,13 +394,20 @@ static void take_cmsgs(struct msghdr *mh, struct fd_acc *acc)
 	}
 }
 
+/* The control buffer of a receive: room for every fd we may accept. */
+#define CTL_FDS_MAX 1024
+
 /* Read exactly len bytes. Returns len, the bytes read before EOF (< len), or
  * -errno. */
 static ssize_t read_full(int fd, void *buf, size_t len, struct fd_acc *acc, int64_t deadline)
 {
-	size_t done = 0;
-	size_t ctlsz = CMSG_SPACE((acc->max ? acc->max : 1) * sizeof(int));
-	char *ctl = malloc(ctlsz);
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(CTL_FDS_MAX * sizeof(int))];
+	} stack_ctl;
+	size_t done = 0, max = acc->max ? acc->max : 1;
+	size_t ctlsz = CMSG_SPACE(max * sizeof(int));
+	char *ctl = max <= CTL_FDS_MAX ? stack_ctl.buf : malloc(ctlsz);
 	ssize_t ret;
 
 	if (!ctl)
@@ -408,7 +442,8 @@ static ssize_t read_full(int fd, void *buf, size_t len, struct fd_acc *acc, int6
 	}
 	ret = (ssize_t)done;
 out:
-	free(ctl);
+	if (ctl != stack_ctl.buf)
+		free(ctl);
 	return ret;
 }
 
@@ -421,7 +456,35 @@ static void close_acc(struct fd_acc *acc)
 	acc->nr = 0;
 }
 
-int vu_sock_recv(int fd, size_t max_fds, int timeout_ms, struct vu_msg *m, char *why, size_t whylen)
+/* Where the payload of the message whose header is m->hdr goes. */
+static int place_payload(struct vu_msg *m, struct vu_rx *rx)
+{
+	bool reply = (m->hdr.flags & VFIO_USER_F_TYPE_MASK) == VFIO_USER_F_TYPE_REPLY;
+
+	if (rx && m->len <= sizeof(rx->small)) {
+		m->payload = rx->small;
+		m->borrowed = true;
+		return 0;
+	}
+	if (rx && !reply) {
+		if (rx->big_cap < m->len) {
+			void *p = realloc(rx->big, m->len);
+
+			if (!p)
+				return -ENOMEM;
+			rx->big = p;
+			rx->big_cap = m->len;
+		}
+		m->payload = rx->big;
+		m->borrowed = true;
+		return 0;
+	}
+	m->payload = malloc(m->len ? m->len : 1);
+	return m->payload ? 0 : -ENOMEM;
+}
+
+int vu_sock_recv_rx(int fd, size_t max_fds, int timeout_ms, struct vu_msg *m, struct vu_rx *rx,
+                    char *why, size_t whylen)
 {
 	struct fd_acc acc = {.max = max_fds};
 	int64_t deadline = now_ms() + timeout_ms;
@@ -429,9 +492,6 @@ int vu_sock_recv(int fd, size_t max_fds, int timeout_ms, struct vu_msg *m, char 
 	int err;
 
 	memset(m, 0, sizeof(*m));
-	acc.fds = calloc(max_fds ? max_fds : 1, sizeof(int));
-	if (!acc.fds)
-		return -ENOMEM;
 	n = read_full(fd, &m->hdr, sizeof(m->hdr), &acc, deadline);
 	if (n == 0) {
 		err = -ECONNRESET;
@@ -450,11 +510,9 @@ int vu_sock_recv(int fd, size_t max_fds, int timeout_ms, struct vu_msg *m, char 
 	if (err)
 		goto fail;
 	m->len = m->hdr.msg_size - sizeof(m->hdr);
-	m->payload = malloc(m->len ? m->len : 1);
-	if (!m->payload) {
-		err = -ENOMEM;
+	err = place_payload(m, rx);
+	if (err)
 		goto fail;
-	}
 	n = read_full(fd, m->payload, m->len, &acc, deadline);
 	if (n >= 0 && (size_t)n < m->len) {
 		snprintf(why, whylen, "peer left in the middle of a %zu-byte message", m->len);
@@ -477,8 +535,15 @@ fail:
 	if (err == -ECONNRESET || err == -EPIPE)
 		err = -ECONNRESET;
 	close_acc(&acc);
-	free(m->payload);
+	if (!m->borrowed)
+		free(m->payload);
 	m->payload = NULL;
+	m->borrowed = false;
 	m->len = 0;
 	return err;
+}
+
+int vu_sock_recv(int fd, size_t max_fds, int timeout_ms, struct vu_msg *m, char *why, size_t whylen)
+{
+	return vu_sock_recv_rx(fd, max_fds, timeout_ms, m, NULL, why, whylen);
 }

@@ -21,7 +21,25 @@ struct vu_msg {
 	size_t len;
 	int *fds;
 	size_t nr_fds;
+	bool borrowed; /* payload lies in a struct vu_rx: not freed */
 };
+
+/*
+ * Where a receiver that reads many messages puts them, to allocate nothing
+ * per message: a payload that fits goes into small; a larger one of a
+ * request (not a reply, which is handed on) into big, grown as needed and
+ * kept. Both stay valid until the next receive with the same vu_rx.
+ */
+#define VU_RX_SMALL (4096 + 64)
+
+struct vu_rx {
+	uint8_t small[VU_RX_SMALL];
+	void *big;
+	size_t big_cap;
+};
+
+/* Free what rx holds. */
+void vu_rx_fini(struct vu_rx *rx);
 
 /* Free the payload and close the fds of m (safe on a zeroed struct). */
 void vu_msg_release(struct vu_msg *m);
@@ -65,5 +83,9 @@ int vu_sock_wait(int fd, int timeout_ms);
  */
 int vu_sock_recv(int fd, size_t max_fds, int timeout_ms, struct vu_msg *m, char *why,
                  size_t whylen);
+
+/* The same, with the payload in rx where it fits (m->borrowed set). */
+int vu_sock_recv_rx(int fd, size_t max_fds, int timeout_ms, struct vu_msg *m, struct vu_rx *rx,
+                    char *why, size_t whylen);
 
 #endif

@@ -11,6 +11,8 @@ VUC_BUILD_PACKAGES="cmake make gcc libc6-dev pkg-config libfuse3-dev libjson-c-d
 VUC_FUZZ_PACKAGES="clang libclang-rt-dev"
 # What the VM harness (tests/vm) needs to boot Debian's kernel with CUSE.
 VUC_VM_PACKAGES="qemu-system-x86 busybox-static cpio"
+# The benchmark (tests/bench/run.sh): callgrind natively, strace in the VM.
+VUC_BENCH_PACKAGES="valgrind strace"
 
 vuc_missing_packages() {
 	local p

@@ -241,6 +241,8 @@ static int td_region_write(void *dev, uint32_t region, uint64_t offset, const vo
 	if (region == VFIO_PCI_ROM_REGION_INDEX)
 		return -EINVAL;
 	pthread_mutex_lock(&t->lock);
+	while (t->gate_closed)
+		pthread_cond_wait(&t->gate, &t->lock);
 	t->region_writes++;
 	p = region_mem(t, region, offset, count);
 	if (p)
@@ -350,7 +352,8 @@ static void *td_serve(void *arg)
 			continue;
 		fd = accept4(t->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd >= 0)
-			vu_serve(fd, &td_ops, t, &opts, &t->stop);
+			opts.caps.twin_socket = t->twin;
+		vu_serve(fd, &td_ops, t, &opts, &t->stop);
 	}
 	return NULL;
 }
@@ -364,6 +367,7 @@ int tdev_start(struct tdev *t, bool reset_flag, uint32_t max_dma_maps)
 		snprintf(t->path, sizeof(t->path), "/tmp/vuc-core-test-%d-%u.sock", (int)getpid(),
 		         __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
 		pthread_mutex_init(&t->lock, NULL);
+		pthread_cond_init(&t->gate, NULL);
 		for (uint32_t i = 0; i < TDEV_NUM_IRQS; i++) {
 			for (uint32_t v = 0; v < TDEV_MSIX_COUNT; v++)
 				t->irq_fds[i][v] = -1;
@@ -384,6 +388,24 @@ void tdev_stop(struct tdev *t)
 	pthread_join(t->thread, NULL);
 	close(t->listen_fd);
 	unlink(t->path);
+}
+
+void tdev_gate(struct tdev *t, bool closed)
+{
+	pthread_mutex_lock(&t->lock);
+	t->gate_closed = closed;
+	pthread_cond_broadcast(&t->gate);
+	pthread_mutex_unlock(&t->lock);
+}
+
+unsigned int tdev_region_writes(struct tdev *t)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->region_writes;
+	pthread_mutex_unlock(&t->lock);
+	return n;
 }
 
 unsigned int tdev_nr_maps(struct tdev *t)

@@ -13,6 +13,11 @@
  * device DMA by message (dir 0: read client memory into BAR0's buffer at
  * TDEV_DMA_BUF; dir 1: write that buffer to client memory); the errno of
  * the DMA lands in TDEV_DMA_RESULT (4 bytes).
+ *
+ * With twin set (before the client connects) it offers twin-socket mode;
+ * while its gate is closed (tdev_gate) every region write waits in the
+ * server, so a test can tell a write that waits for its reply from one
+ * that does not.
  */
 #ifndef VFIO_USER_TESTS_TEST_DEVICE_H
 #define VFIO_USER_TESTS_TEST_DEVICE_H
@@ -48,6 +53,9 @@ struct tdev_map {
 struct tdev {
 	pthread_mutex_t lock;
 	bool reset_flag; /* offer VFIO_DEVICE_FLAGS_RESET */
+	bool twin;       /* offer twin-socket mode */
+	bool gate_closed;
+	pthread_cond_t gate;
 	uint32_t max_dma_maps;
 	uint64_t pgsizes;
 	uint32_t msi_count; /* MSI vectors claimed: 0, or a lie */
@@ -80,7 +88,11 @@ struct tdev {
 int tdev_start(struct tdev *t, bool reset_flag, uint32_t max_dma_maps);
 void tdev_stop(struct tdev *t);
 
+/* Close (true) or open the gate region writes wait at. */
+void tdev_gate(struct tdev *t, bool closed);
+
 /* Snapshot one counter or state under the lock. */
+unsigned int tdev_region_writes(struct tdev *t);
 unsigned int tdev_nr_maps(struct tdev *t);
 unsigned int tdev_region_info_calls(struct tdev *t, uint32_t index);
 unsigned int tdev_irq_info_calls(struct tdev *t, uint32_t index);

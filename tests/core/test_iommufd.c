@@ -385,16 +385,17 @@ static void test_entry_limit(void **state)
 
 	for (uint32_t i = 0; i < ENTRY_LIMIT; i++) {
 		x->w.used = mark;
-		assert_int_equal(ioas_map(x, ioas, x->w.dma, (uint64_t)i * PAGE, PAGE, FIXED_RW), 0);
+		assert_int_equal(ioas_map(x, ioas, x->w.dma, (uint64_t)i * PAGE, PAGE, FIXED_RW),
+		                 0);
 	}
 	x->w.used = mark;
-	assert_int_equal(
-	    ioas_map(x, ioas, x->w.dma, (uint64_t)ENTRY_LIMIT * PAGE, PAGE, FIXED_RW), -ENOSPC);
+	assert_int_equal(ioas_map(x, ioas, x->w.dma, (uint64_t)ENTRY_LIMIT * PAGE, PAGE, FIXED_RW),
+	                 -ENOSPC);
 	x->w.used = mark;
 	assert_int_equal(ioas_unmap(x, ioas, 0, PAGE, &unmapped), 0);
 	x->w.used = mark;
-	assert_int_equal(
-	    ioas_map(x, ioas, x->w.dma, (uint64_t)ENTRY_LIMIT * PAGE, PAGE, FIXED_RW), 0);
+	assert_int_equal(ioas_map(x, ioas, x->w.dma, (uint64_t)ENTRY_LIMIT * PAGE, PAGE, FIXED_RW),
+	                 0);
 }
 
 static void test_map_unmap_rules(void **state)

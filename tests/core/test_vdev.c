@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +28,7 @@
 #include "proto/client.h"
 #include "fake_host.h"
 #include "test_device.h"
+#include "tests/common/thread_stats.h"
 
 #define PID       1000
 #define OTHER_PID 2000
@@ -106,6 +108,17 @@ static int fx_setup_slow_info(void **state)
 	return fx_setup_full(state, true, 16, SLOW_TIMEOUT_MS, slow_info);
 }
 
+static void twin(struct tdev *t)
+{
+	t->twin = true;
+}
+
+/* A server offering twin-socket mode, where BAR writes are posted. */
+static int fx_setup_twin(void **state)
+{
+	return fx_setup_full(state, true, 16, 2000, twin);
+}
+
 static int fx_setup_noreset(void **state)
 {
 	return fx_setup_with(state, false, 16);
@@ -148,6 +161,7 @@ static int fx_teardown(void **state)
 {
 	struct fx *x = *state;
 
+	tdev_gate(&x->t, false); /* a failed check may have left it closed */
 	if (x->f)
 		vdev_release(x->d, x->f);
 	vdev_destroy(x->d);
@@ -242,6 +256,84 @@ static void test_api_version_and_extensions(void **state)
 	assert_int_equal(io_val(x, VFIO_CHECK_EXTENSION, VFIO_UPDATE_VADDR), 0);
 	assert_int_equal(io_val(x, VFIO_CHECK_EXTENSION, VFIO_DMA_CC_IOMMU), 0);
 	assert_int_equal(io_val(x, VFIO_CHECK_EXTENSION, 12345), 0);
+}
+
+/* A request, answered by the core or by the server, touches only the
+ * threads it needs: never the reconnect thread, which has nothing to do
+ * while the server is up. */
+static void test_requests_leave_reconnect_thread_asleep(void **state)
+{
+	struct fx *x = *state;
+	long long before = thread_wakeups("vuc-reconnect"), after;
+	uint32_t v;
+
+	assert_true(before >= 0);
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(io_val(x, VFIO_GET_API_VERSION, 0), VFIO_API_VERSION);
+		assert_int_equal(vdev_read(x->d, x->f, &x->r, 0, &v, sizeof(v)), sizeof(v));
+	}
+	after = thread_wakeups("vuc-reconnect");
+	/* 400 requests: a wakeup each before; a few are slack for the
+	 * scheduler, not for the requests. */
+	assert_true(after - before < 10);
+}
+
+struct opener {
+	struct tdev *t;
+	atomic_bool opened;
+};
+
+static void *open_gate_later(void *arg)
+{
+	struct opener *o = arg;
+	struct timespec ts = {.tv_nsec = 200000000};
+
+	nanosleep(&ts, NULL);
+	atomic_store(&o->opened, true);
+	tdev_gate(o->t, false);
+	return NULL;
+}
+
+/* A BAR write returns once sent, while the server has not done it yet; a
+ * later read is answered after it. A config write waits for the server. */
+static void test_bar_writes_posted(void **state)
+{
+	struct fx *x = *state;
+	uint64_t cfg = (uint64_t)VFIO_PCI_CONFIG_REGION_INDEX << 40;
+	uint32_t v = 0x1234abcd, back = 0;
+	struct opener o = {.t = &x->t};
+	unsigned int writes = tdev_region_writes(&x->t);
+	pthread_t th;
+
+	tdev_gate(&x->t, true);
+	assert_int_equal(vdev_write(x->d, x->f, &x->r, 0x8, &v, 4), 4);
+	assert_int_equal(tdev_region_writes(&x->t), writes); /* not done yet */
+	tdev_gate(&x->t, false);
+	assert_int_equal(vdev_read(x->d, x->f, &x->r, 0x8, &back, 4), 4);
+	assert_int_equal(back, v);
+	assert_int_equal(tdev_region_writes(&x->t), writes + 1);
+
+	tdev_gate(&x->t, true);
+	assert_int_equal(pthread_create(&th, NULL, open_gate_later, &o), 0);
+	assert_int_equal(vdev_write(x->d, x->f, &x->r, cfg + 0x40, &v, 4), 4);
+	assert_true(atomic_load(&o.opened)); /* it waited for the server */
+	pthread_join(th, NULL);
+}
+
+/* Without twin-socket mode no write is posted: it would cross the server's
+ * DMA requests on the main socket. */
+static void test_bar_writes_wait_without_twin(void **state)
+{
+	struct fx *x = *state;
+	struct opener o = {.t = &x->t};
+	uint32_t v = 5;
+	pthread_t th;
+
+	tdev_gate(&x->t, true);
+	assert_int_equal(pthread_create(&th, NULL, open_gate_later, &o), 0);
+	assert_int_equal(vdev_write(x->d, x->f, &x->r, 0x8, &v, 4), 4);
+	assert_true(atomic_load(&o.opened));
+	pthread_join(th, NULL);
 }
 
 static void test_unknown_ioctl_and_bad_pointer(void **state)
@@ -1399,6 +1491,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    T(test_api_version_and_extensions),
+	    T(test_requests_leave_reconnect_thread_asleep),
+	    T_WITH(test_bar_writes_posted, fx_setup_twin),
+	    T(test_bar_writes_wait_without_twin),
 	    T(test_unknown_ioctl_and_bad_pointer),
 	    T(test_set_iommu),
 	    T(test_group_status),

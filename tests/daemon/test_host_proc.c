@@ -74,6 +74,30 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * The binary is linked with --wrap=open: every open() of the host layer
+ * comes here first, so a test can count the /proc files a request reads.
+ */
+int __real_open(const char *path, int flags, ...);
+
+static int opens_status, opens_syscall;
+
+int __wrap_open(const char *path, int flags, ...)
+{
+	size_t n = strlen(path);
+	va_list ap;
+	mode_t mode;
+
+	va_start(ap, flags);
+	mode = (flags & (O_CREAT | O_TMPFILE)) ? va_arg(ap, mode_t) : 0;
+	va_end(ap);
+	if (n > 7 && !strcmp(path + n - 7, "/status"))
+		__atomic_add_fetch(&opens_status, 1, __ATOMIC_RELAXED);
+	if (n > 8 && !strcmp(path + n - 8, "/syscall"))
+		__atomic_add_fetch(&opens_syscall, 1, __ATOMIC_RELAXED);
+	return __real_open(path, flags, mode);
+}
+
 /* Read exactly len bytes or fail the test; bounded. */
 static void read_all(int fd, void *buf, size_t len)
 {
@@ -539,6 +563,33 @@ static void test_tgid_of(void **state)
 	assert_int_equal(host.ops->tgid_of(host.ctx, NO_SUCH_PID), -ESRCH);
 }
 
+/* The process of a thread that is not the main one is read from /proc
+ * once, then remembered, and checked before each use. */
+static void test_tgid_of_remembered(void **state)
+{
+	struct child *c = *state;
+	void *other;
+	pid_t tid, opid;
+	int before;
+
+	assert_int_equal(host.ops->tgid_of(host.ctx, c->info.thread), c->pid);
+	before = opens_status;
+	for (int i = 0; i < 50; i++) {
+		assert_int_equal(host.ops->tgid_of(host.ctx, c->info.thread), c->pid);
+		assert_int_equal(host.ops->tgid_of(host.ctx, c->pid), c->pid);
+	}
+	assert_int_equal(opens_status - before, 0);
+
+	/* A remembered thread that is gone is not taken for its process. */
+	assert_int_equal(setup(&other), 0);
+	tid = ((struct child *)other)->info.thread;
+	opid = ((struct child *)other)->pid;
+	assert_int_equal(host.ops->tgid_of(host.ctx, tid), opid);
+	assert_int_equal(teardown(&other), 0);
+	/* Unless another process took the number meanwhile, nothing has it. */
+	assert_int_not_equal(host.ops->tgid_of(host.ctx, tid), opid);
+}
+
 static void test_mapping_memfd(void **state)
 {
 	struct child *c = *state;
@@ -800,12 +851,12 @@ static bool uffd_works(void)
 	return true;
 }
 
-/* Run nr in a child, wait until /proc shows the thread inside it, and
- * return what syscall_offset says. */
-static int offset_of_blocked(long nr, uint64_t off, uint64_t *got)
+/* Run nr in a child and wait until /proc shows the thread inside it: the
+ * child's pid, the thread in *tidp. */
+static pid_t start_blocked(long nr, uint64_t off, pid_t *tidp)
 {
 	char path[64], text[256], want[16];
-	int report[2], status, ret, i;
+	int report[2], i;
 	pid_t pid, tid = 0;
 
 	assert_int_equal(pipe2(report, O_CLOEXEC), 0);
@@ -832,10 +883,44 @@ static int offset_of_blocked(long nr, uint64_t off, uint64_t *got)
 		usleep(1000);
 	}
 	assert_true(i < WAIT_MS);
+	*tidp = tid;
+	return pid;
+}
+
+/* What syscall_offset says of a child's thread blocked in nr. */
+static int offset_of_blocked(long nr, uint64_t off, uint64_t *got)
+{
+	int status, ret;
+	pid_t tid, pid = start_blocked(nr, off, &tid);
+
 	ret = host.ops->syscall_offset(host.ctx, tid, got);
 	kill(pid, SIGKILL);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	return ret;
+}
+
+/* The offsets of many requests of one thread: its /proc/<tid>/syscall is
+ * opened once and read again for each. */
+static void test_offset_repeated(void **state)
+{
+	uint64_t got;
+	int status, before;
+	pid_t tid, pid;
+
+	if (!uffd_works())
+		skip();
+	pid = start_blocked(HP_NR_PREAD64, 0x7000, &tid);
+	before = opens_syscall;
+	for (int i = 0; i < 50; i++) {
+		got = 0;
+		assert_int_equal(host.ops->syscall_offset(host.ctx, tid, &got), 0);
+		assert_int_equal(got, 0x7000);
+	}
+	assert_true(opens_syscall - before <= 1);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	/* Its thread is gone: the fd kept for it reads nothing of another. */
+	assert_int_equal(host.ops->syscall_offset(host.ctx, tid, &got), -ESRCH);
 }
 
 static void test_offset_blocked(void **state)
@@ -864,13 +949,22 @@ static void test_offset_blocked(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_mem_read_write),    cmocka_unit_test(test_mem_big),
-	    cmocka_unit_test(test_mem_fault),         cmocka_unit_test(test_fd_get),
-	    cmocka_unit_test(test_tgid_of),           cmocka_unit_test(test_mapping_memfd),
-	    cmocka_unit_test(test_mapping_anon),      cmocka_unit_test(test_offset_plain_read),
-	    cmocka_unit_test(test_offset_blocked),    cmocka_unit_test(test_pin),
-	    cmocka_unit_test(test_mapping_swap_race), cmocka_unit_test(test_mapping_access),
-	    cmocka_unit_test(test_pin_hung),          cmocka_unit_test(test_pin_no_fd),
+	    cmocka_unit_test(test_mem_read_write),
+	    cmocka_unit_test(test_mem_big),
+	    cmocka_unit_test(test_mem_fault),
+	    cmocka_unit_test(test_fd_get),
+	    cmocka_unit_test(test_tgid_of),
+	    cmocka_unit_test(test_mapping_memfd),
+	    cmocka_unit_test(test_mapping_anon),
+	    cmocka_unit_test(test_offset_plain_read),
+	    cmocka_unit_test(test_offset_blocked),
+	    cmocka_unit_test(test_pin),
+	    cmocka_unit_test(test_mapping_swap_race),
+	    cmocka_unit_test(test_mapping_access),
+	    cmocka_unit_test(test_pin_hung),
+	    cmocka_unit_test(test_pin_no_fd),
+	    cmocka_unit_test(test_tgid_of_remembered),
+	    cmocka_unit_test(test_offset_repeated),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,8 +1,15 @@
 // SPDX-License-Identifier: MIT
-/* Region I/O: BAR0 registers, BAR2 bulk transfers, offsets out of range. */
+/* Region I/O: BAR0 registers, BAR2 bulk transfers, offsets out of range,
+ * and the daemon's request threads under a burst from program threads. */
+#include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -191,6 +198,7 @@ int case_out_of_range(struct e2e *t)
  */
 #define THREADS       8
 #define THREAD_ROUNDS 50
+#define CHURN_READS   100
 
 struct slice {
 	int fd;
@@ -241,6 +249,139 @@ int case_threads(struct e2e *t)
 	NOTE("%d threads x %d write+read rounds on their own BAR2 slices: %d wrong", THREADS,
 	     THREAD_ROUNDS, failures);
 	CHECK(failures == 0);
+	close(fd);
+	return 0;
+}
+
+/* The daemon serving node: the vfio-user-cuse process with a NAME=SERVER
+ * argument for the node's name. */
+static pid_t daemon_of(const char *node)
+{
+	const char *name = strrchr(node, '/') ? strrchr(node, '/') + 1 : node;
+	size_t nl = strlen(name);
+	struct dirent *e;
+	pid_t found = -1;
+	DIR *d = opendir("/proc");
+
+	while (d && (e = readdir(d))) {
+		char path[64], args[4096], *p;
+		ssize_t n;
+		int fd, pid = atoi(e->d_name);
+
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, args, sizeof(args) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		args[n] = '\0';
+		p = strrchr(args, '/');
+		if (strcmp(p ? p + 1 : args, "vfio-user-cuse"))
+			continue;
+		for (p = args; p < args + n; p += strlen(p) + 1) {
+			if (!strncmp(p, name, nl) && p[nl] == '=')
+				found = pid;
+		}
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+struct churn_watch {
+	pid_t pid;
+	int seen[1024], n;
+	atomic_bool stop;
+};
+
+static void churn_sample(struct churn_watch *w)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)w->pid);
+	d = opendir(path);
+	while (d && (e = readdir(d))) {
+		int tid = atoi(e->d_name), i;
+
+		for (i = 0; tid > 0 && i < w->n && w->seen[i] != tid; i++)
+			;
+		if (tid > 0 && i == w->n && w->n < 1024)
+			w->seen[w->n++] = tid;
+	}
+	if (d)
+		closedir(d);
+}
+
+static void *churn_main(void *arg)
+{
+	struct churn_watch *w = arg;
+	struct timespec ts = {.tv_nsec = 2000000};
+
+	while (!atomic_load(&w->stop)) {
+		churn_sample(w);
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+static void *read_worker(void *arg)
+{
+	struct slice *s = arg;
+	uint32_t v;
+
+	for (int i = 0; i < CHURN_READS; i++) {
+		if (reg_read(s->fd, EXDEV_REG_ID, &v) || v != EXDEV_ID_VALUE)
+			s->failures++;
+	}
+	return NULL;
+}
+
+int case_thread_churn(struct e2e *t)
+{
+	struct churn_watch *w = calloc(1, sizeof(*w));
+	struct slice s[THREADS];
+	pthread_t th[THREADS], watcher;
+	int fd = node_open(t->node), failures = 0, ended = 0;
+	char path[64];
+	struct stat st;
+
+	CHECK(w);
+	CHECK(fd >= 0, "open %s: %s", t->node, strerror(-fd));
+	w->pid = daemon_of(t->node);
+	CHECK(w->pid > 0, "no vfio-user-cuse process serves %s", t->node);
+	churn_sample(w);
+	CHECK(pthread_create(&watcher, NULL, churn_main, w) == 0);
+	/* Two bursts with a pause between: the pause is when idle threads
+	 * above the idle limit would end. */
+	for (int burst = 0; burst < 2; burst++) {
+		for (int i = 0; i < THREADS; i++) {
+			s[i] = (struct slice){.fd = fd, .id = i};
+			CHECK(pthread_create(&th[i], NULL, read_worker, &s[i]) == 0);
+		}
+		for (int i = 0; i < THREADS; i++) {
+			pthread_join(th[i], NULL);
+			failures += s[i].failures;
+		}
+		usleep(100000);
+	}
+	atomic_store(&w->stop, true);
+	pthread_join(watcher, NULL);
+	for (int i = 0; i < w->n; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)w->pid, w->seen[i]);
+		ended += stat(path, &st) != 0;
+	}
+	NOTE("%d threads x %d BAR0 reads, twice: the daemon (pid %d) had %d threads, %d ended",
+	     THREADS, CHURN_READS, (int)w->pid, w->n, ended);
+	CHECK(failures == 0, "%d reads failed", failures);
+	CHECK(ended == 0, "%d daemon threads ended: request threads are created and destroyed",
+	      ended);
+	free(w);
 	close(fd);
 	return 0;
 }

@@ -5,7 +5,7 @@
  * that vector has an eventfd and INTx otherwise. Every check below waits for
  * something that must happen, and "did not fire" is only checked after a
  * later interrupt proved the earlier raise was processed (the device raises
- * in order, before the register write returns). INTx and MSI-X are never
+ * in order, before it answers any later request). INTx and MSI-X are never
  * enabled together: vfio-pci refuses that.
  */
 #include <sys/ioctl.h>

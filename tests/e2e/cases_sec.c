@@ -765,7 +765,7 @@ static int dma_hang(struct e2e *t, struct hung *h)
 	 * fd has the same number: h is shared, it stays in h->fs.dev.) */
 	close(h->fs.dev);
 	close(report[1]);
-	CHECK_OK(read_step(report[0], 60000, &step));
+	CHECK_OK(read_step(report[0], 120000, &step));
 	CHECK(step == HUNG_TRIGGERED, "the attacker failed before its DMA");
 	t0 = procs_now_ms();
 	CHECK(read_step(report[0], 30000, &step) == 0 && step == HUNG_CLOSED,

@@ -25,6 +25,7 @@ int case_bar0_vec(struct e2e *t);
 int case_bar2_sizes(struct e2e *t);
 int case_out_of_range(struct e2e *t);
 int case_threads(struct e2e *t);
+int case_thread_churn(struct e2e *t);
 /* cases_dma.c */
 int case_dma_memfd(struct e2e *t);
 int case_dma_anon(struct e2e *t);

@@ -26,6 +26,7 @@ static const struct entry cases[] = {
     {"bar2_sizes", case_bar2_sizes, 1, "BAR2 bulk transfers of 1 byte to 64 KiB"},
     {"out_of_range", case_out_of_range, 1, "outside a region: EINVAL (config: EFAULT)"},
     {"threads", case_threads, 1, "8 threads of the owner on their own BAR2 slices"},
+    {"thread_churn", case_thread_churn, 1, "bursts from 8 threads end no daemon thread"},
     {"dma_memfd", case_dma_memfd, 1, "DMA both ways with memfd-backed memory"},
     {"dma_anon", case_dma_anon, 1, "DMA both ways with anonymous memory"},
     {"dma_span", case_dma_span, 1, "one DMA mapping over two memory mappings"},

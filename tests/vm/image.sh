@@ -9,7 +9,8 @@
 #   - the install tree STAGE (cmake --install BUILD --prefix STAGE) at /opt/vuc;
 #   - every shared library the stage's programs need, and the loader;
 #   - EXTRA, a tree copied as it is to / (the QEMU suite's, tests/vm/qemu/
-#     prepare.sh: it carries its own libraries).
+#     prepare.sh: it carries its own libraries; the benchmark's strace in
+#     usr/bin, whose libraries are added as the stage's are).
 # Needs no root: cpio records every file as owned by root.
 set -euo pipefail
 
@@ -78,7 +79,7 @@ while IFS= read -r -d '' f; do
 		esac
 		copy_lib "$lib"
 	done < <(libs_of "$f")
-done < <(find "$stage" "$root/bin/busybox" -type f -print0)
+done < <(find "$stage" "$root/bin/busybox" "$root/usr/bin" -type f -print0)
 
 # glibc loads libgcc_s at run time (not in ldd) to unwind threads on
 # pthread_cancel and pthread_exit, which libfuse uses; without it they abort.

@@ -5,8 +5,8 @@ set -euo pipefail
 
 usage() {
 	cat <<'EOF'
-usage: tests/vm/run.sh [--select LIST] [--demo | --smoke | --suite qemu] [--build DIR]
-                       [--timeout SEC]
+usage: tests/vm/run.sh [--select LIST] [--demo | --smoke | --bench | --suite qemu]
+                       [--build DIR] [--timeout SEC]
 
 Builds DIR (default: build/ in the source tree; configured if needed, and
 for the suite with -DVUC_INSTALL_E2E=ON), installs it into DIR/vm/stage,
@@ -18,6 +18,8 @@ in qemu. Prints what the VM prints.
   --demo          run examples/demo-steps.sh instead of the suite
   --smoke         check the harness itself: modules load, /dev/cuse appears,
                   the installed programs start
+  --bench         run the benchmark (tests/bench/bench-suite.sh), with strace
+                  in the image; tests/bench/run.sh uses this
   --suite qemu    run the QEMU suite (tests/vm/qemu) instead: Debian's QEMU
                   10.0 and 7.2 (downloaded once, not installed) in the VM
   --build DIR     the CMake build directory to use
@@ -29,7 +31,9 @@ reported no fault; 1 on a failed test, a missing summary, a hang, or a kernel
 report such as an OOM kill, BUG or panic (shown with the test it happened
 in); 2 on bad usage.
 Environment: VUC_VM_ACCEL=kvm|tcg overrides the accelerator choice;
-VUC_VM_CACHE=DIR keeps the downloaded kernel there instead of DIR/vm/cache.
+VUC_VM_CACHE=DIR keeps the downloaded kernel there instead of DIR/vm/cache;
+VUC_BENCH_RUNS, VUC_BENCH_OPS and VUC_BENCH_PART are the benchmark's runs,
+operations and part (main, threads), VUC_VM_SMP its vCPUs (default 1).
 Files: DIR/vm/results.log (what the VM printed), DIR/vm/console.log (kernel).
 EOF
 }
@@ -56,6 +60,7 @@ while [ $# -gt 0 ]; do
 	--select=*) select=${1#--select=} ;;
 	--demo) mode=demo ;;
 	--smoke) mode=smoke ;;
+	--bench) mode=bench ;;
 	--suite)
 		if [ $# -lt 2 ] || [ "$2" != qemu ]; then usage >&2; exit 2; fi
 		mode=qemu
@@ -96,7 +101,7 @@ case $select in
 esac
 case $limit in
 '') case $mode in
-	test) limit=1800 ;;
+	test | bench) limit=1800 ;;
 	qemu) limit=3600 ;;
 	*) limit=300 ;;
 	esac ;;
@@ -118,7 +123,8 @@ mkdir -p "$vm"
 # The suite runs from the install tree, which has it only with VUC_INSTALL_E2E.
 configure=()
 [ -f "$build/CMakeCache.txt" ] || configure=(-S "$src" -B "$build")
-if [ $mode = test ] && ! grep -q '^VUC_INSTALL_E2E:BOOL=ON$' "$build/CMakeCache.txt" 2>/dev/null; then
+if { [ $mode = test ] || [ $mode = bench ]; } &&
+	! grep -q '^VUC_INSTALL_E2E:BOOL=ON$' "$build/CMakeCache.txt" 2>/dev/null; then
 	configure=(-S "$src" -B "$build" -DVUC_INSTALL_E2E=ON)
 fi
 if [ ${#configure[@]} -gt 0 ]; then
@@ -141,6 +147,13 @@ if [ $mode = qemu ]; then
 		die "preparing the QEMU suite failed"
 	extra=("$vm/qemu-root")
 	memory=2G
+elif [ $mode = bench ] && command -v strace >/dev/null; then
+	# The benchmark counts the daemon's syscalls with strace; image.sh
+	# adds the libraries of the programs in usr/bin.
+	rm -rf "$vm/bench-root"
+	mkdir -p "$vm/bench-root/usr/bin"
+	cp -L "$(command -v strace)" "$vm/bench-root/usr/bin/"
+	extra=("$vm/bench-root")
 fi
 "$here/image.sh" "$vm/stage" "$kdir" "$vm/initrd.cpio" "${extra[@]+"${extra[@]}"}"
 
@@ -157,6 +170,14 @@ use_kvm() {
 if use_kvm; then
 	accel=(-enable-kvm -cpu host -smp 2)
 	accel_name=KVM
+elif [ $mode = bench ]; then
+	# The benchmark's thread figures are about two CPUs.
+	case ${VUC_VM_SMP:-1} in
+	1 | 2 | 4) ;;
+	*) die "VUC_VM_SMP takes 1, 2 or 4" ;;
+	esac
+	accel=(-accel tcg -smp "${VUC_VM_SMP:-1}")
+	accel_name="TCG, ${VUC_VM_SMP:-1} vCPU(s)"
 else
 	# Under TCG a second vCPU costs more than it gives on a small host.
 	accel=(-accel tcg -smp 1)
@@ -167,6 +188,16 @@ fi
 # than /dev/kmsg's default rate limit lets through.
 append="console=ttyS0 quiet printk.devkmsg=on panic=-1 vuc.mode=$mode"
 [ -n "$select" ] && append="$append vuc.select=$select"
+if [ $mode = bench ]; then
+	case ${VUC_BENCH_RUNS:-3}${VUC_BENCH_OPS:-2000} in
+	*[!0-9]*) die "VUC_BENCH_RUNS and VUC_BENCH_OPS take numbers" ;;
+	esac
+	case ${VUC_BENCH_PART:-main} in
+	main | threads) ;;
+	*) die "VUC_BENCH_PART takes main or threads" ;;
+	esac
+	append="$append vuc.bench=${VUC_BENCH_RUNS:-3},${VUC_BENCH_OPS:-2000},${VUC_BENCH_PART:-main}"
+fi
 
 results=$vm/results.log
 console=$vm/console.log

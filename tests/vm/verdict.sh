@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# verdict.sh [--mode test|demo|smoke|qemu] [--select LIST] [--problem TEXT] RESULTS CONSOLE
+# verdict.sh [--mode test|demo|smoke|qemu|bench] [--select LIST] [--problem TEXT] RESULTS CONSOLE
 #
 # What tests/vm/run.sh says once the VM has stopped, from what the VM printed
 # (RESULTS, its second serial port) and the kernel's console (CONSOLE):
@@ -18,7 +18,7 @@
 set -uo pipefail
 
 usage() {
-	echo "usage: verdict.sh [--mode test|demo|smoke|qemu] [--select LIST] [--problem TEXT] RESULTS CONSOLE" >&2
+	echo "usage: verdict.sh [--mode test|demo|smoke|qemu|bench] [--select LIST] [--problem TEXT] RESULTS CONSOLE" >&2
 	exit 2
 }
 
@@ -125,12 +125,12 @@ if [ -n "$peak" ] && [ $((${peak% *} * 4)) -gt $((${peak#* } * 3)) ]; then
 fi
 
 case $mode in
-demo)
-	line=$(sed -n 's/^vuc: demo exited with status \([0-9]*\)$/\1/p' "$tmp/results")
+demo | bench)
+	line=$(sed -n "s/^vuc: $mode exited with status \\([0-9]*\\)\$/\\1/p" "$tmp/results")
 	if [ -z "$line" ]; then
-		problem=${problem:-"the demo did not finish"}
+		problem=${problem:-"the $mode did not finish"}
 	elif [ "$line" != 0 ]; then
-		problem=${problem:-"the demo failed (status $line)"}
+		problem=${problem:-"the $mode failed (status $line)"}
 	fi
 	;;
 *)
@@ -156,7 +156,7 @@ if [ -n "$problem" ]; then
 	echo "vm: logs: $results $console"
 	status=1
 fi
-if [ "$mode" != demo ]; then
+if [ "$mode" != demo ] && [ "$mode" != bench ]; then
 	if [ -n "${summary:-}" ]; then
 		[ -n "$problem" ] && [ "$failed" -eq 0 ] && summary="$passed passed, 1 failed${summary#*failed}"
 		echo "$summary"
