@@ -113,6 +113,24 @@ static struct vconn *conn_live(struct vdev *d)
 	return vconn_get(d, NULL);
 }
 
+static void conn_lost(void *arg, int err);
+
+/*
+ * A DMA_MAP or DMA_UNMAP the server did not answer in time: it may hold the
+ * mapping or not, and a mapping it holds unknown to us could reach memory
+ * long unmapped here. Drop the connection, which makes the server forget
+ * every mapping (and the calls after this one fail at once, so a release
+ * does not wait a timeout per mapping); the device comes back reset.
+ */
+static void dma_unsure(struct vdev *d, struct vconn *c, const char *what)
+{
+	vdev_log(d, VU_LOG_WARN,
+	         "%s unanswered: dropping the connection, so that the server "
+	         "forgets every mapping",
+	         what);
+	conn_lost(c, -ETIMEDOUT);
+}
+
 int vdev_dma_map(struct vdev *d, uint64_t iova, uint64_t size, uint32_t prot, int fd, uint64_t off)
 {
 	struct vu_call_opts o = {.timeout_ms = d->timeout_ms};
@@ -125,6 +143,8 @@ int vdev_dma_map(struct vdev *d, uint64_t iova, uint64_t size, uint32_t prot, in
 	if (ret < 0)
 		vdev_log(d, VU_LOG_INFO, "DMA_MAP iova 0x%llx size 0x%llx: %s",
 		         (unsigned long long)iova, (unsigned long long)size, strerror(-ret));
+	if (ret == -ETIMEDOUT)
+		dma_unsure(d, c, "DMA_MAP");
 	vconn_put(c);
 	return ret;
 }
@@ -141,6 +161,8 @@ int vdev_dma_unmap(struct vdev *d, uint64_t iova, uint64_t size)
 	if (ret < 0)
 		vdev_log(d, VU_LOG_WARN, "DMA_UNMAP iova 0x%llx size 0x%llx: %s",
 		         (unsigned long long)iova, (unsigned long long)size, strerror(-ret));
+	if (ret == -ETIMEDOUT)
+		dma_unsure(d, c, "DMA_UNMAP");
 	vconn_put(c);
 	return ret;
 }

@@ -572,12 +572,13 @@ static int proc_mem_write(void *ctx, pid_t pid, uint64_t addr, const void *buf, 
  * the process's address space (mm) of that moment, and the 16 bytes the
  * kernel put at AT_RANDOM when the process exec'd tell that address space
  * from any other (they are random per exec). So a pin keeps those bytes and
- * where they are, not an fd: each access opens /proc/<pid>/mem anew (in a
- * memory helper, memhelper.h), checks the bytes through that very fd, and
- * only then reads or writes through it. Another process that took the pid,
- * or the process after an exec, has other bytes there: the access gets
- * -ESRCH, with no window between the check and the copy. A program costs
- * the daemon no fd however many mappings it makes.
+ * where they are, not an fd: a memory helper (memhelper.h) opens
+ * /proc/<pid>/mem, checks the bytes through that very fd, and only then
+ * reads or writes through it (and keeps it, its own, for what follows).
+ * Another process that took the pid, or the process after an exec, has
+ * other bytes there: the access gets -ESRCH, with no window between the
+ * check and the copy. A program costs the daemon no fd however many
+ * mappings it makes.
  *
  * Like type1's pinned pages, a write still lands in private memory the
  * process made read-only after mapping it (/proc/<pid>/mem writes are

@@ -5,11 +5,13 @@
  * its own, forked on first use: the threads do not wait on each other, and
  * a helper dies with its thread (PR_SET_PDEATHSIG).
  *
- * A request is one SOCK_SEQPACKET message with the fd to use (SCM_RIGHTS);
- * the data goes through a buffer shared with the helper. After the fork the
- * helper calls only async-signal-safe functions (the daemon has threads)
- * and closes every fd it inherited but its socket: a helper stuck for good
- * holds no node, no server socket, nothing of the daemon's.
+ * A request is one SOCK_SEQPACKET message: a file's access comes with the
+ * fd to use (SCM_RIGHTS), a pinned process's with the pin, whose
+ * /proc/<pid>/mem the helper opens and checks itself. The data goes through
+ * a buffer shared with the helper. After the fork the helper calls only
+ * async-signal-safe functions (the daemon has threads) and closes every fd
+ * it inherited but its socket: a helper stuck for good holds no node, no
+ * server socket, nothing of the daemon's.
  *
  * Helpers given up (timed out) or left by their thread are the daemon's
  * children until they exit: they are reaped by pid, never with
@@ -35,6 +37,8 @@
 #include "proto/client.h"
 
 #define HELPER_BUF (1u << 20)
+/* /proc/<pid>/mem fds a helper keeps open, checked, for the next accesses. */
+#define HELPER_FDS 16
 
 enum { HREQ_FD, HREQ_PIN };
 
@@ -67,7 +71,7 @@ void memhelper_set_timeout(int ms)
 	atomic_store(&timeout_ms, ms > 0 ? ms : VU_DEFAULT_TIMEOUT_MS);
 }
 
-/* In the helper: the access, as the daemon made it before. */
+/* In the helper: the access itself. */
 static int32_t helper_copy(int fd, const struct hreq *q, uint8_t *buf)
 {
 	uint64_t done = 0;
@@ -197,6 +201,65 @@ static int recv_req(int sock, struct hreq *q, int *fd)
 	return 0;
 }
 
+/*
+ * In the helper: the /proc/<pid>/mem fds opened and checked, kept for the
+ * accesses that follow (an fd stays bound to the address space it was
+ * opened on, so a check holds for its life: once that process exits or
+ * execs it gives 0 bytes). They are the helper's, not the daemon's.
+ */
+static struct {
+	struct memhelper_pin pin;
+	int fd;
+	unsigned long used;
+} kept[HELPER_FDS];
+static unsigned long kept_clock;
+
+static bool same_pin(const struct memhelper_pin *a, const struct memhelper_pin *b)
+{
+	if (a->pid != b->pid || a->start != b->start || a->token_addr != b->token_addr)
+		return false;
+	for (size_t i = 0; i < sizeof(a->token); i++)
+		if (a->token[i] != b->token[i])
+			return false;
+	return true;
+}
+
+/* The kept fd of pin p, opened and checked first if need be. */
+static int pinned_fd(const struct memhelper_pin *p)
+{
+	unsigned int i, old = 0;
+	int fd;
+
+	for (i = 0; i < HELPER_FDS; i++) {
+		if (kept[i].fd >= 0 && same_pin(&kept[i].pin, p)) {
+			kept[i].used = ++kept_clock;
+			return kept[i].fd;
+		}
+		if (kept[i].fd < 0 || kept[i].used < kept[old].used)
+			old = i;
+	}
+	fd = open_pinned(p);
+	if (fd < 0)
+		return fd;
+	if (kept[old].fd >= 0)
+		close(kept[old].fd);
+	kept[old].pin = *p;
+	kept[old].fd = fd;
+	kept[old].used = ++kept_clock;
+	return fd;
+}
+
+/* Forget kept fd (its address space is gone). */
+static void drop_pinned(int fd)
+{
+	for (unsigned int i = 0; i < HELPER_FDS; i++) {
+		if (kept[i].fd == fd) {
+			close(fd);
+			kept[i].fd = -1;
+		}
+	}
+}
+
 static void helper_main(int sock, uint8_t *buf, pid_t parent)
 {
 	struct hreq q;
@@ -209,14 +272,20 @@ static void helper_main(int sock, uint8_t *buf, pid_t parent)
 	if (sock > 0)
 		syscall(SYS_close_range, 0u, (unsigned int)sock - 1, 0u);
 	syscall(SYS_close_range, (unsigned int)sock + 1, ~0u, 0u);
+	for (unsigned int i = 0; i < HELPER_FDS; i++)
+		kept[i].fd = -1;
 	while (recv_req(sock, &q, &fd) == 0) {
-		if (q.kind == HREQ_PIN && fd < 0)
-			fd = open_pinned(&q.pin);
+		bool pinned = q.kind == HREQ_PIN && fd < 0;
+
+		if (pinned)
+			fd = pinned_fd(&q.pin);
 		if (fd < 0)
-			res = q.kind == HREQ_PIN ? fd : -EBADF;
+			res = pinned ? fd : -EBADF;
 		else
 			res = q.len <= HELPER_BUF ? helper_copy(fd, &q, buf) : -EINVAL;
-		if (fd >= 0)
+		if (pinned && res == -ESRCH)
+			drop_pinned(fd);
+		else if (!pinned && fd >= 0)
 			close(fd);
 		if (send(sock, &res, sizeof(res), MSG_NOSIGNAL) != sizeof(res))
 			break;

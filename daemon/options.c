@@ -76,7 +76,7 @@ void options_usage(FILE *f, const char *prog)
 	    "  --owner=USER|UID owner of the device nodes (default root)\n"
 	    "  --group=GROUP|GID group of the device nodes (default root)\n"
 	    "  --mode=OCTAL     permissions of the device nodes (default 0600)\n"
-	    "  --dma-by-message never give a server a file of a program's: every\n"
+	    "  --dma-by-message never hand a server a program's file: every\n"
 	    "                   DMA goes by message through the daemon (for servers not\n"
 	    "                   trusted with whole files)\n"
 	    "  --devnum=NODE=MAJOR:MINOR\n"

@@ -649,6 +649,19 @@ static int hung_user(struct e2e *t, void *arg)
 	/* The mappings hold the file. Closed now, while it is served: a close
 	 * at exit, after the server thread died, would wait for good. */
 	close(file);
+	/*
+	 * While the daemon's helper waits on this process's memory, it holds
+	 * the lock of its address space: an mmap or munmap here (a sanitizer's
+	 * allocator makes them) would wait with it. So this process only
+	 * serves the filesystem from now on; a child, which shares the node's
+	 * open file, drives the device and closes it.
+	 */
+	fflush(NULL);
+	if (fork() != 0) {
+		close(fd);
+		for (;;)
+			pause();
+	}
 	t0 = procs_now_ms();
 	ret = dma_run(fd, 2 * IOVA, 0, PAGE, EXDEV_DMA_CMD_DST_BAR2, &status);
 	NOTE("MAP_DMA of the hung file: %s; device read of it swapped in after MAP_DMA: %s, "
@@ -660,9 +673,7 @@ static int hung_user(struct e2e *t, void *arg)
 	close(fd);
 	step = HUNG_CLOSED;
 	CHECK(write(h->report, &step, sizeof(step)) == sizeof(step));
-	/* Stay alive, with the filesystem hung, until killed. */
-	for (;;)
-		pause();
+	return 0;
 }
 
 static int next_user(struct e2e *t, void *arg)
@@ -696,11 +707,19 @@ static int dma_hang(struct e2e *t, struct hung *h);
 
 int case_sec_dma_hang(struct e2e *t)
 {
-	struct hung h = {.fs.dev = -1};
-	int ret = dma_hang(t, &h);
+	/* Shared, for the count of READs the attacker's filesystem took. */
+	struct hung *h =
+	    mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	int ret;
 
-	if (h.fs.dir[0])
-		hungfs_end(&h.fs);
+	CHECK(h != MAP_FAILED);
+	h->fs.dev = -1;
+	ret = dma_hang(t, h);
+	/* Ours is only the mount: dma_hang closed our fd of it once the
+	 * attacker had its own, and the attacker serves it. */
+	if (h->fs.dir[0])
+		umount2(h->fs.dir, MNT_DETACH);
+	munmap(h, sizeof(*h));
 	return ret;
 }
 
@@ -742,9 +761,9 @@ static int dma_hang(struct e2e *t, struct hung *h)
 	if (attacker == 0)
 		_exit(drop_to(USER_A) || hung_user(t, h) ? 1 : 0);
 	t->procs.pid[t->procs.n++] = attacker;
-	/* Only the attacker serves the filesystem: its death ends it. */
+	/* Only the attacker serves the filesystem: its death ends it. (Its
+	 * fd has the same number: h is shared, it stays in h->fs.dev.) */
 	close(h->fs.dev);
-	h->fs.dev = -1;
 	close(report[1]);
 	CHECK_OK(read_step(report[0], 120000, &step));
 	CHECK(step == HUNG_TRIGGERED, "the attacker failed before its DMA");
@@ -760,5 +779,64 @@ static int dma_hang(struct e2e *t, struct hung *h)
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "daemon wait status 0x%x", status);
 	CHECK_OK(procs_wait_gone(node, 5000));
 	CHECK_OK(procs_stop(&t->procs, attacker, SIGKILL, 15000, &status));
+	return 0;
+}
+
+/*
+ * A server that stops reading and answering (SIGSTOP): the program's calls
+ * end with ETIMEDOUT; its close, with many mappings to take back, ends
+ * within a few timeouts, not one per mapping (an unanswered DMA_UNMAP drops
+ * the connection: the server forgets every mapping); another node of the
+ * daemon works meanwhile; once the server runs again the node comes back.
+ */
+#define STOPPED_MAPS 32
+
+int case_sec_server_stopped(struct e2e *t)
+{
+	char a1[PATH_MAX + 16], a2[PATH_MAX + 16], node_a[] = "/dev/vfio-user/e2e-stopa",
+	                                           node_b[] = "/dev/vfio-user/e2e-stopb";
+	char *argv[8] = {"vfio-user-cuse", "--timeout=1000", "--iommufd=iommu-e2e-stop"};
+	int argc = 3, fd, fd_b, status;
+	uint8_t *p = buf_anon(PAGE);
+	long long t0, ms;
+	pid_t daemon, server;
+	uint32_t v;
+
+	CHECK(p);
+	CHECK(add_server(t, "e2e-stopa", argv, &argc, a1, sizeof(a1)) == 0);
+	server = t->procs.pid[t->procs.n - 1];
+	CHECK(add_server(t, "e2e-stopb", argv, &argc, a2, sizeof(a2)) == 0);
+	daemon = procs_start(&t->procs, argv);
+	CHECK(daemon > 0, "start vfio-user-cuse: %s", strerror(-daemon));
+	CHECK_OK(procs_wait_path(node_a, S_IFCHR, 60000, daemon));
+	CHECK_OK(procs_wait_path(node_b, S_IFCHR, 60000, daemon));
+	fd = node_open(node_a);
+	fd_b = node_open(node_b);
+	CHECK(fd >= 0 && fd_b >= 0, "open: %s", strerror(-(fd < 0 ? fd : fd_b)));
+	CHECK_OK(iommu_setup(fd));
+	CHECK_OK(pci_enable(fd));
+	for (int i = 0; i < STOPPED_MAPS; i++)
+		CHECK_OK(dma_map(fd, p, IOVA + (uint64_t)i * PAGE, PAGE));
+	CHECK(kill(server, SIGSTOP) == 0);
+	CHECK_ERR(reg_read(fd, EXDEV_REG_ID, &v), ETIMEDOUT);
+	CHECK_OK(reg_read(fd_b, EXDEV_REG_ID, &v));
+	t0 = procs_now_ms();
+	close(fd);
+	ms = procs_now_ms() - t0;
+	NOTE("close with %d mappings on a stopped server (timeout 1000 ms): %lld ms", STOPPED_MAPS,
+	     ms);
+	CHECK(ms < 5000, "the close waited a timeout per mapping");
+	CHECK_OK(reg_read(fd_b, EXDEV_REG_ID, &v));
+	CHECK(kill(server, SIGCONT) == 0);
+	t0 = procs_now_ms();
+	while ((fd = node_open(node_a)) == -EIO && procs_now_ms() - t0 < 20000)
+		usleep(100000);
+	CHECK(fd >= 0, "open once the server runs again: %s", strerror(-fd));
+	CHECK_OK(reg_read(fd, EXDEV_REG_ID, &v));
+	CHECK(v == EXDEV_ID_VALUE, "ID 0x%08x", v);
+	close(fd);
+	close(fd_b);
+	CHECK_OK(procs_stop(&t->procs, daemon, SIGTERM, 15000, &status));
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "daemon wait status 0x%x", status);
 	return 0;
 }

@@ -60,6 +60,7 @@ int case_sec_memlock(struct e2e *t);
 int case_sec_fd_exhaust(struct e2e *t);
 int case_sec_dma_remap(struct e2e *t);
 int case_sec_dma_hang(struct e2e *t);
+int case_sec_server_stopped(struct e2e *t);
 /* cases_life.c */
 int case_eintr(struct e2e *t);
 int case_timeout(struct e2e *t);

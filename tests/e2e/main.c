@@ -54,6 +54,7 @@ static const struct entry cases[] = {
     {"sec_fd_exhaust", case_sec_fd_exhaust, 0, "many mappings on one node starve no other"},
     {"sec_dma_remap", case_sec_dma_remap, 1, "memory replaced after MAP_DMA"},
     {"sec_dma_hang", case_sec_dma_hang, 0, "DMA of memory whose reads never return"},
+    {"sec_server_stopped", case_sec_server_stopped, 0, "a server that neither reads nor answers"},
     {"eintr", case_eintr, 0, "a signal ends a request to a slow server with EINTR"},
     {"timeout", case_timeout, 0, "daemon --timeout shorter than the server: ETIMEDOUT"},
     {"server_kill", case_server_kill, 0, "server killed: pending and later requests EIO"},

@@ -319,6 +319,7 @@ life_case fd_server
 life_case namespaces
 life_case sec_dma_hang
 life_case sec_fd_exhaust
+life_case sec_server_stopped
 
 if selected bench; then
 	begin bench

@@ -15,6 +15,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <linux/vfio.h>
@@ -37,6 +38,7 @@ struct raw {
 	int asked;           /* the script is done asking */
 	int got_reply;       /* the client's answer to our request was right */
 	struct guest *guest; /* client memory for DMA requests, or NULL */
+	int timeout_ms;      /* the client's; 0: the default */
 	bool kernel_form;    /* answer_cut_then_full: CAPS set in the cut reply */
 	struct vu_client *c;
 	struct logbuf log;
@@ -135,7 +137,8 @@ static int count_fds(void)
 /* Start a raw server and connect to it. */
 static int raw_open(struct raw *r, const char *json, raw_fn script, uint32_t max_fds)
 {
-	struct vu_client_opts o = {.max_msg_fds = max_fds, .twin_socket = true};
+	struct vu_client_opts o = {
+	    .max_msg_fds = max_fds, .twin_socket = true, .timeout_ms = r->timeout_ms};
 	char addr[32];
 	int sv[2];
 
@@ -594,6 +597,57 @@ static void test_dma_write_long_message(void **state)
 	free(g.mem);
 }
 
+/*
+ * A server that floods the client with DMA_READ requests and never reads
+ * the answers: the reader answers until the socket is full, then its send
+ * times out and the connection is lost. The client's calls fail (not
+ * hang), nothing grows, and close returns. The flood ends when the client
+ * shuts the socket down.
+ */
+#define FLOOD_TIMEOUT_MS 300
+
+static void flood(struct raw *r)
+{
+	struct vfio_user_header h = {.cmd = VFIO_USER_DMA_READ,
+	                             .msg_size = sizeof(h) + sizeof(struct vfio_user_dma_access)};
+	struct vfio_user_dma_access a = {.addr = GUEST_BASE, .count = 4096};
+	struct iovec iov[2] = {{&h, sizeof(h)}, {&a, sizeof(a)}};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+
+	for (;;) {
+		h.msg_id++;
+		if (sendmsg(r->fd, &mh, MSG_NOSIGNAL) < 0)
+			break;
+		__atomic_add_fetch(&r->asked, 1, __ATOMIC_SEQ_CST);
+	}
+}
+
+static void test_flooding_server(void **state)
+{
+	struct guest g = {.mem = calloc(1, GUEST_SIZE)};
+	struct raw r = {.guest = &g, .timeout_ms = FLOOD_TIMEOUT_MS};
+	struct timespec t0, t1;
+	long ms;
+	int ret;
+
+	assert_non_null(g.mem);
+	assert_int_equal(raw_open(&r, PLAIN, flood, 0), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ret = get_info(&r);
+	for (int i = 0; i < 500 && vu_client_connected(r.c); i++)
+		usleep(10000);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	print_message("%d DMA_READs sent unread: the call got %s, the connection was lost after "
+	              "%ld ms\n",
+	              __atomic_load_n(&r.asked, __ATOMIC_SEQ_CST), strerror(-ret), ms);
+	assert_true(ret < 0);
+	assert_false(vu_client_connected(r.c));
+	assert_true(ms < 5000);
+	raw_close(&r);
+	free(g.mem);
+}
+
 /* Take SET_IRQS messages until 300 vectors came, closing their fds; note
  * the most fds one message carried. */
 static void take_irqs(struct raw *r)
@@ -1041,6 +1095,7 @@ int main(void)
 	    cmocka_unit_test(test_serve_client_leaves_early),
 	    cmocka_unit_test(test_random_replies),
 	    cmocka_unit_test(test_random_commands),
+	    cmocka_unit_test(test_flooding_server),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
