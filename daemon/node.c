@@ -623,7 +623,7 @@ static void init_cond(pthread_cond_t *cond)
 	pthread_condattr_destroy(&ca);
 }
 
-int node_start(const struct node_config *cfg, struct vdev *d, struct node **out)
+int node_begin(const struct node_config *cfg, struct vdev *d, struct node **out)
 {
 	struct node *n;
 	int ret;
@@ -654,6 +654,17 @@ int node_start(const struct node_config *cfg, struct vdev *d, struct node **out)
 		goto err;
 	}
 	n->loop_started = true;
+	*out = n;
+	return 0;
+err:
+	node_stop(n);
+	return ret;
+}
+
+int node_finish(struct node *n)
+{
+	const struct node_config *cfg = &n->cfg;
+	int ret;
 
 	pthread_mutex_lock(&n->lock);
 	ret = wait_ready(n);
@@ -663,16 +674,25 @@ int node_start(const struct node_config *cfg, struct vdev *d, struct node **out)
 	else if (ret)
 		vu_log(cfg->log, VU_LOG_ERR, "%s did not appear: %s", n->path,
 		       ret == -ENODEV ? "the kernel refused the device" : "timed out");
-	if (ret)
-		goto err;
-	ret = apply_access(n);
-	if (ret)
-		goto err;
+	if (!ret)
+		ret = apply_access(n);
+	if (ret) {
+		node_stop(n);
+		return ret;
+	}
 	log_ready(n);
-	*out = n;
 	return 0;
-err:
-	node_stop(n);
+}
+
+int node_start(const struct node_config *cfg, struct vdev *d, struct node **out)
+{
+	struct node *n;
+	int ret = node_begin(cfg, d, &n);
+
+	if (!ret)
+		ret = node_finish(n);
+	if (!ret)
+		*out = n;
 	return ret;
 }
 
