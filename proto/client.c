@@ -229,10 +229,14 @@ static int send_error(struct vu_client *c, int fd, const struct vfio_user_header
 	return send_locked(c, fd, &h, NULL, 0, NULL, 0);
 }
 
-/* Room for a DMA_READ's data: rx's large buffer, which the request (a
- * small one) does not use, grown as needed and kept. */
+/* Room for a DMA_READ's data: the owner's (vu_client_opts.dma_buf), else
+ * rx's large buffer; the request (a small one) uses neither. */
 static void *rx_room(struct vu_rx *rx, size_t len)
 {
+	void *room = rx->room ? rx->room(rx->room_arg, len) : NULL;
+
+	if (room)
+		return room;
 	if (rx->big_cap < len) {
 		void *p = realloc(rx->big, len ? len : 1);
 
@@ -256,7 +260,7 @@ static int serve_dma(struct vu_client *c, int fd, struct vu_msg *m, struct vu_rx
 	int err;
 
 	if (m->hdr.cmd == VFIO_USER_DMA_READ) {
-		buf = m->payload == rx->big ? NULL : rx_room(rx, req->count);
+		buf = m->payload != (void *)rx->small ? NULL : rx_room(rx, req->count);
 		if (!buf)
 			return send_error(c, fd, &m->hdr, -ENOMEM);
 		err = c->opts.dma(c->opts.arg, m->hdr.cmd, req->addr, buf, req->count);
@@ -643,6 +647,13 @@ int vu_client_connect(const char *addr, const struct vu_client_opts *opts, struc
 		set_send_timeout(c->twin_fd, c->timeout_ms);
 		c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		c->self_read = c->wake_fd >= 0;
+	}
+	/* The reader's receive buffers, where DMA requests come. */
+	c->rx_twin.room = c->opts.dma_buf;
+	c->rx_twin.room_arg = c->opts.arg;
+	if (!c->self_read) {
+		c->rx_main.room = c->opts.dma_buf;
+		c->rx_main.room_arg = c->opts.arg;
 	}
 	c->next_id = 1;
 	c->connected = true;
