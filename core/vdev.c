@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/common.h"
 #include "vdev-internal.h"
 
 #define RECONNECT_FIRST_MS 100
@@ -67,20 +68,6 @@ void vdev_irq_armed(struct vdev *d, uint32_t index, bool armed)
 	pthread_mutex_lock(&d->lock);
 	d->irq_armed[index] = armed;
 	pthread_mutex_unlock(&d->lock);
-}
-
-static struct timespec deadline_in(int ms)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (t.tv_nsec >= 1000000000) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000;
-	}
-	return t;
 }
 
 /* Called on the connection's reader thread: the server's DMA goes to the
@@ -459,8 +446,6 @@ static void vdev_free(struct vdev *d)
 
 static int vdev_init(struct vdev *d, const struct vdev_config *cfg)
 {
-	pthread_condattr_t ca;
-
 	d->name = strdup(cfg->name ? cfg->name : "vfio-user");
 	d->server = strdup(cfg->server ? cfg->server : "");
 	if (!d->name || !d->server)
@@ -473,10 +458,7 @@ static int vdev_init(struct vdev *d, const struct vdev_config *cfg)
 	d->iommufd_arg = cfg->iommufd_arg;
 	d->gen = 1;
 	pthread_mutex_init(&d->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&d->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	cond_init_monotonic(&d->cond);
 	return 0;
 }
 

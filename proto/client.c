@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/common.h"
 #include "client.h"
 #include "client_log.h"
 #include "msg.h"
@@ -97,20 +98,6 @@ struct vu_client {
 	struct vu_rx rx_twin; /* the reader thread's, on the twin socket */
 };
 
-static struct timespec deadline_after(int ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	return ts;
-}
-
 static bool id_busy(const struct vu_client *c, uint16_t id)
 {
 	return c->ids[id / 8] & (1u << (id % 8));
@@ -122,12 +109,6 @@ static void id_set(struct vu_client *c, uint16_t id, bool busy)
 		c->ids[id / 8] |= (uint8_t)(1u << (id % 8));
 	else
 		c->ids[id / 8] &= (uint8_t) ~(1u << (id % 8));
-}
-
-/* An error reply's errno; 0 or a number no errno can be is -EIO. */
-static int reply_errno(const struct vfio_user_header *h)
-{
-	return h->error_no && h->error_no < 4096 ? -(int)h->error_no : -EIO;
 }
 
 static void unlink_waiter(struct vu_client *c, struct waiter *w)
@@ -512,7 +493,7 @@ static int version_check(struct vu_client *c, struct vu_msg *m)
 	if (err)
 		goto fail;
 	if (m->hdr.flags & VFIO_USER_F_ERROR) {
-		err = reply_errno(&m->hdr);
+		err = errno_from_wire(m->hdr.error_no);
 		snprintf(why, sizeof(why), "server refused our version: %s", strerror(-err));
 		goto fail;
 	}
@@ -603,16 +584,6 @@ static void client_free(struct vu_client *c)
 	free(c);
 }
 
-static void init_cond(pthread_cond_t *cond)
-{
-	pthread_condattr_t ca;
-
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(cond, &ca);
-	pthread_condattr_destroy(&ca);
-}
-
 int vu_client_connect(const char *addr, const struct vu_client_opts *opts, struct vu_client **out)
 {
 	struct vu_client *c = calloc(1, sizeof(*c));
@@ -627,8 +598,8 @@ int vu_client_connect(const char *addr, const struct vu_client_opts *opts, struc
 	c->timeout_ms = c->opts.timeout_ms > 0 ? c->opts.timeout_ms : VU_DEFAULT_TIMEOUT_MS;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->send_lock, NULL);
-	init_cond(&c->idle);
-	init_cond(&c->lead_cond);
+	cond_init_monotonic(&c->idle);
+	cond_init_monotonic(&c->lead_cond);
 	c->fd = vu_sock_connect(addr, &c->is_unix, c->opts.log);
 	if (c->fd < 0) {
 		err = c->fd;
@@ -662,7 +633,7 @@ fail:
  * connection is left allocated rather than freed under it. */
 static bool wait_idle(struct vu_client *c)
 {
-	struct timespec dl = deadline_after(c->timeout_ms);
+	struct timespec dl = deadline_in(c->timeout_ms);
 	unsigned left;
 
 	pthread_mutex_lock(&c->lock);
@@ -833,19 +804,6 @@ static int reserve_id(struct vu_client *c, struct waiter *w)
 	return -EBUSY;
 }
 
-/* Milliseconds left until dl, rounded up; 0 once it has passed. */
-static int ms_left(const struct timespec *dl)
-{
-	struct timespec now;
-	int64_t ns;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ns = (int64_t)(dl->tv_sec - now.tv_sec) * 1000000000 + (dl->tv_nsec - now.tv_nsec);
-	if (ns <= 0)
-		return 0;
-	return ns / 1000000 >= INT32_MAX ? INT32_MAX : (int)((ns + 999999) / 1000000);
-}
-
 /* Whether a waiting call may take the main socket's read role. Locked. */
 static bool may_lead(const struct vu_client *c)
 {
@@ -892,7 +850,7 @@ static int lead(struct vu_client *c, struct waiter *w, const struct timespec *dl
 	while (!w->done) {
 		struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN},
 		                      {.fd = c->wake_fd, .events = POLLIN}};
-		int ms = ms_left(dl), n, rerr = 0;
+		int ms = deadline_ms_left(dl), n, rerr = 0;
 
 		if (cancel && atomic_load(&cancel->fired)) {
 			err = -EINTR;
@@ -927,7 +885,7 @@ static int lead(struct vu_client *c, struct waiter *w, const struct timespec *dl
 static int wait_reply(struct vu_client *c, struct waiter *w, int timeout_ms,
                       struct vu_cancel *cancel)
 {
-	struct timespec dl = deadline_after(timeout_ms);
+	struct timespec dl = deadline_in(timeout_ms);
 	int err;
 
 	while (!w->done) {
@@ -961,7 +919,7 @@ static int reply_result(struct waiter *w, struct vu_reply *reply, bool *refused)
 	struct vu_msg *m = &w->msg;
 
 	if (m->hdr.flags & VFIO_USER_F_ERROR) {
-		int err = reply_errno(&m->hdr);
+		int err = errno_from_wire(m->hdr.error_no);
 
 		vu_msg_release(m);
 		if (refused)
@@ -1028,7 +986,7 @@ int vu_callv(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iov
 	err = check_call(c, cmd, iov, iovcnt, nr_fds, fds);
 	if (err)
 		return err;
-	init_cond(&w.cond);
+	cond_init_monotonic(&w.cond);
 	err = start_call(c, &w, cancel, &send);
 	if (err)
 		goto out;

@@ -15,8 +15,6 @@
 #include "client_log.h"
 #include "msg.h"
 
-/* A region info reply larger than this is not believed. */
-#define REGION_INFO_MAX   65536u
 #define REGION_INFO_FIRST 256u
 #define REGION_INFO_TRIES 3
 
@@ -47,7 +45,7 @@ static int region_info_check(struct vu_client *c, uint32_t index, uint32_t argsz
 		goto bad;
 	}
 	if (ri->argsz > argsz) {
-		if (ri->argsz <= REGION_INFO_MAX)
+		if (ri->argsz <= VU_REGION_INFO_MAX)
 			return 1;
 		snprintf(why, sizeof(why), "asks for argsz %u", ri->argsz);
 		goto bad;

@@ -14,6 +14,7 @@
 
 #include <linux/vfio.h>
 
+#include "common/common.h"
 #include "msg.h"
 
 #define HDR_SIZE sizeof(struct vfio_user_header)
@@ -47,26 +48,6 @@ struct rule {
 	int (*reply)(struct chk *c);
 };
 
-static void vwhy(char *why, size_t whylen, size_t at, const char *fmt, va_list ap)
-{
-	if (!why || at >= whylen)
-		return;
-	vsnprintf(why + at, whylen - at, fmt, ap);
-}
-
-static int fail(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vwhy(why, whylen, 0, fmt, ap);
-	va_end(ap);
-	return -EPROTO;
-}
-
 /* A failure of message c, prefixed with its command and direction. */
 static int bad(struct chk *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -82,7 +63,7 @@ static int bad(struct chk *c, const char *fmt, ...)
 	if (n < 0)
 		return -EPROTO;
 	va_start(ap, fmt);
-	vwhy(c->why, c->whylen, (size_t)n, fmt, ap);
+	why_vprintf(c->why, c->whylen, (size_t)n, fmt, ap);
 	va_end(ap);
 	return -EPROTO;
 }
@@ -709,14 +690,17 @@ int vu_header_check(const struct vfio_user_header *hdr, char *why, size_t whylen
 	uint32_t type = hdr->flags & VFIO_USER_F_TYPE_MASK;
 
 	if (type != VFIO_USER_F_TYPE_COMMAND && type != VFIO_USER_F_TYPE_REPLY)
-		return fail(why, whylen, "message type %u is neither command nor reply", type);
+		return why_fail(-EPROTO, why, whylen,
+		                "message type %u is neither command nor reply", type);
 	if (type == VFIO_USER_F_TYPE_COMMAND && (hdr->flags & VFIO_USER_F_ERROR))
-		return fail(why, whylen, "command %u carries the error flag", hdr->cmd);
+		return why_fail(-EPROTO, why, whylen, "command %u carries the error flag",
+		                hdr->cmd);
 	if (type == VFIO_USER_F_TYPE_REPLY && (hdr->flags & VFIO_USER_F_NO_REPLY))
-		return fail(why, whylen, "reply to %u carries the no-reply flag", hdr->cmd);
+		return why_fail(-EPROTO, why, whylen, "reply to %u carries the no-reply flag",
+		                hdr->cmd);
 	if (hdr->msg_size < HDR_SIZE || hdr->msg_size > VU_MSG_MAX_SIZE)
-		return fail(why, whylen, "message size %u is not within %zu..%zu", hdr->msg_size,
-		            HDR_SIZE, (size_t)VU_MSG_MAX_SIZE);
+		return why_fail(-EPROTO, why, whylen, "message size %u is not within %zu..%zu",
+		                hdr->msg_size, HDR_SIZE, (size_t)VU_MSG_MAX_SIZE);
 	return 0;
 }
 
@@ -740,13 +724,13 @@ int vu_msg_check(const struct vfio_user_header *hdr, const void *payload, size_t
 	if (ret)
 		return ret;
 	if (len != hdr->msg_size - HDR_SIZE)
-		return fail(why, whylen, "payload of %zu bytes, header says %zu", len,
-		            (size_t)(hdr->msg_size - HDR_SIZE));
+		return why_fail(-EPROTO, why, whylen, "payload of %zu bytes, header says %zu", len,
+		                (size_t)(hdr->msg_size - HDR_SIZE));
 	if (len && !payload)
-		return fail(why, whylen, "payload of %zu bytes missing", len);
+		return why_fail(-EPROTO, why, whylen, "payload of %zu bytes missing", len);
 	r = rule_of(hdr->cmd);
 	if (!r)
-		return fail(why, whylen, "unknown command %u", hdr->cmd);
+		return why_fail(-EPROTO, why, whylen, "unknown command %u", hdr->cmd);
 	if (nr_fds > VU_MAX_MSG_FDS_LIMIT)
 		return bad(&c, "carries %zu fds, more than any message may", nr_fds);
 	/* The spec makes an error reply a bare header, but libvfio-user sends
@@ -767,21 +751,22 @@ static int cap_size(const uint8_t *p, size_t len, uint64_t off, uint16_t id, uin
 	switch (id) {
 	case VFIO_REGION_INFO_CAP_SPARSE_MMAP:
 		if (off + CAP_SPARSE_MMAP_FIXED > len)
-			return fail(why, whylen, "sparse mmap at %llu cut short",
-			            (unsigned long long)off);
+			return why_fail(-EPROTO, why, whylen, "sparse mmap at %llu cut short",
+			                (unsigned long long)off);
 		nr = rd32(p, off + sizeof(struct vfio_user_cap_header));
 		*size = CAP_SPARSE_MMAP_FIXED + nr * CAP_SPARSE_AREA_SIZE;
 		if (off + *size > len)
-			return fail(why, whylen,
-			            "sparse mmap at %llu: %llu areas overflow %zu bytes",
-			            (unsigned long long)off, (unsigned long long)nr, len);
+			return why_fail(-EPROTO, why, whylen,
+			                "sparse mmap at %llu: %llu areas overflow %zu bytes",
+			                (unsigned long long)off, (unsigned long long)nr, len);
 		for (i = 0; i < nr; i++) {
 			area = off + CAP_SPARSE_MMAP_FIXED + i * CAP_SPARSE_AREA_SIZE;
 			a_off = rd64(p, area);
 			a_size = rd64(p, area + 8);
 			if (a_off + a_size < a_off)
-				return fail(why, whylen, "sparse mmap area %llu wraps around",
-				            (unsigned long long)i);
+				return why_fail(-EPROTO, why, whylen,
+				                "sparse mmap area %llu wraps around",
+				                (unsigned long long)i);
 		}
 		return 0;
 	case VFIO_REGION_INFO_CAP_TYPE:
@@ -793,8 +778,8 @@ static int cap_size(const uint8_t *p, size_t len, uint64_t off, uint16_t id, uin
 		break;
 	}
 	if (off + *size > len)
-		return fail(why, whylen, "capability %u at %llu runs past %zu bytes", id,
-		            (unsigned long long)off, len);
+		return why_fail(-EPROTO, why, whylen, "capability %u at %llu runs past %zu bytes",
+		                id, (unsigned long long)off, len);
 	return 0;
 }
 
@@ -810,14 +795,17 @@ int vu_cap_chain_check(const void *buf, size_t len, uint32_t first, size_t fixed
 	 * point strictly forward: no loop, no overlap, at most len/8 steps. */
 	while (off) {
 		if (off < floor)
-			return fail(why, whylen, "capability at %llu points back before %llu",
-			            (unsigned long long)off, (unsigned long long)floor);
+			return why_fail(-EPROTO, why, whylen,
+			                "capability at %llu points back before %llu",
+			                (unsigned long long)off, (unsigned long long)floor);
 		if (off % 4)
-			return fail(why, whylen, "capability at %llu is not 4-byte aligned",
-			            (unsigned long long)off);
+			return why_fail(-EPROTO, why, whylen,
+			                "capability at %llu is not 4-byte aligned",
+			                (unsigned long long)off);
 		if (off + sizeof(h) > len)
-			return fail(why, whylen, "capability at %llu is past the %zu bytes",
-			            (unsigned long long)off, len);
+			return why_fail(-EPROTO, why, whylen,
+			                "capability at %llu is past the %zu bytes",
+			                (unsigned long long)off, len);
 		memcpy(&h, p + off, sizeof(h));
 		ret = cap_size(p, len, off, h.id, &size, why, whylen);
 		if (ret)

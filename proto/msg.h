@@ -19,6 +19,11 @@
  * plus its fixed part. Anything bigger is a protocol error. */
 #define VU_MSG_MAX_SIZE (sizeof(struct vfio_user_header) + 64 + VU_MAX_XFER_SIZE_LIMIT)
 
+/* The largest region info (with its capability chain) either side builds or
+ * believes: a client asks again for at most this argsz, a server answers at
+ * most this much. */
+#define VU_REGION_INFO_MAX 65536u
+
 /* The command's name, e.g. "DEVICE_GET_REGION_INFO", or "unknown". */
 const char *vu_command_name(uint16_t cmd);
 

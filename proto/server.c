@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <linux/vfio.h>
 
+#include "common/common.h"
 #include "msg.h"
 #include "server.h"
 #include "sock.h"
@@ -23,7 +24,6 @@
 #define HELLO_TIMEOUT_MS 5000 /* the client's VERSION */
 #define DMA_TIMEOUT_MS   5000 /* the client's answer to a DMA request */
 #define QUEUE_MAX        4096 /* commands held while a DMA request waits */
-#define REGION_INFO_MAX  65536
 
 struct queued {
 	struct queued *next;
@@ -69,14 +69,6 @@ const struct vu_caps *vu_server_caps(const struct vu_server_conn *conn)
 int vu_server_listen(const char *path)
 {
 	return vu_sock_listen_unix(path);
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int reply_alloc(struct reply *r, const void *src, size_t len)
@@ -166,8 +158,8 @@ static int do_region_info(struct vu_server_conn *s, struct vu_msg *m, struct rep
 	if (!s->ops->region_info)
 		return -ENOTSUP;
 	room = req->argsz < sizeof(*info) ? sizeof(*info) : req->argsz;
-	if (room > REGION_INFO_MAX)
-		room = REGION_INFO_MAX;
+	if (room > VU_REGION_INFO_MAX)
+		room = VU_REGION_INFO_MAX;
 	err = reply_alloc(r, NULL, room);
 	if (err)
 		return err;
@@ -668,7 +660,7 @@ static int dma_one(struct vu_server_conn *s, uint16_t cmd, uint64_t addr, void *
 	if (err) {
 		vu_log(s->log, VU_LOG_ERR, "malformed %s reply: %s", vu_command_name(cmd), why);
 	} else if (m.hdr.flags & VFIO_USER_F_ERROR) {
-		err = m.hdr.error_no && m.hdr.error_no < 4096 ? -(int)m.hdr.error_no : -EIO;
+		err = errno_from_wire(m.hdr.error_no);
 	} else if (cmd == VFIO_USER_DMA_READ) {
 		ack = m.payload;
 		if (ack->count != count)

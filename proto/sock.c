@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/common.h"
 #include "msg.h"
 #include "sock.h"
 
@@ -52,14 +53,6 @@ void vu_rx_fini(struct vu_rx *rx)
 	free(rx->big);
 	rx->big = NULL;
 	rx->big_cap = 0;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int vu_sock_wait(int fd, int timeout_ms)
