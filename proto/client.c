@@ -743,22 +743,6 @@ static void cancel_register(struct vu_cancel *t, pthread_mutex_t *lock, pthread_
 	pthread_mutex_unlock(&t->lock);
 }
 
-void vu_reply_free(struct vu_reply *r)
-{
-	struct vu_msg m;
-
-	if (!r)
-		return;
-	m = (struct vu_msg){
-	    .payload = r->payload, .fds = r->fds, .nr_fds = r->nr_fds, .borrowed = r->borrowed};
-	vu_msg_release(&m);
-	r->borrowed = false;
-	r->payload = NULL;
-	r->fds = NULL;
-	r->nr_fds = 0;
-	r->len = 0;
-}
-
 static int check_call(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iovcnt,
                       size_t nr_fds, const int *fds)
 {
@@ -914,7 +898,7 @@ timeout:
 	return -ETIMEDOUT;
 }
 
-static int reply_result(struct waiter *w, struct vu_reply *reply, bool *refused)
+static int reply_result(struct waiter *w, struct vu_msg *reply, bool *refused)
 {
 	struct vu_msg *m = &w->msg;
 
@@ -930,12 +914,7 @@ static int reply_result(struct waiter *w, struct vu_reply *reply, bool *refused)
 		vu_msg_release(m);
 		return 0;
 	}
-	*reply = (struct vu_reply){.hdr = m->hdr,
-	                           .payload = m->payload,
-	                           .len = m->len,
-	                           .fds = m->fds,
-	                           .nr_fds = m->nr_fds,
-	                           .borrowed = m->borrowed};
+	*reply = *m;
 	return 0;
 }
 
@@ -967,7 +946,7 @@ static int start_call(struct vu_client *c, struct waiter *w, struct vu_cancel *c
 }
 
 int vu_callv(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iovcnt, const int *fds,
-             size_t nr_fds, const struct vu_call_opts *opts, struct vu_reply *reply)
+             size_t nr_fds, const struct vu_call_opts *opts, struct vu_msg *reply)
 {
 	struct vu_cancel *cancel = opts ? opts->cancel : NULL;
 	bool *refused = opts ? opts->refused : NULL;
@@ -1021,7 +1000,7 @@ out:
 }
 
 int vu_call(struct vu_client *c, uint16_t cmd, const void *req, size_t len, const int *fds,
-            size_t nr_fds, const struct vu_call_opts *opts, struct vu_reply *reply)
+            size_t nr_fds, const struct vu_call_opts *opts, struct vu_msg *reply)
 {
 	struct iovec iov = {.iov_base = (void *)req, .iov_len = len};
 

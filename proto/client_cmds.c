@@ -22,20 +22,20 @@ int vu_device_get_info(struct vu_client *c, const struct vu_call_opts *o,
                        struct vfio_user_device_info *info)
 {
 	struct vfio_user_device_info req = {.argsz = sizeof(req)};
-	struct vu_reply r;
+	struct vu_msg r;
 	int err;
 
 	err = vu_call(c, VFIO_USER_DEVICE_GET_INFO, &req, sizeof(req), NULL, 0, o, &r);
 	if (err)
 		return err;
 	memcpy(info, r.payload, sizeof(*info));
-	vu_reply_free(&r);
+	vu_msg_release(&r);
 	return 0;
 }
 
 /* Check one region info reply; returns 1 if it asks for a larger argsz. */
 static int region_info_check(struct vu_client *c, uint32_t index, uint32_t argsz,
-                             const struct vu_reply *r)
+                             const struct vu_msg *r)
 {
 	const struct vfio_user_region_info *ri = r->payload;
 	char why[160];
@@ -63,7 +63,7 @@ int vu_device_get_region_info(struct vu_client *c, const struct vu_call_opts *o,
                               struct vfio_user_region_info **info, size_t *len, int *fd)
 {
 	struct vfio_user_region_info req = {.argsz = REGION_INFO_FIRST, .index = index};
-	struct vu_reply r;
+	struct vu_msg r;
 	int err;
 
 	for (int tries = 0; tries < REGION_INFO_TRIES; tries++) {
@@ -74,11 +74,11 @@ int vu_device_get_region_info(struct vu_client *c, const struct vu_call_opts *o,
 		err = region_info_check(c, index, req.argsz, &r);
 		if (err == 1) {
 			req.argsz = ((struct vfio_user_region_info *)r.payload)->argsz;
-			vu_reply_free(&r);
+			vu_msg_release(&r);
 			continue;
 		}
 		if (err) {
-			vu_reply_free(&r);
+			vu_msg_release(&r);
 			return err;
 		}
 		*info = r.payload;
@@ -99,14 +99,14 @@ int vu_device_get_irq_info(struct vu_client *c, const struct vu_call_opts *o, ui
                            struct vfio_user_irq_info *info)
 {
 	struct vfio_user_irq_info req = {.argsz = sizeof(req), .index = index};
-	struct vu_reply r;
+	struct vu_msg r;
 	int err;
 
 	err = vu_call(c, VFIO_USER_DEVICE_GET_IRQ_INFO, &req, sizeof(req), NULL, 0, o, &r);
 	if (err)
 		return err;
 	memcpy(info, r.payload, sizeof(*info));
-	vu_reply_free(&r);
+	vu_msg_release(&r);
 	if (info->index != index) {
 		vu_log(vu_client_log(c), VU_LOG_ERR, "IRQ info for index %u came back for %u",
 		       index, info->index);
@@ -209,7 +209,7 @@ int vu_region_read(struct vu_client *c, const struct vu_call_opts *o, uint32_t r
 		struct vfio_user_region_access req = {
 		    .offset = offset + done, .region = region, .count = (uint32_t)n};
 		const struct vfio_user_region_access *ack;
-		struct vu_reply r;
+		struct vu_msg r;
 		int err;
 
 		err = vu_call(c, VFIO_USER_REGION_READ, &req, sizeof(req), NULL, 0, &oo, &r);
@@ -217,11 +217,11 @@ int vu_region_read(struct vu_client *c, const struct vu_call_opts *o, uint32_t r
 			return err;
 		ack = r.payload;
 		if (ack->count != n || r.len < sizeof(*ack) + n) {
-			vu_reply_free(&r);
+			vu_msg_release(&r);
 			return -EIO;
 		}
 		memcpy((char *)buf + done, ack->data, n);
-		vu_reply_free(&r);
+		vu_msg_release(&r);
 		done += n;
 	}
 	return 0;
@@ -240,7 +240,7 @@ int vu_region_write(struct vu_client *c, const struct vu_call_opts *o, uint32_t 
 		    .offset = offset + done, .region = region, .count = (uint32_t)n};
 		struct iovec iov[2] = {{.iov_base = &req, .iov_len = sizeof(req)},
 		                       {.iov_base = (char *)buf + done, .iov_len = n}};
-		struct vu_reply r;
+		struct vu_msg r;
 		uint32_t got;
 		int err;
 
@@ -248,7 +248,7 @@ int vu_region_write(struct vu_client *c, const struct vu_call_opts *o, uint32_t 
 		if (err)
 			return err;
 		got = ((struct vfio_user_region_access *)r.payload)->count;
-		vu_reply_free(&r);
+		vu_msg_release(&r);
 		if (got != n)
 			return -EIO;
 		done += n;
@@ -282,7 +282,7 @@ static int write_multi_one(struct vu_client *c, const struct vu_call_opts *o,
 	struct vfio_user_write_multi hdr = {.wr_cnt = n};
 	struct iovec iov[2] = {{.iov_base = &hdr, .iov_len = sizeof(hdr)},
 	                       {.iov_base = (void *)wrs, .iov_len = n * sizeof(*wrs)}};
-	struct vu_reply r;
+	struct vu_msg r;
 	uint64_t done;
 	int err;
 
@@ -290,7 +290,7 @@ static int write_multi_one(struct vu_client *c, const struct vu_call_opts *o,
 	if (err)
 		return err;
 	memcpy(&done, r.payload, sizeof(done));
-	vu_reply_free(&r);
+	vu_msg_release(&r);
 	return done == n ? 0 : -EIO;
 }
 
@@ -345,7 +345,7 @@ int vu_device_reset(struct vu_client *c, const struct vu_call_opts *o)
 int vu_device_feature(struct vu_client *c, const struct vu_call_opts *o, void *buf, size_t len,
                       size_t *out_len)
 {
-	struct vu_reply r;
+	struct vu_msg r;
 	int err;
 
 	if (len < sizeof(struct vfio_user_device_feature))
@@ -356,11 +356,11 @@ int vu_device_feature(struct vu_client *c, const struct vu_call_opts *o, void *b
 	if (r.len > len) {
 		vu_log(vu_client_log(c), VU_LOG_ERR,
 		       "DEVICE_FEATURE reply of %zu bytes, room for %zu", r.len, len);
-		vu_reply_free(&r);
+		vu_msg_release(&r);
 		return -EPROTO;
 	}
 	memcpy(buf, r.payload, r.len);
 	*out_len = r.len;
-	vu_reply_free(&r);
+	vu_msg_release(&r);
 	return 0;
 }

@@ -31,7 +31,28 @@
 /* A GET_REGION_IO_FDS sub-region: at least the 40 bytes both types use. */
 #define SUB_REGION_MIN_SIZE sizeof(struct vfio_user_sub_region_io_fd)
 
+/* How the bytes after an access's fixed part must look. */
+enum tail {
+	TAIL_NONE,  /* nothing may follow */
+	TAIL_DATA,  /* exactly count bytes of data */
+	TAIL_EXTRA, /* anything, ignored */
+};
+
+struct chk;
+
+/*
+ * One direction of a command: its check, and what the checks shared by
+ * several commands need to know of it.
+ */
+struct side {
+	int (*check)(struct chk *c);
+	size_t fixed;   /* the fixed part of an info request or reply */
+	enum tail tail; /* what follows an access's or MIG_DATA's fixed part */
+	bool argsz;     /* MIG_DATA: argsz must cover the fixed part */
+};
+
 struct chk {
+	const struct side *want; /* the rule's side for this message */
 	const uint8_t *p;
 	size_t len;
 	size_t nr_fds;
@@ -44,8 +65,7 @@ struct chk {
 
 struct rule {
 	const char *name;
-	int (*request)(struct chk *c);
-	int (*reply)(struct chk *c);
+	struct side request, reply;
 };
 
 /* A failure of message c, prefixed with its command and direction. */
@@ -232,46 +252,21 @@ static int check_dma_unmap_reply(struct chk *c)
 	return ret ? ret : want_fds(c, 0);
 }
 
-/* Requests whose payload is one fixed struct starting with argsz, asking
- * for a reply of the same fixed size. */
-static int check_info_request(struct chk *c, size_t fixed)
+/* Requests whose payload is one fixed struct (the rule's fixed) starting
+ * with argsz, asking for a reply of the same fixed size. */
+static int check_info_request(struct chk *c)
 {
-	int ret = request_argsz(c, fixed, fixed);
+	int ret = request_argsz(c, c->want->fixed, c->want->fixed);
 
 	return ret ? ret : want_fds(c, 0);
 }
 
-static int check_info_reply(struct chk *c, size_t fixed)
+static int check_info_reply(struct chk *c)
 {
 	bool full = false;
-	int ret = reply_argsz(c, fixed, &full);
+	int ret = reply_argsz(c, c->want->fixed, &full);
 
 	return ret ? ret : want_fds(c, 0);
-}
-
-static int check_device_info_request(struct chk *c)
-{
-	return check_info_request(c, sizeof(struct vfio_user_device_info));
-}
-
-static int check_device_info_reply(struct chk *c)
-{
-	return check_info_reply(c, sizeof(struct vfio_user_device_info));
-}
-
-static int check_irq_info_request(struct chk *c)
-{
-	return check_info_request(c, sizeof(struct vfio_user_irq_info));
-}
-
-static int check_irq_info_reply(struct chk *c)
-{
-	return check_info_reply(c, sizeof(struct vfio_user_irq_info));
-}
-
-static int check_region_info_request(struct chk *c)
-{
-	return check_info_request(c, sizeof(struct vfio_user_region_info));
 }
 
 /*
@@ -313,11 +308,6 @@ static int check_region_info_reply(struct chk *c)
 	if (vu_cap_chain_check(c->p, c->len, ri.cap_offset, sizeof(ri), chain, sizeof(chain)))
 		return bad(c, "%s", chain);
 	return want_fds(c, sparse_areas(c->p, ri.cap_offset));
-}
-
-static int check_io_fds_request(struct chk *c)
-{
-	return check_info_request(c, sizeof(struct vfio_user_region_io_fds));
 }
 
 /* The sub-region array of a complete GET_REGION_IO_FDS reply: entries of
@@ -403,16 +393,10 @@ static int check_set_irqs(struct chk *c)
 	return want_fds(c, (s.flags & VFIO_IRQ_SET_DATA_EVENTFD) ? s.count : 0);
 }
 
-/* How the bytes after an access's fixed part must look. */
-enum tail {
-	TAIL_NONE,  /* nothing may follow */
-	TAIL_DATA,  /* exactly count bytes of data */
-	TAIL_EXTRA, /* anything, ignored */
-};
-
-/* A region or DMA access: fixed part, then what tail says. */
-static int check_access(struct chk *c, uint64_t count, enum tail tail)
+/* A region or DMA access: fixed part, then what the rule's tail says. */
+static int check_access(struct chk *c, uint64_t count)
 {
+	enum tail tail = c->want->tail;
 	size_t fixed = sizeof(struct vfio_user_region_access);
 	int ret = want_xfer(c, count);
 
@@ -426,37 +410,16 @@ static int check_access(struct chk *c, uint64_t count, enum tail tail)
 	return want_fds(c, 0);
 }
 
-static int check_region_access(struct chk *c, enum tail tail)
+static int check_region_access(struct chk *c)
 {
 	int ret = want_min(c, sizeof(struct vfio_user_region_access));
 
 	if (ret)
 		return ret;
-	return check_access(c, rd32(c->p, offsetof(struct vfio_user_region_access, count)), tail);
+	return check_access(c, rd32(c->p, offsetof(struct vfio_user_region_access, count)));
 }
 
-/* libvfio-user's server reads the fixed part of a read request only. */
-static int check_region_read_request(struct chk *c)
-{
-	return check_region_access(c, TAIL_EXTRA);
-}
-
-static int check_region_read_reply(struct chk *c)
-{
-	return check_region_access(c, TAIL_DATA);
-}
-
-static int check_region_write_request(struct chk *c)
-{
-	return check_region_access(c, TAIL_DATA);
-}
-
-static int check_region_write_reply(struct chk *c)
-{
-	return check_region_access(c, TAIL_NONE);
-}
-
-static int check_dma_access(struct chk *c, enum tail tail)
+static int check_dma_access(struct chk *c)
 {
 	struct vfio_user_dma_access a;
 	int ret = want_min(c, sizeof(a));
@@ -465,22 +428,13 @@ static int check_dma_access(struct chk *c, enum tail tail)
 		return ret;
 	memcpy(&a, c->p, sizeof(a));
 	ret = want_no_wrap(c, a.addr, a.count);
-	return ret ? ret : check_access(c, a.count, tail);
-}
-
-static int check_dma_read_request(struct chk *c)
-{
-	return check_dma_access(c, TAIL_NONE);
-}
-
-static int check_dma_read_reply(struct chk *c)
-{
-	return check_dma_access(c, TAIL_DATA);
+	return ret ? ret : check_access(c, a.count);
 }
 
 /* libvfio-user sends every piece of a split DMA_WRITE in a message as long
  * as the first, so the last may hold bytes past count: they are ignored,
- * but must stay within the transfer limit. */
+ * but must stay within the transfer limit. Otherwise it is an access with
+ * its data (the rule's tail). */
 static int check_dma_write_request(struct chk *c)
 {
 	size_t fixed = sizeof(struct vfio_user_dma_access);
@@ -496,7 +450,7 @@ static int check_dma_write_request(struct chk *c)
 			ret = want_no_wrap(c, rd64(c->p, 0), count);
 		return ret ? ret : want_fds(c, 0);
 	}
-	return check_dma_access(c, TAIL_DATA);
+	return check_dma_access(c);
 }
 
 /* The spec's table gives this reply a 4-byte count (12 bytes); libvfio-user
@@ -595,16 +549,18 @@ static int check_device_feature_reply(struct chk *c)
 	return ret ? ret : want_fds(c, 0);
 }
 
-/* MIG_DATA: argsz, size, then size bytes when with_data. */
-static int check_mig_data(struct chk *c, bool with_data, bool check_argsz)
+/* MIG_DATA: argsz (checked when the rule says so), size, then size bytes
+ * when the rule's tail is TAIL_DATA, nothing when TAIL_NONE. */
+static int check_mig_data(struct chk *c)
 {
+	bool with_data = c->want->tail == TAIL_DATA;
 	size_t fixed = sizeof(struct vfio_user_mig_data);
 	uint32_t size;
 	int ret = want_min(c, fixed);
 
 	if (ret)
 		return ret;
-	if (check_argsz && rd32(c->p, 0) < fixed)
+	if (c->want->argsz && rd32(c->p, 0) < fixed)
 		return bad(c, "argsz %u is below %zu", rd32(c->p, 0), fixed);
 	size = rd32(c->p, offsetof(struct vfio_user_mig_data, size));
 	ret = want_xfer(c, size);
@@ -617,58 +573,68 @@ static int check_mig_data(struct chk *c, bool with_data, bool check_argsz)
 	return want_fds(c, 0);
 }
 
-static int check_mig_data_read_request(struct chk *c)
-{
-	return check_mig_data(c, false, true);
-}
-
-static int check_mig_data_read_reply(struct chk *c)
-{
-	return check_mig_data(c, true, false);
-}
-
-static int check_mig_data_write_request(struct chk *c)
-{
-	return check_mig_data(c, true, true);
-}
-
 /* libvfio-user answers a MIG_DATA_WRITE with no payload; an echo of the
- * fixed part is accepted too. */
+ * fixed part (the rule: no data, argsz not checked) is accepted too. */
 static int check_mig_data_write_reply(struct chk *c)
 {
 	if (c->len == 0)
 		return want_fds(c, 0);
-	return check_mig_data(c, false, false);
+	return check_mig_data(c);
 }
 
 static const struct rule rules[VFIO_USER_MAX_COMMAND] = {
-    [VFIO_USER_VERSION] = {"VERSION", check_version, check_version},
-    [VFIO_USER_DMA_MAP] = {"DMA_MAP", check_dma_map, check_empty},
-    [VFIO_USER_DMA_UNMAP] = {"DMA_UNMAP", check_dma_unmap_request, check_dma_unmap_reply},
-    [VFIO_USER_DEVICE_GET_INFO] = {"DEVICE_GET_INFO", check_device_info_request,
-                                   check_device_info_reply},
-    [VFIO_USER_DEVICE_GET_REGION_INFO] = {"DEVICE_GET_REGION_INFO", check_region_info_request,
-                                          check_region_info_reply},
-    [VFIO_USER_DEVICE_GET_REGION_IO_FDS] = {"DEVICE_GET_REGION_IO_FDS", check_io_fds_request,
-                                            check_io_fds_reply},
-    [VFIO_USER_DEVICE_GET_IRQ_INFO] = {"DEVICE_GET_IRQ_INFO", check_irq_info_request,
-                                       check_irq_info_reply},
-    [VFIO_USER_DEVICE_SET_IRQS] = {"DEVICE_SET_IRQS", check_set_irqs, check_empty},
-    [VFIO_USER_REGION_READ] = {"REGION_READ", check_region_read_request, check_region_read_reply},
-    [VFIO_USER_REGION_WRITE] = {"REGION_WRITE", check_region_write_request,
-                                check_region_write_reply},
-    [VFIO_USER_DMA_READ] = {"DMA_READ", check_dma_read_request, check_dma_read_reply},
-    [VFIO_USER_DMA_WRITE] = {"DMA_WRITE", check_dma_write_request, check_dma_write_reply},
-    [VFIO_USER_DEVICE_RESET] = {"DEVICE_RESET", check_reset_request, check_empty},
-    [VFIO_USER_DIRTY_PAGES] = {"DIRTY_PAGES", check_dirty_pages_request, check_dirty_pages_reply},
-    [VFIO_USER_REGION_WRITE_MULTI] = {"REGION_WRITE_MULTI", check_write_multi_request,
-                                      check_write_multi_reply},
-    [VFIO_USER_DEVICE_FEATURE] = {"DEVICE_FEATURE", check_device_feature_request,
-                                  check_device_feature_reply},
-    [VFIO_USER_MIG_DATA_READ] = {"MIG_DATA_READ", check_mig_data_read_request,
-                                 check_mig_data_read_reply},
-    [VFIO_USER_MIG_DATA_WRITE] = {"MIG_DATA_WRITE", check_mig_data_write_request,
-                                  check_mig_data_write_reply},
+    [VFIO_USER_VERSION] = {"VERSION", {check_version}, {check_version}},
+    [VFIO_USER_DMA_MAP] = {"DMA_MAP", {check_dma_map}, {check_empty}},
+    [VFIO_USER_DMA_UNMAP] = {"DMA_UNMAP", {check_dma_unmap_request}, {check_dma_unmap_reply}},
+    [VFIO_USER_DEVICE_GET_INFO] = {"DEVICE_GET_INFO",
+                                   {check_info_request,
+                                    .fixed = sizeof(struct vfio_user_device_info)},
+                                   {check_info_reply,
+                                    .fixed = sizeof(struct vfio_user_device_info)}},
+    [VFIO_USER_DEVICE_GET_REGION_INFO] = {"DEVICE_GET_REGION_INFO",
+                                          {check_info_request,
+                                           .fixed = sizeof(struct vfio_user_region_info)},
+                                          {check_region_info_reply}},
+    [VFIO_USER_DEVICE_GET_REGION_IO_FDS] = {"DEVICE_GET_REGION_IO_FDS",
+                                            {check_info_request,
+                                             .fixed = sizeof(struct vfio_user_region_io_fds)},
+                                            {check_io_fds_reply}},
+    [VFIO_USER_DEVICE_GET_IRQ_INFO] = {"DEVICE_GET_IRQ_INFO",
+                                       {check_info_request,
+                                        .fixed = sizeof(struct vfio_user_irq_info)},
+                                       {check_info_reply,
+                                        .fixed = sizeof(struct vfio_user_irq_info)}},
+    [VFIO_USER_DEVICE_SET_IRQS] = {"DEVICE_SET_IRQS", {check_set_irqs}, {check_empty}},
+    /* A REGION_READ request may carry anything after its fixed part:
+     * libvfio-user's server reads that part only. */
+    [VFIO_USER_REGION_READ] = {"REGION_READ",
+                               {check_region_access, .tail = TAIL_EXTRA},
+                               {check_region_access, .tail = TAIL_DATA}},
+    [VFIO_USER_REGION_WRITE] = {"REGION_WRITE",
+                                {check_region_access, .tail = TAIL_DATA},
+                                {check_region_access, .tail = TAIL_NONE}},
+    [VFIO_USER_DMA_READ] = {"DMA_READ",
+                            {check_dma_access, .tail = TAIL_NONE},
+                            {check_dma_access, .tail = TAIL_DATA}},
+    [VFIO_USER_DMA_WRITE] = {"DMA_WRITE",
+                             {check_dma_write_request, .tail = TAIL_DATA},
+                             {check_dma_write_reply}},
+    [VFIO_USER_DEVICE_RESET] = {"DEVICE_RESET", {check_reset_request}, {check_empty}},
+    [VFIO_USER_DIRTY_PAGES] = {"DIRTY_PAGES",
+                               {check_dirty_pages_request},
+                               {check_dirty_pages_reply}},
+    [VFIO_USER_REGION_WRITE_MULTI] = {"REGION_WRITE_MULTI",
+                                      {check_write_multi_request},
+                                      {check_write_multi_reply}},
+    [VFIO_USER_DEVICE_FEATURE] = {"DEVICE_FEATURE",
+                                  {check_device_feature_request},
+                                  {check_device_feature_reply}},
+    [VFIO_USER_MIG_DATA_READ] = {"MIG_DATA_READ",
+                                 {check_mig_data, .tail = TAIL_NONE, .argsz = true},
+                                 {check_mig_data, .tail = TAIL_DATA}},
+    [VFIO_USER_MIG_DATA_WRITE] = {"MIG_DATA_WRITE",
+                                  {check_mig_data, .tail = TAIL_DATA, .argsz = true},
+                                  {check_mig_data_write_reply, .tail = TAIL_NONE}},
 };
 
 static const struct rule *rule_of(uint16_t cmd)
@@ -738,7 +704,8 @@ int vu_msg_check(const struct vfio_user_header *hdr, const void *payload, size_t
 	 * counts, whatever follows it. */
 	if (reply && (hdr->flags & VFIO_USER_F_ERROR))
 		return want_fds(&c, 0);
-	return reply ? r->reply(&c) : r->request(&c);
+	c.want = reply ? &r->reply : &r->request;
+	return c.want->check(&c);
 }
 
 /* Set *size to the bytes the capability at off (its header in range) takes

@@ -34,6 +34,8 @@ struct fd_acc {
 
 void vu_msg_release(struct vu_msg *m)
 {
+	if (!m)
+		return;
 	for (size_t i = 0; i < m->nr_fds; i++) {
 		if (m->fds[i] >= 0)
 			close(m->fds[i]);
