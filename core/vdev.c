@@ -444,8 +444,11 @@ static void vdev_free(struct vdev *d)
 	free(d);
 }
 
+/* The locks come first, so that vdev_free can undo a half-made device. */
 static int vdev_init(struct vdev *d, const struct vdev_config *cfg)
 {
+	pthread_mutex_init(&d->lock, NULL);
+	cond_init_monotonic(&d->cond);
 	d->name = strdup(cfg->name ? cfg->name : "vfio-user");
 	d->server = strdup(cfg->server ? cfg->server : "");
 	if (!d->name || !d->server)
@@ -457,30 +460,23 @@ static int vdev_init(struct vdev *d, const struct vdev_config *cfg)
 	d->container_get = cfg->container_get;
 	d->iommufd_arg = cfg->iommufd_arg;
 	d->gen = 1;
-	pthread_mutex_init(&d->lock, NULL);
-	cond_init_monotonic(&d->cond);
 	return 0;
 }
 
 int vdev_create(const struct vdev_config *cfg, struct vdev **out)
 {
-	struct vdev *d = calloc(1, sizeof(*d));
+	struct vdev *d;
 	struct vconn *c;
 	int ret;
 
+	if (!cfg->host.ops || !cfg->server)
+		return -EINVAL;
+	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
-	if (!cfg->host.ops || !cfg->server) {
-		free(d);
-		return -EINVAL;
-	}
 	ret = vdev_init(d, cfg);
-	if (ret < 0) {
-		free(d->name);
-		free(d->server);
-		free(d);
-		return ret;
-	}
+	if (ret < 0)
+		goto fail;
 	ret = conn_open(d, VU_LOG_ERR, &c);
 	if (ret < 0)
 		goto fail;

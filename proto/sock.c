@@ -478,29 +478,38 @@ static int place_payload(struct vu_msg *m, struct vu_rx *rx)
 	return m->payload ? 0 : -ENOMEM;
 }
 
+/* Read the whole header (header) or payload of a message. A peer that left
+ * before a header began has reset the connection; one that left in the
+ * middle of either broke the protocol (-EPROTO, why says where). */
+static int read_part(int fd, void *buf, size_t len, bool header, struct fd_acc *acc,
+                     int64_t deadline, char *why, size_t whylen)
+{
+	ssize_t n = read_full(fd, buf, len, acc, deadline);
+
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n == len)
+		return 0;
+	if (header && n == 0)
+		return -ECONNRESET;
+	if (header)
+		snprintf(why, whylen, "peer left in the middle of a header");
+	else
+		snprintf(why, whylen, "peer left in the middle of a %zu-byte message", len);
+	return -EPROTO;
+}
+
 int vu_sock_recv_rx(int fd, size_t max_fds, int timeout_ms, struct vu_msg *m, struct vu_rx *rx,
                     char *why, size_t whylen)
 {
 	struct fd_acc acc = {.max = max_fds};
 	int64_t deadline = now_ms() + timeout_ms;
-	ssize_t n;
 	int err;
 
 	memset(m, 0, sizeof(*m));
-	n = read_full(fd, &m->hdr, sizeof(m->hdr), &acc, deadline);
-	if (n == 0) {
-		err = -ECONNRESET;
+	err = read_part(fd, &m->hdr, sizeof(m->hdr), true, &acc, deadline, why, whylen);
+	if (err)
 		goto fail;
-	}
-	if (n >= 0 && (size_t)n < sizeof(m->hdr)) {
-		snprintf(why, whylen, "peer left in the middle of a header");
-		err = -EPROTO;
-		goto fail;
-	}
-	if (n < 0) {
-		err = (int)n;
-		goto fail;
-	}
 	err = vu_header_check(&m->hdr, why, whylen);
 	if (err)
 		goto fail;
@@ -508,16 +517,9 @@ int vu_sock_recv_rx(int fd, size_t max_fds, int timeout_ms, struct vu_msg *m, st
 	err = place_payload(m, rx);
 	if (err)
 		goto fail;
-	n = read_full(fd, m->payload, m->len, &acc, deadline);
-	if (n >= 0 && (size_t)n < m->len) {
-		snprintf(why, whylen, "peer left in the middle of a %zu-byte message", m->len);
-		err = -EPROTO;
+	err = read_part(fd, m->payload, m->len, false, &acc, deadline, why, whylen);
+	if (err)
 		goto fail;
-	}
-	if (n < 0) {
-		err = (int)n;
-		goto fail;
-	}
 	if (acc.overflow) {
 		snprintf(why, whylen, "message carried more than %zu fds", max_fds);
 		err = -EBADMSG;
