@@ -41,7 +41,7 @@
 
 struct ictx {
 	struct vdev *d;
-	struct vconn *c;
+	struct vconn *conn;
 	struct vfile *f;
 	const struct vreq *r;
 	uint64_t arg;
@@ -82,9 +82,9 @@ static long device_get_info(const struct ictx *x)
 	if (info.argsz < minsz)
 		return -EINVAL;
 	minsz = info.argsz < sizeof(info) ? info.argsz : sizeof(info);
-	info.flags = x->c->dev.flags;
-	info.num_regions = x->c->dev.num_regions;
-	info.num_irqs = x->c->dev.num_irqs;
+	info.flags = x->conn->dev.flags;
+	info.num_regions = x->conn->dev.num_regions;
+	info.num_irqs = x->conn->dev.num_irqs;
 	info.cap_offset = 0;
 	return arg_write(x, 0, &info, minsz);
 }
@@ -99,9 +99,9 @@ static long device_get_region_info(const struct ictx *x)
 
 	if (ret < 0)
 		return ret;
-	if (info.argsz < minsz || info.index >= x->c->dev.num_regions)
+	if (info.argsz < minsz || info.index >= x->conn->dev.num_regions)
 		return -EINVAL;
-	ret = info_region(x->d, x->c, x->r, info.index, &reg);
+	ret = info_region(x->d, x->conn, x->r, info.index, &reg);
 	if (ret < 0)
 		return vdev_errno(x->d, ret);
 	if (reg->err)
@@ -133,9 +133,9 @@ static long device_get_irq_info(const struct ictx *x)
 
 	if (ret < 0)
 		return ret;
-	if (info.argsz < minsz || info.index >= x->c->dev.num_irqs)
+	if (info.argsz < minsz || info.index >= x->conn->dev.num_irqs)
 		return -EINVAL;
-	ret = info_irq(x->d, x->c, x->r, info.index, &q);
+	ret = info_irq(x->d, x->conn, x->r, info.index, &q);
 	if (ret < 0)
 		return vdev_errno(x->d, ret);
 	if (q->err)
@@ -156,11 +156,11 @@ static int irq_set_validate(const struct ictx *x, const struct vfio_irq_set *h, 
 	uint32_t max, each;
 	int ret;
 
-	if (h->argsz < minsz || h->index >= x->c->dev.num_irqs ||
+	if (h->argsz < minsz || h->index >= x->conn->dev.num_irqs ||
 	    h->count >= UINT32_MAX - h->start ||
 	    (h->flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)))
 		return -EINVAL;
-	ret = info_irq(x->d, x->c, x->r, h->index, &q);
+	ret = info_irq(x->d, x->conn, x->r, h->index, &q);
 	if (ret < 0)
 		return vdev_errno(x->d, ret);
 	max = q->err ? 0 : q->info.count;
@@ -264,7 +264,7 @@ static long device_set_irqs(const struct ictx *x)
 		if (ret < 0)
 			goto out;
 	}
-	ret = vu_device_set_irqs(x->c->c, &o, h.flags, h.index, h.start, h.count,
+	ret = vu_device_set_irqs(x->conn->c, &o, h.flags, h.index, h.start, h.count,
 	                         eventfd ? NULL : data, eventfd ? (int *)data : NULL);
 	if (eventfd)
 		fds_close((int *)data, h.count); /* the server holds its own */
@@ -288,9 +288,9 @@ static long device_reset(const struct ictx *x)
 {
 	struct vu_call_opts o = vdev_call_opts(x->d, x->r);
 
-	if (!(x->c->dev.flags & VFIO_DEVICE_FLAGS_RESET))
+	if (!(x->conn->dev.flags & VFIO_DEVICE_FLAGS_RESET))
 		return -EINVAL;
-	return vdev_errno(x->d, vu_device_reset(x->c->c, &o));
+	return vdev_errno(x->d, vu_device_reset(x->conn->c, &o));
 }
 
 /*
@@ -357,8 +357,8 @@ static long device_feature(const struct ictx *x)
 	if (data && (h.flags & VFIO_DEVICE_FEATURE_SET))
 		ret = arg_read(x, sizeof(h), buf->data, data);
 	if (ret == 0)
-		ret = vdev_errno(x->d,
-		                 vu_device_feature(x->c->c, &o, buf, sizeof(h) + data, &out_len));
+		ret = vdev_errno(
+		    x->d, vu_device_feature(x->conn->c, &o, buf, sizeof(h) + data, &out_len));
 	/* A server without DEVICE_FEATURE has no features: ENOTTY, as the
 	 * kernel answers for a feature the device lacks. */
 	if (ret == -EOPNOTSUPP)
@@ -377,7 +377,7 @@ static long device_pci_hot_reset(const struct ictx *x)
 	uint32_t argsz;
 	int ret;
 
-	if (!(x->c->dev.flags & VFIO_DEVICE_FLAGS_PCI))
+	if (!(x->conn->dev.flags & VFIO_DEVICE_FLAGS_PCI))
 		return -ENOTTY;
 	ret = arg_read(x, 0, &argsz, sizeof(argsz));
 	if (ret < 0)
@@ -750,10 +750,10 @@ static long group_ioctl(const struct ictx *x, unsigned int cmd)
 	return cmd_run(x, CMDS(device_cmds), cmd);
 }
 
-long vdev_do_ioctl(struct vdev *d, struct vconn *c, struct vfile *f, const struct vreq *r,
+long vdev_do_ioctl(struct vdev *d, struct vconn *conn, struct vfile *f, const struct vreq *r,
                    unsigned int cmd, uint64_t arg)
 {
-	const struct ictx x = {.d = d, .c = c, .f = f, .r = r, .arg = arg};
+	const struct ictx x = {.d = d, .conn = conn, .f = f, .r = r, .arg = arg};
 	long ret = f->kind == VFILE_NODE    ? node_ioctl(&x, cmd)
 	           : f->kind == VFILE_GROUP ? group_ioctl(&x, cmd)
 	                                    : cdev_ioctl(&x, cmd);

@@ -137,7 +137,7 @@ void vdev_log(const struct vdev *d, enum vu_log_level lvl, const char *fmt, ...)
  * Drop with vconn_put.
  */
 struct vconn *vconn_get(struct vdev *d, const struct vfile *f);
-void vconn_put(struct vconn *c);
+void vconn_put(struct vconn *conn);
 
 /* Call options for a request: the node's timeout and the request's cancel. */
 struct vu_call_opts vdev_call_opts(const struct vdev *d, const struct vreq *r);
@@ -165,13 +165,13 @@ void vdev_set_ioas(struct vdev *d, struct ioas *s);
 void vdev_irq_armed(struct vdev *d, uint32_t index, bool armed);
 
 /*
- * info.c: fill c->dev, c->regions, c->irqs from the server; free them. An
+ * info.c: fill conn->dev, conn->regions, conn->irqs from the server; free them. An
  * index whose query failed on this side (a timeout, no memory...) is left
  * uncached; info_cache_fill fails only when the connection is lost or the
  * server's answers are malformed.
  */
-int info_cache_fill(struct vdev *d, struct vconn *c);
-void info_cache_free(struct vconn *c);
+int info_cache_fill(struct vdev *d, struct vconn *conn);
+void info_cache_free(struct vconn *conn);
 
 /*
  * The cached info of region (IRQ) index < num_regions (num_irqs), asked of
@@ -179,13 +179,13 @@ void info_cache_free(struct vconn *c);
  * server's refusal of the index, kept for the connection's life), or this
  * side's -errno (then nothing is cached and the next call asks again).
  */
-int info_region(struct vdev *d, struct vconn *c, const struct vreq *r, uint32_t index,
+int info_region(struct vdev *d, struct vconn *conn, const struct vreq *r, uint32_t index,
                 const struct vregion **out);
-int info_irq(struct vdev *d, struct vconn *c, const struct vreq *r, uint32_t index,
+int info_irq(struct vdev *d, struct vconn *conn, const struct vreq *r, uint32_t index,
              const struct virq **out);
 
 /* ioctl.c: the ioctls of a file of d. */
-long vdev_do_ioctl(struct vdev *d, struct vconn *c, struct vfile *f, const struct vreq *r,
+long vdev_do_ioctl(struct vdev *d, struct vconn *conn, struct vfile *f, const struct vreq *r,
                    unsigned int cmd, uint64_t arg);
 
 /* ioctl.c: a device cdev file leaves its iommufd (detached first); a group
@@ -209,7 +209,7 @@ long container_ioctl(struct vcontainer *ct, const struct host *host, pthread_mut
                      const struct vreq *r, unsigned int cmd, uint64_t arg);
 
 /* region.c */
-ssize_t vdev_region_rw(struct vdev *d, struct vconn *c, const struct vreq *r, uint64_t off,
+ssize_t vdev_region_rw(struct vdev *d, struct vconn *conn, const struct vreq *r, uint64_t off,
                        void *buf, size_t len, bool write);
 
 #endif
