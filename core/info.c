@@ -198,11 +198,11 @@ static bool irq_cached(struct vdev *d, struct vconn *conn, uint32_t index)
 	return cached;
 }
 
-int info_region(struct vdev *d, struct vconn *conn, const struct vreq *r, uint32_t index,
+int info_region(struct vdev *d, struct vconn *conn, const struct vreq *vr, uint32_t index,
                 const struct vregion **out)
 {
 	if (!region_cached(d, conn, index)) {
-		struct vu_call_opts o = vdev_call_opts(d, r);
+		struct vu_call_opts o = vdev_call_opts(d, vr);
 		struct vregion fresh = {0};
 		int ret = region_fetch(d, conn, &o, index, &fresh);
 
@@ -214,11 +214,11 @@ int info_region(struct vdev *d, struct vconn *conn, const struct vreq *r, uint32
 	return 0;
 }
 
-int info_irq(struct vdev *d, struct vconn *conn, const struct vreq *r, uint32_t index,
+int info_irq(struct vdev *d, struct vconn *conn, const struct vreq *vr, uint32_t index,
              const struct virq **out)
 {
 	if (!irq_cached(d, conn, index)) {
-		struct vu_call_opts o = vdev_call_opts(d, r);
+		struct vu_call_opts o = vdev_call_opts(d, vr);
 		struct virq fresh = {0};
 		int ret = irq_fetch(d, conn, &o, index, &fresh);
 

@@ -39,13 +39,13 @@ static bool posted(const struct vconn *conn, uint32_t index)
 }
 
 /* The count to transfer at pos, or -errno. */
-static ssize_t region_span(struct vdev *d, struct vconn *conn, const struct vreq *r, uint32_t index,
-                           uint64_t pos, size_t len, bool write)
+static ssize_t region_span(struct vdev *d, struct vconn *conn, const struct vreq *vr,
+                           uint32_t index, uint64_t pos, size_t len, bool write)
 {
 	const struct vregion *reg;
 	uint32_t need = write ? VFIO_REGION_INFO_FLAG_WRITE : VFIO_REGION_INFO_FLAG_READ;
 	uint64_t size;
-	int ret = info_region(d, conn, r, index, &reg);
+	int ret = info_region(d, conn, vr, index, &reg);
 
 	if (ret < 0)
 		return vdev_errno(d, ret);
@@ -69,10 +69,10 @@ static ssize_t region_span(struct vdev *d, struct vconn *conn, const struct vreq
 	return len < size - pos ? len : size - pos;
 }
 
-ssize_t vdev_region_rw(struct vdev *d, struct vconn *conn, const struct vreq *r, uint64_t off,
+ssize_t vdev_region_rw(struct vdev *d, struct vconn *conn, const struct vreq *vr, uint64_t off,
                        void *buf, size_t len, bool write)
 {
-	struct vu_call_opts o = vdev_call_opts(d, r);
+	struct vu_call_opts o = vdev_call_opts(d, vr);
 	uint64_t index = off >> VDEV_OFFSET_SHIFT, pos = off & VDEV_OFFSET_MASK;
 	ssize_t n;
 	int ret;
@@ -84,7 +84,7 @@ ssize_t vdev_region_rw(struct vdev *d, struct vconn *conn, const struct vreq *r,
 	}
 	if (!len)
 		return 0;
-	n = region_span(d, conn, r, index, pos, len, write);
+	n = region_span(d, conn, vr, index, pos, len, write);
 	if (n <= 0)
 		return n;
 	if (write && posted(conn, index))

@@ -140,14 +140,14 @@ struct vconn *vconn_get(struct vdev *d, const struct vfile *f);
 void vconn_put(struct vconn *conn);
 
 /* Call options for a request: the node's timeout and the request's cancel. */
-struct vu_call_opts vdev_call_opts(const struct vdev *d, const struct vreq *r);
+struct vu_call_opts vdev_call_opts(const struct vdev *d, const struct vreq *vr);
 
 /* A proto error as a VFIO program should see it. */
 int vdev_errno(struct vdev *d, int err);
 
 /* Copy to and from the calling process. */
-int vdev_read_arg(struct vdev *d, const struct vreq *r, uint64_t addr, void *buf, size_t len);
-int vdev_write_arg(struct vdev *d, const struct vreq *r, uint64_t addr, const void *buf,
+int vdev_read_arg(struct vdev *d, const struct vreq *vr, uint64_t addr, void *buf, size_t len);
+int vdev_write_arg(struct vdev *d, const struct vreq *vr, uint64_t addr, const void *buf,
                    size_t len);
 
 /* What a DMA space asks of a device it holds: map and unmap on its server
@@ -179,13 +179,13 @@ void info_cache_free(struct vconn *conn);
  * server's refusal of the index, kept for the connection's life), or this
  * side's -errno (then nothing is cached and the next call asks again).
  */
-int info_region(struct vdev *d, struct vconn *conn, const struct vreq *r, uint32_t index,
+int info_region(struct vdev *d, struct vconn *conn, const struct vreq *vr, uint32_t index,
                 const struct vregion **out);
-int info_irq(struct vdev *d, struct vconn *conn, const struct vreq *r, uint32_t index,
+int info_irq(struct vdev *d, struct vconn *conn, const struct vreq *vr, uint32_t index,
              const struct virq **out);
 
 /* ioctl.c: the ioctls of a file of d. */
-long vdev_do_ioctl(struct vdev *d, struct vconn *conn, struct vfile *f, const struct vreq *r,
+long vdev_do_ioctl(struct vdev *d, struct vconn *conn, struct vfile *f, const struct vreq *vr,
                    unsigned int cmd, uint64_t arg);
 
 /* ioctl.c: a device cdev file leaves its iommufd (detached first); a group
@@ -206,10 +206,10 @@ bool container_has_iommu(struct container *k);
 /* container.c: a TYPE1 container ioctl, or -ENOTTY for others. pgsizes is
  * what the devices behind it take. */
 long container_ioctl(struct vcontainer *ct, const struct host *host, pthread_mutex_t *lock,
-                     const struct vreq *r, unsigned int cmd, uint64_t arg);
+                     const struct vreq *vr, unsigned int cmd, uint64_t arg);
 
 /* region.c */
-ssize_t vdev_region_rw(struct vdev *d, struct vconn *conn, const struct vreq *r, uint64_t off,
+ssize_t vdev_region_rw(struct vdev *d, struct vconn *conn, const struct vreq *vr, uint64_t off,
                        void *buf, size_t len, bool write);
 
 #endif

@@ -46,19 +46,20 @@ int vdev_errno(struct vdev *d, int err)
 	return err;
 }
 
-struct vu_call_opts vdev_call_opts(const struct vdev *d, const struct vreq *r)
+struct vu_call_opts vdev_call_opts(const struct vdev *d, const struct vreq *vr)
 {
-	return (struct vu_call_opts){.timeout_ms = d->timeout_ms, .cancel = r ? r->cancel : NULL};
+	return (struct vu_call_opts){.timeout_ms = d->timeout_ms, .cancel = vr ? vr->cancel : NULL};
 }
 
-int vdev_read_arg(struct vdev *d, const struct vreq *r, uint64_t addr, void *buf, size_t len)
+int vdev_read_arg(struct vdev *d, const struct vreq *vr, uint64_t addr, void *buf, size_t len)
 {
-	return d->host.ops->mem_read(d->host.ctx, r->pid, addr, buf, len);
+	return d->host.ops->mem_read(d->host.ctx, vr->pid, addr, buf, len);
 }
 
-int vdev_write_arg(struct vdev *d, const struct vreq *r, uint64_t addr, const void *buf, size_t len)
+int vdev_write_arg(struct vdev *d, const struct vreq *vr, uint64_t addr, const void *buf,
+                   size_t len)
 {
-	return d->host.ops->mem_write(d->host.ctx, r->pid, addr, buf, len);
+	return d->host.ops->mem_write(d->host.ctx, vr->pid, addr, buf, len);
 }
 
 void vdev_irq_armed(struct vdev *d, uint32_t index, bool armed)
@@ -544,7 +545,7 @@ static int node_container_new(struct vdev *d, struct ioas **out)
 	return 0;
 }
 
-static int open_node(struct vdev *d, const struct vreq *r, struct vfile *f)
+static int open_node(struct vdev *d, const struct vreq *vr, struct vfile *f)
 {
 	struct ioas *s = NULL;
 	bool first;
@@ -559,7 +560,7 @@ static int open_node(struct vdev *d, const struct vreq *r, struct vfile *f)
 		 * a time, as the kernel's VFIO group allows, so neither a pid
 		 * reused after the opener exited (its fd kept by a child) nor
 		 * another thread can share it. */
-		vdev_log(d, VU_LOG_INFO, "open by pid %d refused: %s", (int)r->pid,
+		vdev_log(d, VU_LOG_INFO, "open by pid %d refused: %s", (int)vr->pid,
 		         d->bound   ? "its device cdev is bound"
 		         : d->group ? "its group is open"
 		                    : "the node is open already");
@@ -567,7 +568,7 @@ static int open_node(struct vdev *d, const struct vreq *r, struct vfile *f)
 	}
 	first = ret == 0 && !d->owner;
 	if (first) {
-		d->owner = r->pid;
+		d->owner = vr->pid;
 		d->releasing = true; /* until the container is in place */
 	}
 	if (ret == 0) {
@@ -601,7 +602,7 @@ static int open_node(struct vdev *d, const struct vreq *r, struct vfile *f)
 
 /* vfio_group_fops_open: one open file at a time, and not while the device
  * is had another way. */
-static int open_group(struct vdev *d, const struct vreq *r, struct vfile *f)
+static int open_group(struct vdev *d, const struct vreq *vr, struct vfile *f)
 {
 	int ret = 0;
 
@@ -618,7 +619,7 @@ static int open_group(struct vdev *d, const struct vreq *r, struct vfile *f)
 	return ret;
 }
 
-int vdev_open(struct vdev *d, const struct vreq *r, enum vfile_kind kind, struct vfile **out)
+int vdev_open(struct vdev *d, const struct vreq *vr, enum vfile_kind kind, struct vfile **out)
 {
 	struct vfile *f = calloc(1, sizeof(*f));
 	int ret = 0;
@@ -628,9 +629,9 @@ int vdev_open(struct vdev *d, const struct vreq *r, enum vfile_kind kind, struct
 	f->d = d;
 	f->kind = kind;
 	if (kind == VFILE_NODE) {
-		ret = open_node(d, r, f);
+		ret = open_node(d, vr, f);
 	} else if (kind == VFILE_GROUP) {
-		ret = open_group(d, r, f);
+		ret = open_group(d, vr, f);
 	} else {
 		pthread_mutex_lock(&d->lock);
 		if (!d->conn || d->lost)
@@ -787,7 +788,7 @@ void vdev_release(struct vdev *d, struct vfile *f)
 	free(f);
 }
 
-long vdev_ioctl(struct vdev *d, struct vfile *f, const struct vreq *r, unsigned int cmd,
+long vdev_ioctl(struct vdev *d, struct vfile *f, const struct vreq *vr, unsigned int cmd,
                 uint64_t arg)
 {
 	struct vconn *conn = vconn_get(d, f);
@@ -795,12 +796,12 @@ long vdev_ioctl(struct vdev *d, struct vfile *f, const struct vreq *r, unsigned 
 
 	if (!conn)
 		return -EIO;
-	ret = vdev_do_ioctl(d, conn, f, r, cmd, arg);
+	ret = vdev_do_ioctl(d, conn, f, vr, cmd, arg);
 	vconn_put(conn);
 	return ret;
 }
 
-ssize_t vdev_read(struct vdev *d, struct vfile *f, const struct vreq *r, uint64_t off, void *buf,
+ssize_t vdev_read(struct vdev *d, struct vfile *f, const struct vreq *vr, uint64_t off, void *buf,
                   size_t len)
 {
 	struct vconn *conn = vconn_get(d, f);
@@ -808,12 +809,12 @@ ssize_t vdev_read(struct vdev *d, struct vfile *f, const struct vreq *r, uint64_
 
 	if (!conn)
 		return -EIO;
-	ret = !vfile_has_device(f) ? -EINVAL : vdev_region_rw(d, conn, r, off, buf, len, false);
+	ret = !vfile_has_device(f) ? -EINVAL : vdev_region_rw(d, conn, vr, off, buf, len, false);
 	vconn_put(conn);
 	return ret;
 }
 
-ssize_t vdev_write(struct vdev *d, struct vfile *f, const struct vreq *r, uint64_t off,
+ssize_t vdev_write(struct vdev *d, struct vfile *f, const struct vreq *vr, uint64_t off,
                    const void *buf, size_t len)
 {
 	struct vconn *conn = vconn_get(d, f);
@@ -822,7 +823,7 @@ ssize_t vdev_write(struct vdev *d, struct vfile *f, const struct vreq *r, uint64
 	if (!conn)
 		return -EIO;
 	ret = !vfile_has_device(f) ? -EINVAL
-	                           : vdev_region_rw(d, conn, r, off, (void *)buf, len, true);
+	                           : vdev_region_rw(d, conn, vr, off, (void *)buf, len, true);
 	vconn_put(conn);
 	return ret;
 }
