@@ -31,10 +31,10 @@ static bool cap_kept(uint16_t id)
 
 /*
  * Copy the kept capabilities of the server's chain (validated by the client:
- * in range, strictly increasing offsets) into r->caps, each 8-byte aligned,
+ * in range, strictly increasing offsets) into reg->caps, each 8-byte aligned,
  * "next" offsets counted from the start of struct vfio_region_info.
  */
-static int caps_rechain(const struct vfio_user_region_info *si, size_t len, struct vregion *r)
+static int caps_rechain(const struct vfio_user_region_info *si, size_t len, struct vregion *reg)
 {
 	const uint8_t *base = (const uint8_t *)si;
 	uint32_t off = (si->flags & VFIO_REGION_INFO_FLAG_CAPS) ? si->cap_offset : 0;
@@ -67,8 +67,8 @@ static int caps_rechain(const struct vfio_user_region_info *si, size_t len, stru
 		prev = used;
 		used += room;
 	}
-	r->caps = out;
-	r->caps_len = used;
+	reg->caps = out;
+	reg->caps_len = used;
 	return 0;
 }
 
@@ -80,12 +80,12 @@ static void fetch_failed(struct vdev *d, const char *what, uint32_t index, int e
 }
 
 /*
- * Ask the server for region index into *r, not yet visible to anyone.
- * Returns 0 when *r holds the server's answer (its refusal in r->err), or
+ * Ask the server for region index into *reg, not yet visible to anyone.
+ * Returns 0 when *reg holds the server's answer (its refusal in reg->err), or
  * this side's -errno. The client says which errors are the server's.
  */
 static int region_fetch(struct vdev *d, struct vconn *conn, const struct vu_call_opts *base,
-                        uint32_t index, struct vregion *r)
+                        uint32_t index, struct vregion *reg)
 {
 	bool refused = false;
 	struct vu_call_opts o = *base;
@@ -100,27 +100,27 @@ static int region_fetch(struct vdev *d, struct vconn *conn, const struct vu_call
 	if (ret < 0 && refused) {
 		vdev_log(d, VU_LOG_INFO, "region %u info refused by the server: %s", index,
 		         strerror(-ret));
-		r->err = ret;
+		reg->err = ret;
 		return 0;
 	}
 	if (ret < 0) {
 		fetch_failed(d, "region", index, ret);
 		return ret;
 	}
-	r->info = (struct vfio_region_info){
+	reg->info = (struct vfio_region_info){
 	    .flags = si->flags & ~(VFIO_REGION_INFO_FLAG_MMAP | VFIO_REGION_INFO_FLAG_CAPS),
 	    .index = index,
 	    .size = si->size,
 	    .offset = (uint64_t)index << VDEV_OFFSET_SHIFT,
 	};
-	ret = caps_rechain(si, len, r);
+	ret = caps_rechain(si, len, reg);
 	free(si);
 	if (ret < 0) {
 		fetch_failed(d, "region", index, ret);
 		return ret;
 	}
-	if (r->caps_len)
-		r->info.flags |= VFIO_REGION_INFO_FLAG_CAPS;
+	if (reg->caps_len)
+		reg->info.flags |= VFIO_REGION_INFO_FLAG_CAPS;
 	return 0;
 }
 
@@ -154,18 +154,18 @@ static int irq_fetch(struct vdev *d, struct vconn *conn, const struct vu_call_op
 }
 
 /* Cache a fetched answer unless another thread got there first. */
-static void region_publish(struct vdev *d, struct vconn *conn, uint32_t index, struct vregion *r)
+static void region_publish(struct vdev *d, struct vconn *conn, uint32_t index, struct vregion *reg)
 {
 	struct vregion *slot = &conn->regions[index];
 
 	pthread_mutex_lock(&d->lock);
 	if (!slot->cached) {
-		*slot = *r;
+		*slot = *reg;
 		slot->cached = true;
-		r->caps = NULL;
+		reg->caps = NULL;
 	}
 	pthread_mutex_unlock(&d->lock);
-	free(r->caps);
+	free(reg->caps);
 }
 
 static void irq_publish(struct vdev *d, struct vconn *conn, uint32_t index, const struct virq *q)
