@@ -198,8 +198,8 @@ static bool irq_cached(struct vdev *d, struct vconn *conn, uint32_t index)
 	return cached;
 }
 
-int info_region(struct vdev *d, struct vconn *conn, const struct vreq *vr, uint32_t index,
-                const struct vregion **out)
+int vdev_info_region(struct vdev *d, struct vconn *conn, const struct vreq *vr, uint32_t index,
+                     const struct vregion **out)
 {
 	if (!region_cached(d, conn, index)) {
 		struct vu_call_opts o = vdev_call_opts(d, vr);
@@ -214,8 +214,8 @@ int info_region(struct vdev *d, struct vconn *conn, const struct vreq *vr, uint3
 	return 0;
 }
 
-int info_irq(struct vdev *d, struct vconn *conn, const struct vreq *vr, uint32_t index,
-             const struct virq **out)
+int vdev_info_irq(struct vdev *d, struct vconn *conn, const struct vreq *vr, uint32_t index,
+                  const struct virq **out)
 {
 	if (!irq_cached(d, conn, index)) {
 		struct vu_call_opts o = vdev_call_opts(d, vr);
@@ -237,7 +237,7 @@ static bool fatal(int err)
 	return err == -ENOTCONN || err == -EPROTO;
 }
 
-int info_cache_fill(struct vdev *d, struct vconn *conn)
+int vdev_info_cache_fill(struct vdev *d, struct vconn *conn)
 {
 	struct vu_call_opts o = {.timeout_ms = d->timeout_ms};
 	struct vfio_user_device_info di;
@@ -281,7 +281,7 @@ int info_cache_fill(struct vdev *d, struct vconn *conn)
 	return 0;
 }
 
-void info_cache_free(struct vconn *conn)
+void vdev_info_cache_free(struct vconn *conn)
 {
 	for (uint32_t i = 0; conn->regions && i < conn->dev.num_regions; i++)
 		free(conn->regions[i].caps);

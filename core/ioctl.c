@@ -101,7 +101,7 @@ static long device_get_region_info(const struct ictx *x)
 		return ret;
 	if (info.argsz < minsz || info.index >= x->conn->dev.num_regions)
 		return -EINVAL;
-	ret = info_region(x->d, x->conn, x->vr, info.index, &reg);
+	ret = vdev_info_region(x->d, x->conn, x->vr, info.index, &reg);
 	if (ret < 0)
 		return vdev_errno(x->d, ret);
 	if (reg->err)
@@ -135,7 +135,7 @@ static long device_get_irq_info(const struct ictx *x)
 		return ret;
 	if (info.argsz < minsz || info.index >= x->conn->dev.num_irqs)
 		return -EINVAL;
-	ret = info_irq(x->d, x->conn, x->vr, info.index, &q);
+	ret = vdev_info_irq(x->d, x->conn, x->vr, info.index, &q);
 	if (ret < 0)
 		return vdev_errno(x->d, ret);
 	if (q->err)
@@ -160,7 +160,7 @@ static int irq_set_validate(const struct ictx *x, const struct vfio_irq_set *h, 
 	    h->count >= UINT32_MAX - h->start ||
 	    (h->flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)))
 		return -EINVAL;
-	ret = info_irq(x->d, x->conn, x->vr, h->index, &q);
+	ret = vdev_info_irq(x->d, x->conn, x->vr, h->index, &q);
 	if (ret < 0)
 		return vdev_errno(x->d, ret);
 	max = q->err ? 0 : q->info.count;

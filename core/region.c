@@ -45,7 +45,7 @@ static ssize_t region_span(struct vdev *d, struct vconn *conn, const struct vreq
 	const struct vregion *reg;
 	uint32_t need = write ? VFIO_REGION_INFO_FLAG_WRITE : VFIO_REGION_INFO_FLAG_READ;
 	uint64_t size;
-	int ret = info_region(d, conn, vr, index, &reg);
+	int ret = vdev_info_region(d, conn, vr, index, &reg);
 
 	if (ret < 0)
 		return vdev_errno(d, ret);

@@ -167,11 +167,11 @@ void vdev_irq_armed(struct vdev *d, uint32_t index, bool armed);
 /*
  * info.c: fill conn->dev, conn->regions, conn->irqs from the server; free them. An
  * index whose query failed on this side (a timeout, no memory...) is left
- * uncached; info_cache_fill fails only when the connection is lost or the
+ * uncached; vdev_info_cache_fill fails only when the connection is lost or the
  * server's answers are malformed.
  */
-int info_cache_fill(struct vdev *d, struct vconn *conn);
-void info_cache_free(struct vconn *conn);
+int vdev_info_cache_fill(struct vdev *d, struct vconn *conn);
+void vdev_info_cache_free(struct vconn *conn);
 
 /*
  * The cached info of region (IRQ) index < num_regions (num_irqs), asked of
@@ -179,10 +179,10 @@ void info_cache_free(struct vconn *conn);
  * server's refusal of the index, kept for the connection's life), or this
  * side's -errno (then nothing is cached and the next call asks again).
  */
-int info_region(struct vdev *d, struct vconn *conn, const struct vreq *vr, uint32_t index,
-                const struct vregion **out);
-int info_irq(struct vdev *d, struct vconn *conn, const struct vreq *vr, uint32_t index,
-             const struct virq **out);
+int vdev_info_region(struct vdev *d, struct vconn *conn, const struct vreq *vr, uint32_t index,
+                     const struct vregion **out);
+int vdev_info_irq(struct vdev *d, struct vconn *conn, const struct vreq *vr, uint32_t index,
+                  const struct virq **out);
 
 /* ioctl.c: the ioctls of a file of d. */
 long vdev_do_ioctl(struct vdev *d, struct vconn *conn, struct vfile *f, const struct vreq *vr,

@@ -236,7 +236,7 @@ static void conn_free(struct vconn *conn)
 {
 	if (conn->c)
 		vu_client_close(conn->c);
-	info_cache_free(conn);
+	vdev_info_cache_free(conn);
 	free(conn);
 }
 
@@ -277,7 +277,7 @@ static int conn_open(struct vdev *d, enum vu_log_level fail_lvl, struct vconn **
 		goto fail;
 	}
 	conn->caps = *vu_client_caps(conn->c);
-	ret = info_cache_fill(d, conn);
+	ret = vdev_info_cache_fill(d, conn);
 	if (ret < 0)
 		goto fail;
 	*out = conn;
