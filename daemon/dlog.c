@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "log.h"
+#include "dlog.h"
 
 #include <stdarg.h>
 #include <stdio.h>
