@@ -99,6 +99,17 @@ struct vfile {
 	unsigned int device_opens;   /* VFIO_GROUP_GET_DEVICE_FD calls */
 };
 
+/*
+ * Where the device's connection is. UP -> LOST when the server goes away
+ * (or already was when the connection was published); the reconnect thread
+ * then retires it (LOST -> DOWN) and publishes the next one (DOWN -> UP).
+ */
+enum vdev_state {
+	VDEV_DOWN, /* no connection: before the first, between two */
+	VDEV_UP,   /* calls go to the server */
+	VDEV_LOST, /* the server went away; the reconnect thread takes over */
+};
+
 struct vdev {
 	char *name;
 	char *server;
@@ -111,10 +122,11 @@ struct vdev {
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct vconn *conn; /* NULL between a disconnect and the reconnect */
+	/* The connection and its state, set together by conn_set. */
+	struct vconn *conn; /* NULL exactly when state is VDEV_DOWN */
+	enum vdev_state state;
 	uint64_t gen;
-	bool lost;     /* the server went away; the reconnect thread takes over */
-	bool stopping; /* vdev_destroy */
+	bool stopping; /* vdev_destroy; ends the reconnect thread in any state */
 	pthread_t reconnector;
 
 	pid_t owner;                   /* of the one-fd node, for log lines; 0: nobody */

@@ -212,6 +212,13 @@ static bool can_reconnect(const struct vdev *d)
 	return strncmp(d->server, "fd:", 3) != 0;
 }
 
+/* The one place the connection and its state change. Called locked. */
+static void conn_set(struct vdev *d, struct vconn *conn, enum vdev_state state)
+{
+	d->conn = conn;
+	d->state = state;
+}
+
 /* Called on the connection's reader thread: it cannot close the connection
  * (that joins the reader), so hand over to the reconnect thread. */
 static void conn_lost(void *arg, int err)
@@ -220,13 +227,13 @@ static void conn_lost(void *arg, int err)
 	struct vdev *d = conn->d;
 
 	pthread_mutex_lock(&d->lock);
-	if (d->conn == conn && !d->lost) {
+	if (d->conn == conn && d->state == VDEV_UP) {
 		vdev_log(d, VU_LOG_WARN, "server %s gone (%s): calls fail with EIO %s", d->server,
 		         strerror(err < 0 ? -err : err),
 		         can_reconnect(d) ? "until it is back"
 		                          : "until the daemon restarts (an inherited socket "
 		                            "cannot be opened again)");
-		d->lost = true;
+		conn_set(d, conn, VDEV_LOST);
 		pthread_cond_broadcast(&d->cond);
 	}
 	pthread_mutex_unlock(&d->lock);
@@ -292,8 +299,7 @@ fail:
 static void conn_publish(struct vdev *d, struct vconn *conn)
 {
 	conn->gen = d->gen;
-	d->conn = conn;
-	d->lost = !vu_client_connected(conn->c);
+	conn_set(d, conn, vu_client_connected(conn->c) ? VDEV_UP : VDEV_LOST);
 }
 
 struct vconn *vconn_get(struct vdev *d, const struct vfile *f)
@@ -301,7 +307,7 @@ struct vconn *vconn_get(struct vdev *d, const struct vfile *f)
 	struct vconn *conn = NULL;
 
 	pthread_mutex_lock(&d->lock);
-	if (d->conn && !d->lost && (!f || f->gen == d->conn->gen)) {
+	if (d->state == VDEV_UP && (!f || f->gen == d->conn->gen)) {
 		conn = d->conn;
 		conn->refs++;
 	}
@@ -340,7 +346,7 @@ static void conn_retire(struct vdev *d)
 	struct vconn *old = d->conn;
 	struct ioas *attached = d->ioas, *own = d->node_ct.ioas;
 
-	d->conn = NULL;
+	conn_set(d, NULL, VDEV_DOWN);
 	d->gen++;
 	pthread_cond_broadcast(&d->cond);
 	while (old && old->refs)
@@ -417,7 +423,7 @@ static void *reconnector(void *arg)
 
 	pthread_mutex_lock(&d->lock);
 	while (!d->stopping) {
-		if (!d->lost) {
+		if (d->state != VDEV_LOST) {
 			pthread_cond_wait(&d->cond, &d->lock);
 			continue;
 		}
@@ -553,7 +559,7 @@ static int open_node(struct vdev *d, const struct vreq *vr, struct vfile *f)
 
 	pthread_mutex_lock(&d->lock);
 	open_wait_release(d);
-	if (!d->conn || d->lost || !vu_client_connected(d->conn->c)) {
+	if (d->state != VDEV_UP || !vu_client_connected(d->conn->c)) {
 		ret = -EIO;
 	} else if (d->releasing || d->bound || d->group || d->nr_open) {
 		/* The device belongs to the open file, not to a pid: one open at
@@ -608,7 +614,7 @@ static int open_group(struct vdev *d, const struct vreq *vr, struct vfile *f)
 
 	pthread_mutex_lock(&d->lock);
 	open_wait_release(d);
-	if (!d->conn || d->lost)
+	if (d->state != VDEV_UP)
 		ret = -EIO;
 	else if (d->group || d->owner || d->bound || d->releasing)
 		ret = -EBUSY;
@@ -634,7 +640,7 @@ int vdev_open(struct vdev *d, const struct vreq *vr, enum vfile_kind kind, struc
 		ret = open_group(d, vr, f);
 	} else {
 		pthread_mutex_lock(&d->lock);
-		if (!d->conn || d->lost)
+		if (d->state != VDEV_UP)
 			ret = -EIO;
 		f->gen = d->gen;
 		pthread_mutex_unlock(&d->lock);
@@ -695,7 +701,7 @@ static void device_give_back(struct vdev *d, uint64_t gen, struct ioas *s, bool 
 	pthread_mutex_lock(&d->lock);
 	memcpy(armed, d->irq_armed, sizeof(armed));
 	memset(d->irq_armed, 0, sizeof(d->irq_armed));
-	if (d->gen == gen && d->conn && !d->lost) {
+	if (d->gen == gen && d->state == VDEV_UP) {
 		conn = d->conn;
 		conn->refs++;
 	}

@@ -65,6 +65,19 @@ struct waiter {
 	size_t rroom;
 };
 
+/*
+ * Where the connection is. It only moves forward, and only through
+ * set_state. Closing is not a state of its own: the owner may close in any
+ * of them, and c->closing only says that the loss that follows is no news.
+ */
+enum client_state {
+	CLIENT_CONNECTING, /* vu_client_connect is negotiating: no calls yet */
+	CLIENT_UP,         /* calls are sent */
+	CLIENT_LOSING,     /* the reader saw the loss and tells the owner: new
+	                    * calls wait unsent for the waiters to fail */
+	CLIENT_FAILED,     /* waiters failed: new calls fail at once */
+};
+
 struct vu_client {
 	int fd;
 	int twin_fd; /* our end of the twin socket, or -1 */
@@ -79,9 +92,8 @@ struct vu_client {
 	struct waiter *waiters;
 	uint8_t ids[NR_IDS / 8];
 	uint16_t next_id;
-	bool connected; /* false from the moment the reader sees the loss */
-	bool failed;    /* waiters failed: new calls fail at once */
-	bool closing;
+	enum client_state state;
+	bool closing;        /* vu_client_close has begun */
 	unsigned active;     /* calls in progress: close waits for them */
 	pthread_cond_t idle; /* active dropped to 0 while closing */
 	pthread_t reader;
@@ -142,6 +154,12 @@ static void finish(struct vu_client *c, struct waiter *w, int err)
 	pthread_cond_signal(&w->cond);
 }
 
+/* Called with c->lock held, or before the reader thread starts. */
+static void set_state(struct vu_client *c, enum client_state state)
+{
+	c->state = state;
+}
+
 /*
  * The connection is gone. vu_client_connected() is false from here on. The
  * owner hears of it before any call fails (calls made meanwhile wait
@@ -154,11 +172,11 @@ static void lost(struct vu_client *c, int err)
 	bool closing;
 
 	pthread_mutex_lock(&c->lock);
-	if (!c->connected) {
+	if (c->state != CLIENT_UP) {
 		pthread_mutex_unlock(&c->lock);
 		return;
 	}
-	c->connected = false;
+	set_state(c, CLIENT_LOSING);
 	closing = c->closing;
 	pthread_mutex_unlock(&c->lock);
 
@@ -170,7 +188,7 @@ static void lost(struct vu_client *c, int err)
 			c->opts.disconnected(c->opts.arg, err);
 	}
 	pthread_mutex_lock(&c->lock);
-	c->failed = true;
+	set_state(c, CLIENT_FAILED);
 	while (c->waiters)
 		finish(c, c->waiters, werr);
 	pthread_mutex_unlock(&c->lock);
@@ -616,7 +634,7 @@ int vu_client_connect(const char *addr, const struct vu_client_opts *opts, struc
 		c->self_read = c->wake_fd >= 0;
 	}
 	c->next_id = 1;
-	c->connected = true;
+	set_state(c, CLIENT_UP);
 	err = -pthread_create(&c->reader, NULL, reader_main, c);
 	if (err)
 		goto fail;
@@ -683,7 +701,7 @@ bool vu_client_connected(const struct vu_client *c)
 	bool up;
 
 	pthread_mutex_lock(&mc->lock);
-	up = mc->connected;
+	up = mc->state == CLIENT_UP;
 	pthread_mutex_unlock(&mc->lock);
 	return up;
 }
@@ -791,7 +809,7 @@ static int reserve_id(struct vu_client *c, struct waiter *w)
 /* Whether a waiting call may take the main socket's read role. Locked. */
 static bool may_lead(const struct vu_client *c)
 {
-	return c->self_read && !c->leading && !c->read_err && c->connected;
+	return c->self_read && !c->leading && !c->read_err && c->state == CLIENT_UP;
 }
 
 /* The read role is free: a call still waiting takes it (the reader thread,
@@ -932,7 +950,7 @@ static int start_call(struct vu_client *c, struct waiter *w, struct vu_cancel *c
 	int err = 0;
 
 	pthread_mutex_lock(&c->lock);
-	if (c->failed)
+	if (c->state == CLIENT_FAILED)
 		err = -ENOTCONN;
 	else if (cancel && atomic_load(&cancel->fired))
 		err = -EINTR;
@@ -940,7 +958,7 @@ static int start_call(struct vu_client *c, struct waiter *w, struct vu_cancel *c
 		err = reserve_id(c, w);
 	if (!err)
 		c->active++;
-	*send = c->connected;
+	*send = c->state == CLIENT_UP;
 	pthread_mutex_unlock(&c->lock);
 	return err;
 }
@@ -1017,7 +1035,7 @@ int vu_postv(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iov
 	if (err)
 		return err;
 	pthread_mutex_lock(&c->lock);
-	if (!c->connected)
+	if (c->state != CLIENT_UP)
 		err = -ENOTCONN;
 	else
 		c->active++;
