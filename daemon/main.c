@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "host_proc.h"
-#include "log.h"
+#include "dlog.h"
 #include "memhelper.h"
 #include "node.h"
 #include "notify.h"
