@@ -4,8 +4,10 @@
  * /dev/vfio-user/NAME, and a VFIO device cdev, /dev/vfio-user/devices/NAME;
  * and one iommufd node, /dev/vfio-user/iommu, for them all.
  *
- * Threads: this one parses the command line, starts everything and then
- * only waits for SIGTERM/SIGINT (signalfd) or a node whose session ended;
+ * Threads: this one parses the command line, starts everything (the
+ * servers are connected to from up to CONNECT_THREADS threads, which end
+ * once all are) and then only waits for SIGTERM/SIGINT (signalfd) or a
+ * node whose session ended;
  * SIGHUP is taken and ignored, so a closed terminal does not stop it;
  * each node has a loop thread and up to NODE_MAX_THREADS request threads;
  * each server connection has the protocol layer's reader thread.
