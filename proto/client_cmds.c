@@ -18,19 +18,27 @@
 #define REGION_INFO_FIRST 256u
 #define REGION_INFO_TRIES 3
 
+/* Send the fixed request req and copy the reply's fixed part, which
+ * vu_msg_check found there, into out. */
+static int call_fixed(struct vu_client *c, uint16_t cmd, const struct vu_call_opts *o,
+                      const void *req, size_t len, void *out, size_t outlen)
+{
+	struct vu_msg m;
+	int err = vu_call(c, cmd, req, len, NULL, 0, o, &m);
+
+	if (err)
+		return err;
+	memcpy(out, m.payload, outlen);
+	vu_msg_release(&m);
+	return 0;
+}
+
 int vu_device_get_info(struct vu_client *c, const struct vu_call_opts *o,
                        struct vfio_user_device_info *info)
 {
 	struct vfio_user_device_info req = {.argsz = sizeof(req)};
-	struct vu_msg m;
-	int err;
 
-	err = vu_call(c, VFIO_USER_DEVICE_GET_INFO, &req, sizeof(req), NULL, 0, o, &m);
-	if (err)
-		return err;
-	memcpy(info, m.payload, sizeof(*info));
-	vu_msg_release(&m);
-	return 0;
+	return call_fixed(c, VFIO_USER_DEVICE_GET_INFO, o, &req, sizeof(req), info, sizeof(*info));
 }
 
 /* Check one region info reply; returns 1 if it asks for a larger argsz. */
@@ -99,14 +107,11 @@ int vu_device_get_irq_info(struct vu_client *c, const struct vu_call_opts *o, ui
                            struct vfio_user_irq_info *info)
 {
 	struct vfio_user_irq_info req = {.argsz = sizeof(req), .index = index};
-	struct vu_msg m;
-	int err;
+	int err =
+	    call_fixed(c, VFIO_USER_DEVICE_GET_IRQ_INFO, o, &req, sizeof(req), info, sizeof(*info));
 
-	err = vu_call(c, VFIO_USER_DEVICE_GET_IRQ_INFO, &req, sizeof(req), NULL, 0, o, &m);
 	if (err)
 		return err;
-	memcpy(info, m.payload, sizeof(*info));
-	vu_msg_release(&m);
 	if (info->index != index) {
 		vu_log(vu_client_log(c), VU_LOG_ERR, "IRQ info for index %u came back for %u",
 		       index, info->index);
