@@ -21,6 +21,15 @@
  * reply arrives and reads it itself: no thread hand-off. The reader thread
  * then serves the twin socket, and watches the main socket only for its
  * end, when it takes the role to read what is left.
+ *
+ * Locks. c->lock guards the connection's state, its waiters and the read
+ * role. A cancel token's lock guards whom the token wakes, and comes before
+ * c->lock: vu_cancel_fire, from any thread, holds the token's lock while it
+ * takes the registered c->lock to broadcast, so a call registers and
+ * unregisters its token without c->lock held. c->send_lock keeps one
+ * message at a time on the main socket; it never nests with c->lock,
+ * because the calls send unlocked and the reader serves the server's
+ * requests unlocked.
  */
 #include <errno.h>
 #include <poll.h>
@@ -45,6 +54,7 @@
 #define NR_IDS                 65536u
 #define KERNEL_MAX_FDS         253u /* SCM_MAX_FD: fds one sendmsg passes */
 
+/* A call's cancel token; its lock comes before the client's (see the top). */
 struct vu_cancel {
 	atomic_bool fired;
 	pthread_mutex_t lock; /* guards the registration below */
@@ -760,6 +770,7 @@ void vu_cancel_free(struct vu_cancel *t)
 	free(t);
 }
 
+/* Called without c->lock: the token's lock comes first. */
 static void cancel_register(struct vu_cancel *t, pthread_mutex_t *lock, pthread_cond_t *cond,
                             int wake_fd)
 {
