@@ -23,7 +23,7 @@
 
 #include "core/vdev.h"
 #include "fake_host.h"
-#include "test_device.h"
+#include "tdev.h"
 
 #define LINES 256
 
@@ -94,6 +94,7 @@ static struct fx *fx_new(void)
 
 	assert_non_null(x);
 	pthread_mutex_init(&x->rec.lock, NULL);
+	tdev_init(&x->t);
 	x->log = (struct vu_log){.level = VU_LOG_DEBUG, .fn = record, .arg = &x->rec};
 	fake_host_init(&x->h);
 	x->cfg = (struct vdev_config){.name = "t", .timeout_ms = 1000, .log = &x->log};
@@ -103,6 +104,7 @@ static struct fx *fx_new(void)
 
 static void fx_free(struct fx *x)
 {
+	tdev_fini(&x->t);
 	fake_host_fini(&x->h);
 	pthread_mutex_destroy(&x->rec.lock);
 	free(x);

@@ -2,7 +2,7 @@
 /*
  * The translation core driven directly, every ioctl and region access, with
  * a fake process (fake_host.c) and a real vfio-user server in a thread
- * (test_device.c) that records what it was asked.
+ * (tests/support/tdev.c) that records what it was asked.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -27,7 +27,7 @@
 #include "core/vdev.h"
 #include "proto/client.h"
 #include "fake_host.h"
-#include "test_device.h"
+#include "tdev.h"
 #include "tests/common/thread_stats.h"
 
 #define PID       1000
@@ -61,6 +61,7 @@ static int fx_setup_full(void **state, bool reset_flag, uint32_t max_maps, int t
 	struct vdev_config cfg = {.name = "t", .timeout_ms = timeout_ms};
 
 	assert_non_null(x);
+	tdev_init(&x->t);
 	assert_int_equal(tdev_start(&x->t, reset_flag, max_maps), 0);
 	if (prep)
 		prep(&x->t);
@@ -166,6 +167,7 @@ static int fx_teardown(void **state)
 		vdev_release(x->d, x->f);
 	vdev_destroy(x->d);
 	tdev_stop(&x->t);
+	tdev_fini(&x->t);
 	fake_host_fini(&x->h);
 	free(x->arena);
 	free(x);
@@ -476,7 +478,7 @@ static void test_region_info(void **state)
 	assert_true(ri->offset == (uint64_t)VFIO_PCI_CONFIG_REGION_INDEX << 40);
 	assert_int_equal(ri->size, TDEV_CFG_SIZE);
 
-	ri->index = VFIO_PCI_BAR1_REGION_INDEX;
+	ri->index = VFIO_PCI_BAR3_REGION_INDEX;
 	assert_int_equal(io(x, VFIO_DEVICE_GET_REGION_INFO, ri), 0);
 	assert_int_equal(ri->size, 0);
 	assert_int_equal(ri->flags, 0);
@@ -616,7 +618,7 @@ static void test_set_irqs_invalid(void **state)
 	assert_int_equal(io(x, VFIO_DEVICE_SET_IRQS, s), -EINVAL);
 	s = irq_set(x, none, VFIO_PCI_MSIX_IRQ_INDEX, TDEV_MSIX_COUNT, 0, 0);
 	assert_int_equal(io(x, VFIO_DEVICE_SET_IRQS, s), -EINVAL);
-	s = irq_set(x, none, VFIO_PCI_MSIX_IRQ_INDEX, 2, 3, 0);
+	s = irq_set(x, none, VFIO_PCI_MSIX_IRQ_INDEX, TDEV_MSIX_COUNT - 2, 3, 0);
 	assert_int_equal(io(x, VFIO_DEVICE_SET_IRQS, s), -EINVAL);
 	s = irq_set(x, none, VFIO_PCI_MSI_IRQ_INDEX, 0, 0, 0); /* MSI has no vectors */
 	assert_int_equal(io(x, VFIO_DEVICE_SET_IRQS, s), -EINVAL);
@@ -724,7 +726,7 @@ static void test_set_irqs_eventfd(void **state)
 	fds[3] = 6;
 	assert_int_equal(io(x, VFIO_DEVICE_SET_IRQS, s), 0);
 	assert_true(x->t.set_irqs_calls >= 3);
-	assert_true(x->t.last_nr_fds <= 2);
+	assert_true(x->t.last_set.nr_fds <= 2);
 	assert_true(tdev_irq_fd(&x->t, VFIO_PCI_MSIX_IRQ_INDEX, 0) >= 0);
 	assert_true(tdev_irq_fd(&x->t, VFIO_PCI_MSIX_IRQ_INDEX, 1) >= 0);
 	assert_int_equal(tdev_irq_fd(&x->t, VFIO_PCI_MSIX_IRQ_INDEX, 2), -1);
@@ -1239,7 +1241,9 @@ static void test_region_rw(void **state)
 	assert_int_equal(vdev_read(x->d, x->f, &x->r, bar2 + TDEV_BAR2_SIZE, out, 1), -EINVAL);
 	assert_int_equal(vdev_read(x->d, x->f, &x->r, TDEV_BAR0_SIZE, out, 4), -EINVAL);
 	/* Absent BAR, missing region, refused region. */
-	assert_int_equal(vdev_read(x->d, x->f, &x->r, 1ull << 40, out, 4), -EINVAL);
+	assert_int_equal(
+	    vdev_read(x->d, x->f, &x->r, (uint64_t)VFIO_PCI_BAR3_REGION_INDEX << 40, out, 4),
+	    -EINVAL);
 	assert_int_equal(vdev_read(x->d, x->f, &x->r, (uint64_t)TDEV_NUM_REGIONS << 40, out, 4),
 	                 -EINVAL);
 	assert_int_equal(vdev_read(x->d, x->f, &x->r, UINT64_MAX, out, 4), -EINVAL);

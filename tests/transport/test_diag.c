@@ -22,7 +22,8 @@
 #include <cmocka.h>
 
 #include "proto/diag.h"
-#include "testdev.h"
+#include "proto/client.h"
+#include "tdev.h"
 
 #define TIMEOUT_MS 3000
 
@@ -167,7 +168,8 @@ static void test_silent_server(void **state)
 	assert_int_equal(listen(lfd, 4), 0);
 	try_connect(e, e->path);
 	assert_int_equal(e->err, -ETIMEDOUT);
-	expect_why(e, "no answer within 3000 ms: the server is busy with another client, or silent");
+	expect_why(e,
+	           "no answer within 3000 ms: the server is busy with another client, or silent");
 	close(lfd);
 }
 

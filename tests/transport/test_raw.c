@@ -21,7 +21,8 @@
 #include <linux/vfio.h>
 
 #include "proto/client.h"
-#include "testdev.h"
+#include "logbuf.h"
+#include "tdev.h"
 
 struct raw;
 typedef void (*raw_fn)(struct raw *r);
@@ -773,7 +774,7 @@ static void test_serve_bad_commands(void **state)
 	    raw_call(sv[1], 4, VFIO_USER_DEVICE_GET_INFO, &info, sizeof(info), NULL, 0, &rh),
 	    sizeof(info));
 	assert_int_equal(rh.flags, VFIO_USER_F_TYPE_REPLY);
-	assert_int_equal(dev.nr_irqs, 0);
+	assert_int_equal(dev.set_irqs_calls, 0);
 	/* A header that cannot be: the session ends, the device hears of it. */
 	rh = (struct vfio_user_header){.msg_id = 5, .cmd = 4, .msg_size = 3};
 	raw_send(sv[1], &rh, NULL, 0, NULL, 0);
@@ -881,7 +882,7 @@ static void strict_collision(bool strict)
 	struct {
 		struct vfio_user_region_access a;
 		struct tdev_dma_cmd cmd;
-	} wr = {.a = {.offset = TDEV_DMA_OFF, .region = 0, .count = sizeof(struct tdev_dma_cmd)},
+	} wr = {.a = {.offset = TDEV_DMA_CMD, .region = 0, .count = sizeof(struct tdev_dma_cmd)},
 	        .cmd = {.src = GUEST_BASE, .dst = GUEST_BASE, .len = 8}};
 	struct vfio_user_device_info info = {.argsz = sizeof(info)};
 	struct vfio_user_header rh;
