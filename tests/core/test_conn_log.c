@@ -24,6 +24,7 @@
 #include "core/vdev.h"
 #include "fake_host.h"
 #include "tdev.h"
+#include "util.h"
 
 #define LINES 256
 
@@ -73,13 +74,6 @@ static unsigned int mark(struct logrec *r)
 	return n;
 }
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
-
-	nanosleep(&ts, NULL);
-}
-
 struct fx {
 	struct tdev t;
 	struct fake_host h;
@@ -117,11 +111,7 @@ static int wait_back(struct vdev *d, int ms)
 	struct vfile *f;
 	int ret = -EIO;
 
-	for (int i = 0; i < ms / 20 && ret; i++) {
-		ret = vdev_open(d, &r, VFILE_NODE, &f);
-		if (ret)
-			sleep_ms(20);
-	}
+	wait_until((ret = vdev_open(d, &r, VFILE_NODE, &f)) == 0, ms);
 	if (!ret)
 		vdev_release(d, f);
 	return ret;

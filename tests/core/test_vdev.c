@@ -4,7 +4,6 @@
  * a fake process (fake_host.c) and a real vfio-user server in a thread
  * (tests/support/tdev.c) that records what it was asked.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -29,6 +28,7 @@
 #include "fake_host.h"
 #include "tdev.h"
 #include "tests/common/thread_stats.h"
+#include "util.h"
 
 #define PID       1000
 #define OTHER_PID 2000
@@ -223,17 +223,6 @@ static long unmap_dma(struct fx *x, uint64_t iova, uint64_t size, uint32_t flags
 	if (done)
 		*done = u->size;
 	return ret;
-}
-
-static int open_fds(void)
-{
-	DIR *dir = opendir("/proc/self/fd");
-	int n = 0;
-
-	while (readdir(dir))
-		n++;
-	closedir(dir);
-	return n;
 }
 
 #define RW (VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
@@ -708,7 +697,7 @@ static void wait_readable(int fd)
 static void test_set_irqs_eventfd(void **state)
 {
 	struct fx *x = *state;
-	int before = open_fds();
+	int before = count_fds(0);
 	int e0 = eventfd(0, EFD_CLOEXEC), e2 = eventfd(0, EFD_CLOEXEC);
 	struct vfio_irq_set *s;
 	int32_t *fds;
@@ -754,7 +743,7 @@ static void test_set_irqs_eventfd(void **state)
 	close(e0);
 	close(e2);
 	x->h.fds[5] = x->h.fds[6] = -1;
-	assert_int_equal(open_fds(), before);
+	assert_int_equal(count_fds(0), before);
 }
 
 static void test_set_irqs_bool(void **state)
@@ -1183,11 +1172,11 @@ static void test_dma_owner_exited(void **state)
 	fake_host_add_mem(&x->h, buf, 4 * PAGE);
 	fake_host_add_map(&x->h, buf, 4 * PAGE, true, true, -1, 0);
 	set_iommu(x, VFIO_TYPE1v2_IOMMU);
-	before = open_fds();
+	before = count_fds(0);
 	assert_int_equal(map_dma(x, buf, 0x10000, PAGE, RW), 0);
 	assert_int_equal(map_dma(x, buf + PAGE, 0x20000, PAGE, RW), 0);
 	assert_int_equal(map_dma(x, buf + 3 * PAGE + PAGE, 0x30000, PAGE, RW), -EFAULT);
-	assert_int_equal(open_fds(), before);
+	assert_int_equal(count_fds(0), before);
 	assert_int_equal(fake_host_pins(&x->h), 2);
 	assert_int_equal(device_dma(x, 0x10000, 64, 0), 0);
 
@@ -1217,7 +1206,7 @@ static void test_dma_owner_exited(void **state)
 	vdev_release(x->d, x->f);
 	x->f = NULL;
 	assert_int_equal(fake_host_pins(&x->h), 0);
-	assert_int_equal(open_fds(), before);
+	assert_int_equal(count_fds(0), before);
 	munmap(buf, 4 * PAGE);
 }
 
@@ -1324,13 +1313,6 @@ static void test_release_cleanup(void **state)
 	munmap(buf, 2 * PAGE);
 }
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
-
-	nanosleep(&ts, NULL);
-}
-
 static void test_server_gone_and_back(void **state)
 {
 	struct fx *x = *state;
@@ -1342,22 +1324,13 @@ static void test_server_gone_and_back(void **state)
 	assert_int_equal(vdev_write(x->d, x->f, &x->r, 0x8, &v, 4), 4);
 	tdev_stop(&x->t);
 	/* The disconnect is seen at once; bound the wait anyway. */
-	for (int i = 0; i < 100 && ret != -EIO; i++) {
-		ret = vdev_read(x->d, x->f, &x->r, 0x8, &v, 4);
-		if (ret != -EIO)
-			sleep_ms(50);
-	}
+	wait_until((ret = vdev_read(x->d, x->f, &x->r, 0x8, &v, 4)) == -EIO, 5000);
 	assert_int_equal(ret, -EIO);
 	assert_int_equal(io_val(x, VFIO_GET_API_VERSION, 0), -EIO);
 	assert_int_equal(vdev_open(x->d, &other, VFILE_NODE, &f2), -EIO);
 
 	assert_int_equal(tdev_start(&x->t, true, 16), 0);
-	for (int i = 0; i < 200; i++) {
-		ret = vdev_open(x->d, &other, VFILE_NODE, &f2);
-		if (ret == 0)
-			break;
-		sleep_ms(50);
-	}
+	wait_until((ret = vdev_open(x->d, &other, VFILE_NODE, &f2)) == 0, 10000);
 	assert_int_equal(ret, 0);
 	/* The new owner works; the old file stays dead until closed. */
 	assert_int_equal(vdev_ioctl(x->d, f2, &other, VFIO_GET_API_VERSION, 0), VFIO_API_VERSION);

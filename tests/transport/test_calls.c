@@ -22,6 +22,7 @@
 #include "logbuf.h"
 #include "proto/client.h"
 #include "tdev.h"
+#include "util.h"
 
 #define THREADS 8
 #define CALLS   1000
@@ -179,12 +180,7 @@ static void test_pipelined(void **state)
 
 static bool wait_log(struct env *e, const char *needle)
 {
-	for (int i = 0; i < 500; i++) {
-		if (logbuf_has(&e->log, needle))
-			return true;
-		usleep(10000);
-	}
-	return false;
+	return wait_until(logbuf_has(&e->log, needle), 5000);
 }
 
 /* The slow read times out; the next call works; the late reply is dropped
@@ -553,14 +549,12 @@ static void test_owner_told_first(void **state)
 	struct vu_client_opts o = {.disconnected = slow_disconnect};
 	char addr[32];
 	uint8_t b[4];
-	int i;
 
 	tdev_init(&dev);
 	assert_int_equal(tserver_start(&srv, &dev, NULL, addr, sizeof(addr)), 0);
 	assert_int_equal(vu_client_connect(addr, &o, &c), 0);
 	tserver_join(&srv);
-	for (i = 0; i < 500 && vu_client_connected(c); i++)
-		usleep(1000);
+	wait_until(!vu_client_connected(c), 5000);
 	assert_false(vu_client_connected(c));
 	assert_int_equal(vu_region_read(c, NULL, 0, 0, b, 4), -ENOTCONN);
 	assert_int_equal(__atomic_load_n(&slow_told, __ATOMIC_SEQ_CST), 1);
@@ -577,8 +571,7 @@ static void test_server_stops(void **state)
 	assert_int_equal(env_open(&e, false, 0, 0), 0);
 	assert_int_equal(tserver_join(&e.srv), 0);
 	assert_int_equal(e.dev.gone, 1);
-	for (int i = 0; i < 500 && !__atomic_load_n(&e.disconnects, __ATOMIC_SEQ_CST); i++)
-		usleep(10000);
+	wait_until(__atomic_load_n(&e.disconnects, __ATOMIC_SEQ_CST), 5000);
 	assert_int_equal(e.disconnects, 1);
 	assert_int_equal(vu_region_read(e.c, NULL, 0, 0, b, 4), -ENOTCONN);
 	vu_client_close(e.c);

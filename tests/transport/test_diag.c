@@ -24,6 +24,7 @@
 #include "proto/diag.h"
 #include "proto/client.h"
 #include "tdev.h"
+#include "util.h"
 
 #define TIMEOUT_MS 3000
 
@@ -310,8 +311,7 @@ static void test_connected_lines_pass(void **state)
 	s.stop = 1;
 	tserver_join(&s);
 	/* The client marks itself disconnected, then warns: wait for both. */
-	for (int i = 0; i < 2000 && (vu_client_connected(c) || !warnings(&e->lv)); i++)
-		usleep(10000);
+	wait_until(!vu_client_connected(c) && warnings(&e->lv), 20000);
 	assert_false(vu_client_connected(c));
 	assert_int_equal(warnings(&e->lv), 1);
 	assert_non_null(strstr(e->lv.last[VU_LOG_WARN], "connection lost"));
