@@ -23,8 +23,7 @@ in qemu. Prints what the VM prints.
   --suite qemu    run the QEMU suite (tests/vm/qemu) instead: Debian's QEMU
                   10.0 and 7.2 (downloaded once, not installed) in the VM
   --build DIR     the CMake build directory to use
-  --timeout SEC   hard limit for the VM run (default 1800; demo and smoke 300;
-                  qemu 3600)
+  --timeout SEC   hard limit for the VM run (default 3600; demo and smoke 300)
 
 Exit status: 0 when every test passed (or the demo succeeded) and the kernel
 reported no fault; 1 on a failed test, a missing summary, a hang, or a kernel
@@ -101,8 +100,7 @@ case $select in
 esac
 case $limit in
 '') case $mode in
-	test | bench) limit=1800 ;;
-	qemu) limit=3600 ;;
+	test | bench | qemu) limit=3600 ;;
 	*) limit=300 ;;
 	esac ;;
 *[!0-9]* | 0)
