@@ -31,6 +31,7 @@
 #include "examples/example-device.h"
 #include "proto/client.h"
 #include "tests/core/fake_host.h"
+#include "util.h"
 
 #define PID           1000
 #define BAR0_OFF(reg) (((uint64_t)VFIO_PCI_BAR0_REGION_INDEX << 40) + (reg))
@@ -137,13 +138,6 @@ static pid_t server_start(const char *bin, const char *path)
 	return pid;
 }
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
-
-	nanosleep(&ts, NULL);
-}
-
 static int setup(struct bench *b, const char *core_sock, const char *proto_sock)
 {
 	struct vdev_config cfg = {.name = "bench", .server = core_sock, .timeout_ms = 60000};
@@ -159,11 +153,7 @@ static int setup(struct bench *b, const char *core_sock, const char *proto_sock)
 	cfg.host = fake_host_ops(&b->h);
 	cfg.log = &log_err;
 	/* The servers listen once they are up: bounded retries. */
-	for (int i = 0; i < 200 && ret < 0; i++) {
-		ret = vdev_create(&cfg, &b->d);
-		if (ret < 0)
-			sleep_ms(50);
-	}
+	wait_until((ret = vdev_create(&cfg, &b->d)) == 0, 10000);
 	if (ret < 0)
 		return ret;
 	b->r = (struct vreq){.pid = PID, .tid = PID};
@@ -172,12 +162,7 @@ static int setup(struct bench *b, const char *core_sock, const char *proto_sock)
 		return ret;
 	if (vdev_write(b->d, b->f, &b->r, CFG_OFF(PCI_COMMAND), &cmd, 2) != 2)
 		return -EIO;
-	ret = -1;
-	for (int i = 0; i < 200 && ret < 0; i++) {
-		ret = vu_client_connect(proto_sock, &o, &b->c);
-		if (ret < 0)
-			sleep_ms(50);
-	}
+	wait_until((ret = vu_client_connect(proto_sock, &o, &b->c)) == 0, 10000);
 	return ret;
 }
 

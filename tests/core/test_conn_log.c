@@ -23,7 +23,8 @@
 
 #include "core/vdev.h"
 #include "fake_host.h"
-#include "test_device.h"
+#include "tdev.h"
+#include "util.h"
 
 #define LINES 256
 
@@ -73,13 +74,6 @@ static unsigned int mark(struct logrec *r)
 	return n;
 }
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
-
-	nanosleep(&ts, NULL);
-}
-
 struct fx {
 	struct tdev t;
 	struct fake_host h;
@@ -94,6 +88,7 @@ static struct fx *fx_new(void)
 
 	assert_non_null(x);
 	pthread_mutex_init(&x->rec.lock, NULL);
+	tdev_init(&x->t);
 	x->log = (struct vu_log){.level = VU_LOG_DEBUG, .fn = record, .arg = &x->rec};
 	fake_host_init(&x->h);
 	x->cfg = (struct vdev_config){.name = "t", .timeout_ms = 1000, .log = &x->log};
@@ -103,6 +98,7 @@ static struct fx *fx_new(void)
 
 static void fx_free(struct fx *x)
 {
+	tdev_fini(&x->t);
 	fake_host_fini(&x->h);
 	pthread_mutex_destroy(&x->rec.lock);
 	free(x);
@@ -115,11 +111,7 @@ static int wait_back(struct vdev *d, int ms)
 	struct vfile *f;
 	int ret = -EIO;
 
-	for (int i = 0; i < ms / 20 && ret; i++) {
-		ret = vdev_open(d, &r, VFILE_NODE, &f);
-		if (ret)
-			sleep_ms(20);
-	}
+	wait_until((ret = vdev_open(d, &r, VFILE_NODE, &f)) == 0, ms);
 	if (!ret)
 		vdev_release(d, f);
 	return ret;

@@ -30,6 +30,7 @@
 #include "core/vdev.h"
 #include "examples/example-device.h"
 #include "fake_host.h"
+#include "util.h"
 
 #define PID       1000
 #define OTHER_PID 2000
@@ -52,13 +53,6 @@ struct fx {
 
 static void quiet(void *arg, enum vu_log_level lvl, const char *line)
 {
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
-
-	nanosleep(&ts, NULL);
 }
 
 static pid_t server_start(const char *path, const char *const *extra)
@@ -120,11 +114,7 @@ static int fx_start(void **state, const char *const *server_args)
 	cfg.host = fake_host_ops(&x->h);
 	cfg.log = &x->log;
 	/* The server listens once it is up: bounded retries. */
-	for (int i = 0; i < 100 && ret < 0; i++) {
-		ret = vdev_create(&cfg, &x->d);
-		if (ret < 0)
-			sleep_ms(50);
-	}
+	wait_until((ret = vdev_create(&cfg, &x->d)) == 0, 5000);
 	assert_int_equal(ret, 0);
 	x->r = (struct vreq){.pid = PID, .tid = PID};
 	assert_int_equal(vdev_open(x->d, &x->r, VFILE_NODE, &x->f), 0);
@@ -348,20 +338,11 @@ static void test_server_killed_and_restarted(void **state)
 	int ret = 0;
 
 	server_kill(x);
-	for (int i = 0; i < 100 && ret != -EIO; i++) {
-		ret = vdev_read(x->d, x->f, &x->r, EXDEV_REG_ID, &v, 4);
-		if (ret != -EIO)
-			sleep_ms(50);
-	}
+	wait_until((ret = vdev_read(x->d, x->f, &x->r, EXDEV_REG_ID, &v, 4)) == -EIO, 5000);
 	assert_int_equal(ret, -EIO);
 
 	x->server = server_start(x->path, x->server_args);
-	for (int i = 0; i < 200; i++) {
-		ret = vdev_open(x->d, &other, VFILE_NODE, &f2);
-		if (ret == 0)
-			break;
-		sleep_ms(50);
-	}
+	wait_until((ret = vdev_open(x->d, &other, VFILE_NODE, &f2)) == 0, 10000);
 	assert_int_equal(ret, 0);
 	assert_int_equal(vdev_read(x->d, f2, &other, EXDEV_REG_ID, &v, 4), 4);
 	assert_int_equal(v, EXDEV_ID_VALUE);

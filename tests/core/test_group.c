@@ -2,7 +2,7 @@
 /*
  * The legacy model, driven directly: a container (container.h) and the
  * groups of two devices, each on its own recording vfio-user server in a
- * thread (test_device.c), a fake process (fake_host.c) whose fd
+ * thread (tests/support/tdev.c), a fake process (fake_host.c) whose fd
  * CONTAINER_FD is the container, as the daemon's container node would
  * resolve it.
  */

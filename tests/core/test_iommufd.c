@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The iommufd context and the device cdev, driven directly: two recording
- * vfio-user servers in threads (test_device.c), one device each, a fake
+ * vfio-user servers in threads (tests/support/tdev.c), one device each, a fake
  * process (fake_host.c) whose fd IOMMUFD_FD is an iommufd context, as the
  * daemon's iommufd node would resolve it.
  */

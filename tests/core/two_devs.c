@@ -35,6 +35,7 @@ void two_devs_start(struct two_devs *w, void (*hook)(struct vdev_config *cfg, vo
 		                          .host = fake_host_ops(&w->h),
 		                          .log = &w->log};
 
+		tdev_init(&w->t[i]);
 		assert_int_equal(tdev_start(&w->t[i], true, 16), 0);
 		cfg.server = w->t[i].path;
 		if (hook)
@@ -48,6 +49,7 @@ void two_devs_stop(struct two_devs *w)
 	for (int i = 0; i < 2; i++) {
 		vdev_destroy(w->d[i]);
 		tdev_stop(&w->t[i]);
+		tdev_fini(&w->t[i]);
 	}
 	fake_host_fini(&w->h);
 	free(w->dma);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Two devices, each on its own recording vfio-user server in a thread
- * (test_device.c), and a fake process (fake_host.c) with room for ioctl
+ * (tests/support/tdev.c), and a fake process (fake_host.c) with room for ioctl
  * arguments and four pages of DMA memory: the fixture of the tests of the
  * models that hold several devices (iommufd, container and groups).
  */
@@ -13,7 +13,7 @@
 
 #include "core/vdev.h"
 #include "fake_host.h"
-#include "test_device.h"
+#include "tdev.h"
 
 #define TWO_DEVS_PID   1000
 #define TWO_DEVS_PAGE  4096u

@@ -5,7 +5,6 @@
  * with a thread blocked inside pread/pwrite/preadv... (on a userfaultfd page,
  * so it stays blocked) for the offset recovery.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -41,6 +40,7 @@
 #include "memhelper.h"
 #include "tests/e2e/hungfs.h"
 #include "proto/log.h"
+#include "util.h"
 
 #define PAGE        4096
 #define WAIT_MS     5000
@@ -65,14 +65,6 @@ struct child {
 static const struct host host = {.ops = &host_proc_ops};
 static const struct vu_log quiet_log = {.level = VU_LOG_ERR};
 static const struct host quiet_host = {.ops = &host_proc_ops, .ctx = (void *)&quiet_log};
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * The binary is linked with --wrap=open: every open() of the host layer
@@ -457,7 +449,7 @@ static void test_pin_hung(void **state)
 	char dir[] = "/tmp/vuc-hung-XXXXXX", path[PATH_MAX + 8], buf[16];
 	struct hung_read r = {0};
 	struct hungfs fs = {.dev = -1};
-	int report[2], status, ret, i;
+	int report[2], status, ret;
 	long long t0, ms = -1;
 	pthread_t th;
 	pid_t pid;
@@ -494,8 +486,7 @@ static void test_pin_hung(void **state)
 	memhelper_set_timeout(HUNG_TIMEOUT_MS);
 	t0 = now_ms();
 	assert_int_equal(pthread_create(&th, NULL, hung_reader, &r), 0);
-	for (i = 0; i < HUNG_WAIT_MS / 10 && !atomic_load(&r.done); i++)
-		usleep(10000);
+	wait_until(atomic_load(&r.done), HUNG_WAIT_MS);
 	if (atomic_load(&r.done))
 		ms = now_ms() - t0;
 	/* Unstick whatever waits on the filesystem, then judge. */
@@ -516,18 +507,6 @@ static void test_pin_hung(void **state)
 	rmdir(dir);
 }
 
-static int count_fds(void)
-{
-	DIR *dir = opendir("/proc/self/fd");
-	int n = 0;
-
-	assert_non_null(dir);
-	while (readdir(dir))
-		n++;
-	closedir(dir);
-	return n;
-}
-
 /* A pin holds no fd: a program's thousands of DMA mappings cost the daemon
  * none (each used to hold /proc/<pid>/mem open). */
 #define MANY_PINS 2000
@@ -537,13 +516,13 @@ static void test_pin_no_fd(void **state)
 	struct child *c = *state;
 	static int pins[MANY_PINS];
 	char buf[64];
-	int before = count_fds();
+	int before = count_fds(0);
 
 	for (int i = 0; i < MANY_PINS; i++) {
 		pins[i] = host.ops->pin(host.ctx, c->pid);
 		assert_true(pins[i] >= 0);
 	}
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(count_fds(0), before);
 	assert_int_equal(host.ops->mem_write(host.ctx, c->pid, c->info.anon, "through any pin", 16),
 	                 0);
 	assert_int_equal(host.ops->pin_read(host.ctx, pins[MANY_PINS - 1], c->info.anon, buf, 16),

@@ -293,12 +293,10 @@ int case_caller_killed(struct e2e *t)
 	/* The holder outlives its parent: adopt it so it can be reaped. */
 	CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
 	CHECK(pipe(report) == 0);
-	fflush(NULL);
-	pid = fork();
+	pid = procs_fork(&t->procs);
 	CHECK(pid >= 0);
 	if (pid == 0)
 		killed_program(p.node, report[1]);
-	t->procs.pid[t->procs.n++] = pid;
 	pfd.fd = report[0];
 	CHECK(poll(&pfd, 1, STOP_WAIT_MS) == 1, "the program did not open the node");
 	CHECK(read(report[0], &holder, sizeof(holder)) == sizeof(holder));

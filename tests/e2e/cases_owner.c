@@ -20,19 +20,13 @@
 /* Run FN in a child process; its exit code, or -1 if it did not finish. */
 static int in_child(struct e2e *t, int (*fn)(struct e2e *t, void *arg), void *arg)
 {
-	int status = 0;
-	pid_t pid;
+	pid_t pid = procs_fork(&t->procs);
 
-	fflush(NULL);
-	pid = fork();
 	if (pid < 0)
 		return -1;
 	if (pid == 0)
 		_exit(fn(t, arg) ? 1 : 0);
-	t->procs.pid[t->procs.n++] = pid;
-	if (procs_stop(&t->procs, pid, 0, CHILD_MS, &status))
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return procs_exit_code(&t->procs, pid, CHILD_MS);
 }
 
 static int open_elsewhere(struct e2e *t, void *arg)

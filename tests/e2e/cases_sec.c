@@ -53,11 +53,8 @@ static int drop_to(uid_t uid)
 /* Run FN as user UID in a child; its exit code, or -1 if it did not end. */
 static int as_user(struct e2e *t, uid_t uid, int (*fn)(struct e2e *t, void *arg), void *arg)
 {
-	int status = 0;
-	pid_t pid;
+	pid_t pid = procs_fork(&t->procs);
 
-	fflush(NULL);
-	pid = fork();
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
@@ -67,10 +64,7 @@ static int as_user(struct e2e *t, uid_t uid, int (*fn)(struct e2e *t, void *arg)
 		}
 		_exit(fn(t, arg) ? 1 : 0);
 	}
-	t->procs.pid[t->procs.n++] = pid;
-	if (procs_stop(&t->procs, pid, 0, CHILD_MS, &status))
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return procs_exit_code(&t->procs, pid, CHILD_MS);
 }
 
 /* A page-sized root-owned file others may only read, full of C. */
@@ -527,14 +521,12 @@ int case_sec_fd_exhaust(struct e2e *t)
 	CHECK(pipe2(report, O_CLOEXEC) == 0 && pipe2(hold, O_CLOEXEC) == 0);
 	f.report = report[1];
 	f.hold = hold[0];
-	fflush(NULL);
-	a = fork();
+	a = procs_fork(&t->procs);
 	CHECK(a >= 0);
 	if (a == 0) {
 		close(hold[1]);
 		_exit(drop_to(USER_A) || flood_user(t, &f) ? 1 : 0);
 	}
-	t->procs.pid[t->procs.n++] = a;
 	close(hold[0]);
 	close(report[1]);
 	CHECK(read_step(report[0], CHILD_MS, &n) == 0, "user A did not report");
@@ -755,12 +747,10 @@ static int dma_hang(struct e2e *t, struct hung *h)
 	CHECK(ret == 0, "mount a FUSE filesystem: %s", strerror(-ret));
 	CHECK(pipe2(report, O_CLOEXEC) == 0);
 	h->report = report[1];
-	fflush(NULL);
-	attacker = fork();
+	attacker = procs_fork(&t->procs);
 	CHECK(attacker >= 0);
 	if (attacker == 0)
 		_exit(drop_to(USER_A) || hung_user(t, h) ? 1 : 0);
-	t->procs.pid[t->procs.n++] = attacker;
 	/* Only the attacker serves the filesystem: its death ends it. (Its
 	 * fd has the same number: h is shared, it stays in h->fs.dev.) */
 	close(h->fs.dev);

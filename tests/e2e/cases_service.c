@@ -58,8 +58,9 @@ struct spawn {
 	bool new_userns; /* in a new user and pid namespace (its pid 1) */
 };
 
-static void child_setup(const struct spawn *s)
+static void child_setup(const void *arg)
 {
+	const struct spawn *s = arg;
 	struct stat st;
 	char env[64];
 	int fd;
@@ -107,25 +108,7 @@ static void child_setup(const struct spawn *s)
 /* Start argv (argv[0] looked up in PATH) as s says; -errno or its pid. */
 static pid_t spawn(struct e2e *t, const struct spawn *s, char *const argv[])
 {
-	pid_t parent = getpid(), pid;
-
-	if (t->procs.n == PROCS_MAX)
-		return -ENOSPC;
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		child_setup(s);
-		execvp(argv[0], argv);
-		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	t->procs.pid[t->procs.n++] = pid;
-	return pid;
+	return procs_spawn(&t->procs, argv, child_setup, s);
 }
 
 /* Beside the suite's own daemon (and each other), every daemon here has an
@@ -219,11 +202,7 @@ static bool running(pid_t pid)
 /* Wait for pid to exit by itself: its exit code, or -1. */
 static int exit_code(struct e2e *t, pid_t pid)
 {
-	int status = 0;
-
-	if (procs_stop(&t->procs, pid, 0, EXIT_WAIT_MS, &status))
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return procs_exit_code(&t->procs, pid, EXIT_WAIT_MS);
 }
 
 static int read_id(const char *node)
@@ -538,6 +517,17 @@ static int run_demo(struct e2e *t, const struct spawn *s, const char *mode, cons
 	return pid > 0 ? exit_code(t, pid) : -1;
 }
 
+/* vfio-dma-demo --memfd, then --anon, on node as s says: 0, or -1 with the
+ * program's and the daemon's logs shown. */
+static int run_demos(struct e2e *t, const struct spawn *s, const char *node, const char *log)
+{
+	if (run_demo(t, s, "--memfd", node) == 0 && run_demo(t, s, "--anon", node) == 0)
+		return 0;
+	show_log(s->log);
+	show_log(log);
+	return -1;
+}
+
 /*
  * With only the capabilities the systemd unit leaves it, the daemon serves
  * a program of another user: its ioctl arguments and offsets (ptrace,
@@ -561,11 +551,7 @@ int case_capabilities(struct e2e *t)
 	d = spawn(t, &s, argv);
 	CHECK(d > 0);
 	CHECK_OK(wait_node(node, d));
-	if (run_demo(t, &prog, "--memfd", node) || run_demo(t, &prog, "--anon", node)) {
-		show_log(plog);
-		show_log(log);
-		FAIL("vfio-dma-demo as uid %d failed", OTHER_UID);
-	}
+	CHECK(run_demos(t, &prog, node, log) == 0, "vfio-dma-demo as uid %d failed", OTHER_UID);
 	NOTE("vfio-dma-demo --memfd and --anon as uid %d: OK", OTHER_UID);
 	CHECK(stop_clean(t, d) == 0);
 
@@ -709,11 +695,8 @@ int case_namespaces(struct e2e *t)
 	d = spawn(t, &s, argv);
 	CHECK(d > 0);
 	CHECK_OK(wait_node(node, d));
-	if (run_demo(t, &prog, "--memfd", node) || run_demo(t, &prog, "--anon", node)) {
-		show_log(plog);
-		show_log(log);
-		FAIL("vfio-dma-demo in new user and pid namespaces failed");
-	}
+	CHECK(run_demos(t, &prog, node, log) == 0,
+	      "vfio-dma-demo in new user and pid namespaces failed");
 	NOTE("vfio-dma-demo --memfd and --anon in new user and pid namespaces: OK");
 	return stop_clean(t, d);
 }

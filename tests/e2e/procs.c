@@ -76,9 +76,9 @@ void procs_fini(struct procs *p)
 	rmdir(p->dir);
 }
 
-pid_t procs_start(struct procs *p, char *const argv[])
+pid_t procs_fork(struct procs *p)
 {
-	pid_t parent = getpid(), pid;
+	pid_t pid;
 
 	if (p->n == PROCS_MAX)
 		return -ENOSPC;
@@ -86,16 +86,32 @@ pid_t procs_start(struct procs *p, char *const argv[])
 	pid = fork();
 	if (pid < 0)
 		return -errno;
+	if (pid > 0)
+		p->pid[p->n++] = pid;
+	return pid;
+}
+
+pid_t procs_spawn(struct procs *p, char *const argv[], void (*setup)(const void *arg),
+                  const void *arg)
+{
+	pid_t parent = getpid(), pid = procs_fork(p);
+
 	if (pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(127);
+		if (setup)
+			setup(arg);
 		execvp(argv[0], argv);
 		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
-	p->pid[p->n++] = pid;
 	return pid;
+}
+
+pid_t procs_start(struct procs *p, char *const argv[])
+{
+	return procs_spawn(p, argv, NULL, NULL);
 }
 
 /* Has WATCH exited? Peeks without reaping, so procs_stop still gets the status. */
@@ -157,6 +173,15 @@ pid_t procs_server(struct procs *p, const char *name, const char *const opts[], 
 	/* A limit for a hang: a sanitized server on a loaded host starts in ~1 s. */
 	ret = procs_wait_path(sock, S_IFSOCK, 30000, pid);
 	return ret ? ret : pid;
+}
+
+int procs_exit_code(struct procs *p, pid_t pid, int ms)
+{
+	int status = 0;
+
+	if (procs_stop(p, pid, 0, ms, &status))
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 int procs_stop(struct procs *p, pid_t pid, int sig, int ms, int *status)

@@ -21,8 +21,16 @@ int procs_init(struct procs *p);
 /* Kill (SIGKILL) and reap whatever still runs; remove the directory. */
 void procs_fini(struct procs *p);
 
+/* fork(), the child kept to be reaped by procs_fini: 0 in the child, its
+ * pid in the parent, or -errno. */
+pid_t procs_fork(struct procs *p);
+
 /* Start ARGV (NULL-terminated; argv[0] looked up in PATH). Returns the pid or -errno. */
 pid_t procs_start(struct procs *p, char *const argv[]);
+/* The same, running SETUP(ARG) in the child just before the exec (it may
+ * _exit if it cannot do what it must). */
+pid_t procs_spawn(struct procs *p, char *const argv[], void (*setup)(const void *arg),
+                  const void *arg);
 
 /*
  * Start the example server on p->dir/NAME.sock with the given extra options
@@ -39,6 +47,9 @@ int procs_wait_gone(const char *path, int ms);
 
 /* Send SIG (0: none) to PID and reap it within MS: its wait status in *status. */
 int procs_stop(struct procs *p, pid_t pid, int sig, int ms, int *status);
+/* Reap PID within MS once it exits by itself: its exit code, or -1 (not
+ * in time, or killed by a signal). */
+int procs_exit_code(struct procs *p, pid_t pid, int ms);
 
 /* Milliseconds on the monotonic clock, for waits and the figures cases print. */
 long long procs_now_ms(void);

@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: MIT
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -24,21 +23,6 @@
 
 #define MAX_ARGS 16
 
-double h_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
 static void child(const struct h_server *s, const char *const *args)
 {
 	char opt[160];
@@ -57,7 +41,7 @@ static void child(const struct h_server *s, const char *const *args)
 
 void h_server_start(struct h_server *s, const char *const *args)
 {
-	double deadline = h_now_ms() + H_WAIT_MS;
+	double deadline = now_ms() + H_WAIT_MS;
 	struct stat st;
 
 	strcpy(s->dir, "/tmp/vu-integration-XXXXXX");
@@ -75,7 +59,7 @@ void h_server_start(struct h_server *s, const char *const *args)
 			s->pid = -1;
 			fail_msg("the server exited before listening (see %s)", s->log);
 		}
-		if (h_now_ms() > deadline)
+		if (now_ms() > deadline)
 			fail_msg("the server did not create %s in %d ms", s->path, H_WAIT_MS);
 		sleep_ms(2);
 	}
@@ -84,15 +68,9 @@ void h_server_start(struct h_server *s, const char *const *args)
 /* Reap within the bound; returns the wait status, or -1 on timeout. */
 static int reap(pid_t pid)
 {
-	double deadline = h_now_ms() + H_WAIT_MS;
 	int status;
 
-	while (h_now_ms() < deadline) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return status;
-		sleep_ms(2);
-	}
-	return -1;
+	return wait_until(waitpid(pid, &status, WNOHANG) == pid, H_WAIT_MS) ? status : -1;
 }
 
 static void cleanup(struct h_server *s)
@@ -168,7 +146,6 @@ static const struct vu_log quiet_log = {.level = VU_LOG_ERR, .fn = log_line};
 struct vu_client *h_connect(const struct h_server *s, const struct vu_client_opts *opts)
 {
 	struct vu_client_opts o = {0};
-	double deadline = h_now_ms() + H_WAIT_MS;
 	struct vu_client *c = NULL;
 	int err;
 
@@ -176,14 +153,8 @@ struct vu_client *h_connect(const struct h_server *s, const struct vu_client_opt
 		o = *opts;
 	if (!o.log)
 		o.log = &quiet_log;
-	for (;;) {
-		err = vu_client_connect(s->path, &o, &c);
-		if (err != -ECONNREFUSED && err != -ENOENT)
-			break;
-		if (h_now_ms() > deadline)
-			break;
-		sleep_ms(2);
-	}
+	wait_until((err = vu_client_connect(s->path, &o, &c)) != -ECONNREFUSED && err != -ENOENT,
+	           H_WAIT_MS);
 	assert_int_equal(err, 0);
 	return c;
 }
@@ -265,7 +236,7 @@ static void collect(int fd, char *out, size_t outlen, double deadline)
 
 	for (;;) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int left = deadline - h_now_ms();
+		int left = deadline - now_ms();
 		ssize_t n;
 
 		if (left <= 0 || poll(&p, 1, left) <= 0)
@@ -282,7 +253,7 @@ static void collect(int fd, char *out, size_t outlen, double deadline)
 
 int h_run(const char *const *argv, int keep_fd, char *out, size_t outlen)
 {
-	double deadline = h_now_ms() + H_WAIT_MS;
+	double deadline = now_ms() + H_WAIT_MS;
 	int p[2];
 	pid_t pid;
 
@@ -295,20 +266,4 @@ int h_run(const char *const *argv, int keep_fd, char *out, size_t outlen)
 	collect(p[0], out, outlen, deadline);
 	close(p[0]);
 	return h_wait_exit(pid);
-}
-
-int h_count_fds(pid_t pid)
-{
-	char path[64];
-	struct dirent *e;
-	DIR *d;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	d = opendir(path);
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
 }

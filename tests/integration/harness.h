@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "proto/client.h"
+#include "util.h" /* now_ms, count_fds, sleep_ms */
 
 #define H_WAIT_MS 5000 /* bound on the server coming up or going away */
 
@@ -61,11 +62,5 @@ void h_pattern(uint8_t *buf, size_t len, unsigned int seed);
  * bounded by H_WAIT_MS; returns the exit status, or -1 if it did not exit
  * normally in time. keep_fd, if >= 0, is inherited by the child. */
 int h_run(const char *const *argv, int keep_fd, char *out, size_t outlen);
-
-/* How many fds process pid has open. */
-int h_count_fds(pid_t pid);
-
-/* Milliseconds on the monotonic clock. */
-double h_now_ms(void);
 
 #endif

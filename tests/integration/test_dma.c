@@ -396,12 +396,12 @@ static void test_dma_top_of_iova(void **state)
 /* Figures, not assertions: MB/s of 1 MiB copies each way. */
 static double rate(struct fixture *f, uint64_t src, uint64_t dst, uint32_t cmd, uint32_t len, int n)
 {
-	double t0 = h_now_ms();
+	double t0 = now_ms();
 	int i;
 
 	for (i = 0; i < n; i++)
 		assert_int_equal(dma(f->c, src, dst, len, cmd), EXDEV_STATUS_DMA_DONE);
-	return (double)len * n / ((h_now_ms() - t0) / 1e3) / 1e6;
+	return (double)len * n / ((now_ms() - t0) / 1e3) / 1e6;
 }
 
 static void measure(struct fixture *f, const char *how)

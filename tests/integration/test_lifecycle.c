@@ -90,7 +90,7 @@ static void *slow_read(void *arg)
 	uint32_t v;
 
 	p->err = vu_region_read(p->c, &o, 0, EXDEV_REG_ID, &v, 4);
-	p->done_ms = h_now_ms();
+	p->done_ms = now_ms();
 	return NULL;
 }
 
@@ -105,7 +105,7 @@ static void test_server_killed_mid_request(void **state)
 
 	assert_int_equal(pthread_create(&t, NULL, slow_read, &p), 0);
 	nanosleep(&pause, NULL); /* let the request reach the server */
-	killed = h_now_ms();
+	killed = now_ms();
 	h_server_kill(&f->srv);
 	pthread_join(t, NULL);
 	assert_int_equal(p.err, -ENOTCONN);
@@ -164,23 +164,23 @@ static void test_pipelined_threads(void **state)
 	double t0, ms;
 	int i;
 
-	t0 = h_now_ms();
+	t0 = now_ms();
 	for (i = 0; i < THREADS; i++) {
 		w[i] = (struct worker){.c = c, .id = i};
 		assert_int_equal(pthread_create(&t[i], NULL, pipeline, &w[i]), 0);
 	}
 	for (i = 0; i < THREADS; i++)
 		pthread_join(t[i], NULL);
-	ms = h_now_ms() - t0;
+	ms = now_ms() - t0;
 	for (i = 0; i < THREADS; i++)
 		assert_int_equal(w[i].failures, 0);
 	printf("  %d threads: %.0f region accesses/s pipelined\n", THREADS,
 	       THREADS * PER_THREAD * 3 / (ms / 1e3));
 
-	t0 = h_now_ms();
+	t0 = now_ms();
 	for (i = 0; i < THREADS * PER_THREAD; i++)
 		assert_int_equal(h_rd32(c, EXDEV_REG_ID), EXDEV_ID_VALUE);
-	ms = h_now_ms() - t0;
+	ms = now_ms() - t0;
 	printf("  1 thread: %.0f region read round trips/s\n", THREADS * PER_THREAD / (ms / 1e3));
 	vu_client_close(c);
 }
@@ -188,12 +188,8 @@ static void test_pipelined_threads(void **state)
 /* Bounded wait for the server's fd count to come back to n. */
 static void wait_fds(pid_t pid, int n)
 {
-	double deadline = h_now_ms() + H_WAIT_MS;
-	struct timespec pause = {.tv_nsec = 2 * 1000000L};
-
-	while (h_count_fds(pid) != n && h_now_ms() < deadline)
-		nanosleep(&pause, NULL);
-	assert_int_equal(h_count_fds(pid), n);
+	wait_until(count_fds(pid) == n, H_WAIT_MS);
+	assert_int_equal(count_fds(pid), n);
 }
 
 /* The spec: a departed client's memory and fds go, the device state stays. */
@@ -206,7 +202,7 @@ static void test_second_client(void **state)
 	int memfd = h_memfd(1 << 20, &mem);
 
 	c = h_connect(&f->srv, NULL);
-	idle = h_count_fds(f->srv.pid) - 1; /* less our connection */
+	idle = count_fds(f->srv.pid) - 1; /* less our connection */
 	for (i = 0; i < EXDEV_MSIX_VECTORS; i++)
 		efd[i] = eventfd(0, EFD_CLOEXEC);
 	assert_int_equal(
@@ -216,7 +212,7 @@ static void test_second_client(void **state)
 	assert_int_equal(
 	    vu_dma_map(c, NULL, 0x100000, 1 << 20, VFIO_USER_F_DMA_REGION_READ, memfd, 0), 0);
 	h_wr32(c, EXDEV_REG_SCRATCH, 0x5ca1ab1e);
-	assert_true(h_count_fds(f->srv.pid) > idle + 1);
+	assert_true(count_fds(f->srv.pid) > idle + 1);
 	vu_client_close(c);
 	wait_fds(f->srv.pid, idle);
 

@@ -19,7 +19,10 @@
 #include <cmocka.h>
 #include <linux/vfio.h>
 
-#include "testdev.h"
+#include "logbuf.h"
+#include "proto/client.h"
+#include "tdev.h"
+#include "util.h"
 
 #define THREADS 8
 #define CALLS   1000
@@ -74,8 +77,8 @@ static int env_open_strict(struct env *e, bool twin, uint32_t xfer, uint32_t sxf
 	tdev_init(&e->dev);
 	o.log = &e->log.log;
 	e->guest.mem = calloc(1, GUEST_SIZE);
-	for (size_t i = 0; i < TDEV_REG1_SIZE; i++)
-		e->dev.reg1[i] = (uint8_t)(i ^ (i >> 8) ^ (i >> 16));
+	for (size_t i = 0; i < TDEV_BAR1_SIZE; i++)
+		e->dev.bar1[i] = (uint8_t)(i ^ (i >> 8) ^ (i >> 16));
 	vu_caps_default(&so.caps);
 	so.caps.twin_socket = twin;
 	if (sxfer)
@@ -131,7 +134,7 @@ static void *reader(void *arg)
 	struct worker *w = arg;
 
 	for (unsigned i = 0; i < w->calls; i++) {
-		uint64_t off = ((uint64_t)w->id * CALLS + i) * 64 % (TDEV_REG1_SIZE - 64);
+		uint64_t off = ((uint64_t)w->id * CALLS + i) * 64 % (TDEV_BAR1_SIZE - 64);
 		uint8_t buf[64];
 		int err = vu_region_read(w->e->c, NULL, 1, off, buf, sizeof(buf));
 
@@ -139,7 +142,7 @@ static void *reader(void *arg)
 			w->err = err;
 			return NULL;
 		}
-		if (memcmp(buf, w->e->dev.reg1 + off, sizeof(buf)))
+		if (memcmp(buf, w->e->dev.bar1 + off, sizeof(buf)))
 			w->bad++;
 	}
 	return NULL;
@@ -177,12 +180,7 @@ static void test_pipelined(void **state)
 
 static bool wait_log(struct env *e, const char *needle)
 {
-	for (int i = 0; i < 500; i++) {
-		if (logbuf_has(&e->log, needle))
-			return true;
-		usleep(10000);
-	}
-	return false;
+	return wait_until(logbuf_has(&e->log, needle), 5000);
 }
 
 /* The slow read times out; the next call works; the late reply is dropped
@@ -252,7 +250,7 @@ static int dma_trigger(struct env *e, uint64_t src, uint64_t dst, uint64_t len)
 {
 	struct tdev_dma_cmd cmd = {.src = src, .dst = dst, .len = len};
 
-	return vu_region_write(e->c, NULL, 0, TDEV_DMA_OFF, &cmd, sizeof(cmd));
+	return vu_region_write(e->c, NULL, 0, TDEV_DMA_CMD, &cmd, sizeof(cmd));
 }
 
 static void check_dma(struct env *e, size_t n)
@@ -339,7 +337,7 @@ static void dma_with_traffic(bool twin, bool strict)
 	j = (struct dma_job){.e = &e};
 	bw = (struct big_writer){.e = &e, .buf = malloc(512 * 1024)};
 	assert_non_null(bw.buf);
-	memcpy(bw.buf, e.dev.reg1, 512 * 1024);
+	memcpy(bw.buf, e.dev.bar1, 512 * 1024);
 	fill_guest(&e, 100000);
 	assert_int_equal(pthread_create(&th, NULL, dma_job, &j), 0);
 	assert_int_equal(pthread_create(&wth, NULL, big_writes, &bw), 0);
@@ -426,7 +424,7 @@ static void test_dma_no_handler(void **state)
 	tdev_init(&dev);
 	assert_int_equal(tserver_start(&srv, &dev, NULL, addr, sizeof(addr)), 0);
 	assert_int_equal(vu_client_connect(addr, &o, &c), 0);
-	assert_int_equal(vu_region_write(c, NULL, 0, TDEV_DMA_OFF, &cmd, sizeof(cmd)), -EINVAL);
+	assert_int_equal(vu_region_write(c, NULL, 0, TDEV_DMA_CMD, &cmd, sizeof(cmd)), -EINVAL);
 	assert_true(logbuf_has(&lb, "no DMA handler"));
 	vu_client_close(c);
 	tserver_join(&srv);
@@ -551,14 +549,12 @@ static void test_owner_told_first(void **state)
 	struct vu_client_opts o = {.disconnected = slow_disconnect};
 	char addr[32];
 	uint8_t b[4];
-	int i;
 
 	tdev_init(&dev);
 	assert_int_equal(tserver_start(&srv, &dev, NULL, addr, sizeof(addr)), 0);
 	assert_int_equal(vu_client_connect(addr, &o, &c), 0);
 	tserver_join(&srv);
-	for (i = 0; i < 500 && vu_client_connected(c); i++)
-		usleep(1000);
+	wait_until(!vu_client_connected(c), 5000);
 	assert_false(vu_client_connected(c));
 	assert_int_equal(vu_region_read(c, NULL, 0, 0, b, 4), -ENOTCONN);
 	assert_int_equal(__atomic_load_n(&slow_told, __ATOMIC_SEQ_CST), 1);
@@ -575,8 +571,7 @@ static void test_server_stops(void **state)
 	assert_int_equal(env_open(&e, false, 0, 0), 0);
 	assert_int_equal(tserver_join(&e.srv), 0);
 	assert_int_equal(e.dev.gone, 1);
-	for (int i = 0; i < 500 && !__atomic_load_n(&e.disconnects, __ATOMIC_SEQ_CST); i++)
-		usleep(10000);
+	wait_until(__atomic_load_n(&e.disconnects, __ATOMIC_SEQ_CST), 5000);
 	assert_int_equal(e.disconnects, 1);
 	assert_int_equal(vu_region_read(e.c, NULL, 0, 0, b, 4), -ENOTCONN);
 	vu_client_close(e.c);

@@ -17,7 +17,9 @@
 #include <cmocka.h>
 #include <linux/vfio.h>
 
-#include "testdev.h"
+#include "logbuf.h"
+#include "proto/client.h"
+#include "tdev.h"
 
 struct env {
 	struct tdev dev;
@@ -104,8 +106,8 @@ static void test_device_info(void **state)
 
 	assert_int_equal(vu_device_get_info(e->c, NULL, &info), 0);
 	assert_int_equal(info.argsz, sizeof(info));
-	assert_int_equal(info.num_regions, 3);
-	assert_int_equal(info.num_irqs, 2);
+	assert_int_equal(info.num_regions, TDEV_NUM_REGIONS);
+	assert_int_equal(info.num_irqs, TDEV_NUM_IRQS);
 	assert_true(info.flags & VFIO_DEVICE_FLAGS_PCI);
 }
 
@@ -119,7 +121,7 @@ static void test_region_info_plain(void **state)
 	assert_int_equal(vu_device_get_region_info(e->c, NULL, 1, &ri, &len, &fd), 0);
 	assert_int_equal(len, sizeof(*ri));
 	assert_int_equal(ri->index, 1);
-	assert_int_equal(ri->size, TDEV_REG1_SIZE);
+	assert_int_equal(ri->size, TDEV_BAR1_SIZE);
 	assert_int_equal(ri->cap_offset, 0);
 	assert_int_equal(fd, -1);
 	free(ri);
@@ -133,7 +135,7 @@ static void test_region_info_retry_and_fd(void **state)
 	struct env *e = *state;
 	struct vfio_user_region_info *ri = NULL;
 	struct vfio_region_info_cap_sparse_mmap *sp;
-	char text[sizeof(TDEV_REG2_TEXT)] = "";
+	char text[sizeof(TDEV_BAR2_TEXT)] = "";
 	size_t len = 0;
 	int fd = -1;
 
@@ -144,11 +146,11 @@ static void test_region_info_retry_and_fd(void **state)
 	assert_true(ri->flags & VFIO_REGION_INFO_FLAG_CAPS);
 	sp = (void *)((char *)ri + ri->cap_offset);
 	assert_int_equal(sp->header.id, VFIO_REGION_INFO_CAP_SPARSE_MMAP);
-	assert_int_equal(sp->nr_areas, TDEV_REG2_AREAS);
+	assert_int_equal(sp->nr_areas, TDEV_BAR2_AREAS);
 	assert_int_equal(sp->areas[3].offset, 3 * 128);
 	assert_true(fd >= 0);
 	assert_int_equal(pread(fd, text, sizeof(text), 0), sizeof(text));
-	assert_string_equal(text, TDEV_REG2_TEXT);
+	assert_string_equal(text, TDEV_BAR2_TEXT);
 	close(fd);
 	free(ri);
 }
@@ -158,9 +160,9 @@ static void test_irq_info(void **state)
 	struct env *e = *state;
 	struct vfio_user_irq_info info;
 
-	assert_int_equal(vu_device_get_irq_info(e->c, NULL, 1, &info), 0);
-	assert_int_equal(info.index, 1);
-	assert_int_equal(info.count, TDEV_NR_IRQS);
+	assert_int_equal(vu_device_get_irq_info(e->c, NULL, VFIO_PCI_MSIX_IRQ_INDEX, &info), 0);
+	assert_int_equal(info.index, VFIO_PCI_MSIX_IRQ_INDEX);
+	assert_int_equal(info.count, TDEV_MSIX_COUNT);
 	assert_int_equal(vu_device_get_irq_info(e->c, NULL, 5, &info), -EINVAL);
 }
 
@@ -174,10 +176,10 @@ static void test_region_rw(void **state)
 	assert_int_equal(vu_region_write(e->c, NULL, 0, 0x400, out, sizeof(out)), 0);
 	assert_int_equal(vu_region_read(e->c, NULL, 0, 0x400, in, sizeof(in)), 0);
 	assert_memory_equal(in, out, sizeof(out));
-	assert_memory_equal(e->dev.reg0 + 0x400, out, sizeof(out));
+	assert_memory_equal(e->dev.bar0 + 0x400, out, sizeof(out));
 	/* The device refuses an access past its end: that errno comes back. */
-	assert_int_equal(vu_region_read(e->c, NULL, 0, TDEV_REG0_SIZE - 4, in, 8), -EINVAL);
-	assert_int_equal(vu_region_read(e->c, NULL, 7, 0, in, 8), -EINVAL);
+	assert_int_equal(vu_region_read(e->c, NULL, 0, TDEV_BAR0_SIZE - 4, in, 8), -EINVAL);
+	assert_int_equal(vu_region_read(e->c, NULL, VFIO_PCI_VGA_REGION_INDEX, 0, in, 8), -EINVAL);
 }
 
 /* 3 MiB at a 1 MiB limit: three messages each way, the data intact. */
@@ -193,7 +195,7 @@ static void test_region_rw_split(void **state)
 	for (size_t i = 0; i < n; i++)
 		out[i] = (uint8_t)(i * 7 + (i >> 12));
 	assert_int_equal(vu_region_write(e->c, NULL, 1, 4096, out, n), 0);
-	assert_memory_equal(e->dev.reg1 + 4096, out, n);
+	assert_memory_equal(e->dev.bar1 + 4096, out, n);
 	e->dev.max_read = 0;
 	e->dev.nr_reads = 0;
 	assert_int_equal(vu_region_read(e->c, NULL, 1, 4096, in, n), 0);
@@ -219,7 +221,7 @@ static void test_write_multi(void **state)
 	for (unsigned i = 0; i < 250; i++) {
 		uint32_t v;
 
-		memcpy(&v, e->dev.reg0 + 0x800 + i * 4, 4);
+		memcpy(&v, e->dev.bar0 + 0x800 + i * 4, 4);
 		assert_int_equal(v, i);
 	}
 	w[3].count = 9;
@@ -242,9 +244,9 @@ static void test_write_multi_fallback(void **state)
 	assert_int_equal(env_open(&e, &sc, NULL), 0);
 	assert_false(vu_client_caps(e.c)->write_multiple);
 	assert_int_equal(vu_region_write_multi(e.c, NULL, w, 3), 0);
-	assert_int_equal(e.dev.reg0[0x10], 0xaa);
-	assert_int_equal(e.dev.reg0[0x21], 0xcc);
-	assert_int_equal(e.dev.reg0[0x37], 8);
+	assert_int_equal(e.dev.bar0[0x10], 0xaa);
+	assert_int_equal(e.dev.bar0[0x21], 0xcc);
+	assert_int_equal(e.dev.bar0[0x37], 8);
 	env_close(&e);
 }
 
@@ -260,16 +262,16 @@ static void test_dma_map_fd(void **state)
 	                            8192),
 	                 0);
 	close(fd);
-	assert_int_equal(e->dev.maps, 1);
-	assert_int_equal(e->dev.map_iova, 0x40000000);
-	assert_int_equal(e->dev.map_size, 1 << 20);
-	assert_string_equal(e->dev.map_peek, "hello guest");
+	assert_int_equal(e->dev.map_calls, 1);
+	assert_int_equal(e->dev.maps[0].iova, 0x40000000);
+	assert_int_equal(e->dev.maps[0].size, 1 << 20);
+	assert_string_equal(e->dev.maps[0].peek, "hello guest");
 	assert_int_equal(
 	    vu_dma_map(e->c, NULL, 0x50000000, 4096, VFIO_USER_F_DMA_REGION_READ, -1, 0), 0);
-	assert_int_equal(e->dev.maps, 2);
+	assert_int_equal(e->dev.map_calls, 2);
 	assert_int_equal(vu_dma_unmap(e->c, NULL, 0x50000000, 4096, 0), 0);
 	assert_int_equal(vu_dma_unmap(e->c, NULL, 0x60000000, 4096, 0), -ENOENT);
-	assert_int_equal(e->dev.unmaps, 2);
+	assert_int_equal(e->dev.unmap_calls, 2);
 }
 
 static void test_reset_and_unsupported(void **state)
@@ -307,7 +309,9 @@ static void test_error_origin(void **state)
 	assert_int_equal(vu_device_get_region_info(e->c, &o, 0, &ri, &len, &fd), 0);
 	assert_false(refused);
 	free(ri);
-	assert_int_equal(vu_device_get_region_info(e->c, &o, 7, &ri, &len, &fd), -EINVAL);
+	assert_int_equal(
+	    vu_device_get_region_info(e->c, &o, VFIO_PCI_VGA_REGION_INDEX, &ri, &len, &fd),
+	    -EINVAL);
 	assert_true(refused);
 	assert_int_equal(vu_device_get_irq_info(e->c, &o, 1, &ii), 0);
 	assert_false(refused);
@@ -344,19 +348,24 @@ static void test_set_irqs_batches(void **state)
 	assert_int_equal(env_open(&e, &sc, NULL), 0);
 	for (int i = 0; i < 7; i++)
 		efd[i] = i == 3 || i == 4 ? -1 : eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	assert_int_equal(vu_device_set_irqs(e.c, NULL, flags, 1, 0, 7, NULL, efd), 0);
-	assert_int_equal(e.dev.nr_irqs, 4);
+	assert_int_equal(
+	    vu_device_set_irqs(e.c, NULL, flags, VFIO_PCI_MSIX_IRQ_INDEX, 0, 7, NULL, efd), 0);
+	assert_int_equal(e.dev.set_irqs_calls, 4);
 	for (unsigned i = 0; i < 4; i++) {
-		assert_int_equal(e.dev.irqs[i].start, want[i].start);
-		assert_int_equal(e.dev.irqs[i].count, want[i].count);
-		assert_int_equal(e.dev.irqs[i].nr_fds, want[i].nr_fds);
-		assert_int_equal(e.dev.irqs[i].flags, flags);
+		assert_int_equal(e.dev.sets[i].start, want[i].start);
+		assert_int_equal(e.dev.sets[i].count, want[i].count);
+		assert_int_equal(e.dev.sets[i].nr_fds, want[i].nr_fds);
+		assert_int_equal(e.dev.sets[i].flags, flags);
 	}
 	for (int i = 0; i < 7; i++) {
 		eventfd_t v = 0;
 
 		if (efd[i] < 0)
 			continue;
+		/* The device's copy of vector i is our eventfd i. */
+		assert_int_equal(
+		    eventfd_write(tdev_irq_fd(&e.dev, VFIO_PCI_MSIX_IRQ_INDEX, (uint32_t)i), i + 1),
+		    0);
 		assert_int_equal(eventfd_read(efd[i], &v), 0);
 		assert_int_equal(v, (eventfd_t)i + 1);
 		close(efd[i]);
@@ -374,21 +383,21 @@ static void test_set_irqs_bool_none(void **state)
 	uint8_t on[3] = {1, 0, 1};
 
 	assert_int_equal(vu_device_set_irqs(e->c, NULL,
-	                                    VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_MASK, 1, 2,
-	                                    3, on, NULL),
+	                                    VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_MASK,
+	                                    VFIO_PCI_MSIX_IRQ_INDEX, 2, 3, on, NULL),
 	                 0);
 	assert_int_equal(e->dev.bools[2], 1);
 	assert_int_equal(e->dev.bools[3], 0);
 	assert_int_equal(e->dev.bools[4], 1);
 	assert_int_equal(vu_device_set_irqs(e->c, NULL,
-	                                    VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, 1,
-	                                    0, 0, NULL, NULL),
+	                                    VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
+	                                    VFIO_PCI_MSIX_IRQ_INDEX, 0, 0, NULL, NULL),
 	                 0);
-	assert_int_equal(e->dev.nr_irqs, 2);
-	assert_int_equal(e->dev.irqs[1].count, 0);
+	assert_int_equal(e->dev.set_irqs_calls, 2);
+	assert_int_equal(e->dev.sets[1].count, 0);
 	assert_int_equal(vu_device_set_irqs(e->c, NULL,
-	                                    VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_MASK, 1, 0,
-	                                    3, NULL, NULL),
+	                                    VFIO_IRQ_SET_DATA_BOOL | VFIO_IRQ_SET_ACTION_MASK,
+	                                    VFIO_PCI_MSIX_IRQ_INDEX, 0, 3, NULL, NULL),
 	                 -EINVAL);
 }
 
@@ -441,7 +450,7 @@ static void test_unix_path(void **state)
 		snprintf(addr, sizeof(addr), "%s%s", form ? "unix:" : "", path);
 		assert_int_equal(vu_client_connect(addr, NULL, &c), 0);
 		assert_int_equal(vu_device_get_info(c, NULL, &info), 0);
-		assert_int_equal(info.num_regions, 3);
+		assert_int_equal(info.num_regions, TDEV_NUM_REGIONS);
 		vu_client_close(c);
 		pthread_join(srv.th, NULL);
 		assert_int_equal(srv.ret, 0);

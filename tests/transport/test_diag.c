@@ -22,7 +22,9 @@
 #include <cmocka.h>
 
 #include "proto/diag.h"
-#include "testdev.h"
+#include "proto/client.h"
+#include "tdev.h"
+#include "util.h"
 
 #define TIMEOUT_MS 3000
 
@@ -167,7 +169,8 @@ static void test_silent_server(void **state)
 	assert_int_equal(listen(lfd, 4), 0);
 	try_connect(e, e->path);
 	assert_int_equal(e->err, -ETIMEDOUT);
-	expect_why(e, "no answer within 3000 ms: the server is busy with another client, or silent");
+	expect_why(e,
+	           "no answer within 3000 ms: the server is busy with another client, or silent");
 	close(lfd);
 }
 
@@ -308,8 +311,7 @@ static void test_connected_lines_pass(void **state)
 	s.stop = 1;
 	tserver_join(&s);
 	/* The client marks itself disconnected, then warns: wait for both. */
-	for (int i = 0; i < 2000 && (vu_client_connected(c) || !warnings(&e->lv)); i++)
-		usleep(10000);
+	wait_until(!vu_client_connected(c) && warnings(&e->lv), 20000);
 	assert_false(vu_client_connected(c));
 	assert_int_equal(warnings(&e->lv), 1);
 	assert_non_null(strstr(e->lv.last[VU_LOG_WARN], "connection lost"));

@@ -4,7 +4,6 @@
  * malformed reply fails its call with -EPROTO (logged), fds that come with
  * it are closed, and nothing crashes or hangs.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,7 +20,9 @@
 #include <linux/vfio.h>
 
 #include "proto/client.h"
-#include "testdev.h"
+#include "logbuf.h"
+#include "tdev.h"
+#include "util.h"
 
 struct raw;
 typedef void (*raw_fn)(struct raw *r);
@@ -120,18 +121,6 @@ static void *raw_main(void *arg)
 	if (r->script)
 		r->script(r);
 	return NULL;
-}
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	int n = 0;
-
-	while ((de = readdir(d)))
-		n++;
-	closedir(d);
-	return n;
 }
 
 /* Start a raw server and connect to it. */
@@ -300,7 +289,7 @@ static void check_fatal(struct raw *r, raw_fn script, const char *logged)
 
 static void check_one_bad(struct raw *r, raw_fn script, uint32_t max_fds, const char *logged)
 {
-	int before = count_fds();
+	int before = count_fds(0);
 
 	*r = (struct raw){0};
 	assert_int_equal(raw_open(r, PLAIN, script, max_fds), 0);
@@ -310,7 +299,7 @@ static void check_one_bad(struct raw *r, raw_fn script, uint32_t max_fds, const 
 	assert_int_equal(get_info(r), 0);
 	assert_true(vu_client_connected(r->c));
 	raw_close(r);
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(count_fds(0), before);
 }
 
 static void test_truncated_reply(void **state)
@@ -439,8 +428,7 @@ static void test_bad_server_requests(void **state)
 	struct raw r = {0};
 
 	assert_int_equal(raw_open(&r, PLAIN, ask_bad, 0), 0);
-	for (int i = 0; i < 500 && !__atomic_load_n(&r.asked, __ATOMIC_SEQ_CST); i++)
-		usleep(10000);
+	wait_until(__atomic_load_n(&r.asked, __ATOMIC_SEQ_CST), 5000);
 	assert_int_equal(get_info(&r), 0);
 	assert_int_equal(r.got_error_reply, 2);
 	assert_true(logbuf_has(&r.log, "which only clients send"));
@@ -485,7 +473,7 @@ static void test_region_fd_per_area(void **state)
 {
 	struct vfio_user_region_info *ri = NULL;
 	struct raw r = {0};
-	int before = count_fds(), fd = -1;
+	int before = count_fds(0), fd = -1;
 	size_t len = 0;
 
 	assert_int_equal(raw_open(&r, PLAIN, answer_two_areas, 0), 0);
@@ -497,7 +485,7 @@ static void test_region_fd_per_area(void **state)
 	free(ri);
 	assert_int_equal(get_info(&r), 0);
 	raw_close(&r);
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(count_fds(0), before);
 }
 
 /* A region whose chain needs more than the client's first argsz: the cut
@@ -586,8 +574,7 @@ static void test_dma_write_long_message(void **state)
 
 	assert_non_null(g.mem);
 	assert_int_equal(raw_open(&r, PLAIN, ask_long_write, 0), 0);
-	for (int i = 0; i < 500 && !__atomic_load_n(&r.asked, __ATOMIC_SEQ_CST); i++)
-		usleep(10000);
+	wait_until(__atomic_load_n(&r.asked, __ATOMIC_SEQ_CST), 5000);
 	assert_int_equal(get_info(&r), 0);
 	assert_int_equal(r.got_reply, 1);
 	assert_int_equal(g.writes, 1);
@@ -634,8 +621,7 @@ static void test_flooding_server(void **state)
 	assert_int_equal(raw_open(&r, PLAIN, flood, 0), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ret = get_info(&r);
-	for (int i = 0; i < 500 && vu_client_connected(r.c); i++)
-		usleep(10000);
+	wait_until(!vu_client_connected(r.c), 5000);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
 	print_message("%d DMA_READs sent unread: the call got %s, the connection was lost after "
@@ -742,7 +728,7 @@ static void test_serve_bad_commands(void **state)
 	                                .count = 5};
 	int sv[2], efd[3], before;
 
-	before = count_fds();
+	before = count_fds(0);
 	tdev_init(&dev);
 	vu_caps_default(&sc);
 	sc.max_msg_fds = 2;
@@ -773,7 +759,7 @@ static void test_serve_bad_commands(void **state)
 	    raw_call(sv[1], 4, VFIO_USER_DEVICE_GET_INFO, &info, sizeof(info), NULL, 0, &rh),
 	    sizeof(info));
 	assert_int_equal(rh.flags, VFIO_USER_F_TYPE_REPLY);
-	assert_int_equal(dev.nr_irqs, 0);
+	assert_int_equal(dev.set_irqs_calls, 0);
 	/* A header that cannot be: the session ends, the device hears of it. */
 	rh = (struct vfio_user_header){.msg_id = 5, .cmd = 4, .msg_size = 3};
 	raw_send(sv[1], &rh, NULL, 0, NULL, 0);
@@ -782,7 +768,7 @@ static void test_serve_bad_commands(void **state)
 	assert_int_equal(dev.gone, 1);
 	close(sv[1]);
 	tdev_fini(&dev);
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(count_fds(0), before);
 }
 
 /* A first message that is not VERSION gets an error and ends the session. */
@@ -881,7 +867,7 @@ static void strict_collision(bool strict)
 	struct {
 		struct vfio_user_region_access a;
 		struct tdev_dma_cmd cmd;
-	} wr = {.a = {.offset = TDEV_DMA_OFF, .region = 0, .count = sizeof(struct tdev_dma_cmd)},
+	} wr = {.a = {.offset = TDEV_DMA_CMD, .region = 0, .count = sizeof(struct tdev_dma_cmd)},
 	        .cmd = {.src = GUEST_BASE, .dst = GUEST_BASE, .len = 8}};
 	struct vfio_user_device_info info = {.argsz = sizeof(info)};
 	struct vfio_user_header rh;
@@ -1014,7 +1000,7 @@ static void answer_noise(struct raw *r)
  * hangs or leaks an fd. */
 static void test_random_replies(void **state)
 {
-	int before = count_fds();
+	int before = count_fds(0);
 
 	for (uint64_t i = 0; i < 300; i++) {
 		struct noise *n = calloc(1, sizeof(*n));
@@ -1031,7 +1017,7 @@ static void test_random_replies(void **state)
 		raw_close(&n->r);
 		free(n);
 	}
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(count_fds(0), before);
 }
 
 /* 300 random commands to vu_serve: each gets an answer or ends the session
@@ -1039,7 +1025,7 @@ static void test_random_replies(void **state)
 static void test_random_commands(void **state)
 {
 	uint64_t st = 12345;
-	int before = count_fds();
+	int before = count_fds(0);
 
 	for (int i = 0; i < 300; i++) {
 		struct tdev dev;
@@ -1068,7 +1054,7 @@ static void test_random_commands(void **state)
 		close(sv[1]);
 		tdev_fini(&dev);
 	}
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(count_fds(0), before);
 }
 
 int main(void)

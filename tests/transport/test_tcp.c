@@ -18,7 +18,9 @@
 #include <cmocka.h>
 #include <linux/vfio.h>
 
-#include "testdev.h"
+#include "logbuf.h"
+#include "proto/client.h"
+#include "tdev.h"
 
 struct env {
 	struct tdev dev;
@@ -106,7 +108,7 @@ static void test_tcp_calls(void **state)
 	assert_false(vu_client_can_pass_fds(e->c));
 	assert_false(vu_client_caps(e->c)->twin_socket);
 	assert_int_equal(vu_device_get_info(e->c, NULL, &info), 0);
-	assert_int_equal(info.num_regions, 3);
+	assert_int_equal(info.num_regions, TDEV_NUM_REGIONS);
 	for (unsigned i = 0; i < sizeof(out); i++)
 		out[i] = (uint8_t)(i * 11);
 	assert_int_equal(vu_region_write(e->c, NULL, 1, 100, out, sizeof(out)), 0);
@@ -125,7 +127,7 @@ static void test_tcp_dma_by_message(void **state)
 
 	for (unsigned i = 0; i < 3000; i++)
 		e->guest.mem[i] = (uint8_t)i;
-	assert_int_equal(vu_region_write(e->c, NULL, 0, TDEV_DMA_OFF, &cmd, sizeof(cmd)), 0);
+	assert_int_equal(vu_region_write(e->c, NULL, 0, TDEV_DMA_CMD, &cmd, sizeof(cmd)), 0);
 	for (unsigned i = 0; i < 3000; i++)
 		assert_int_equal(e->guest.mem[4096 + i], (uint8_t)(i + 1));
 }
@@ -138,15 +140,19 @@ static void test_tcp_no_fds(void **state)
 	uint32_t flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
 
 	assert_true(efd[0] >= 0);
-	assert_int_equal(vu_device_set_irqs(e->c, NULL, flags, 1, 0, 3, NULL, efd), -EOPNOTSUPP);
+	assert_int_equal(
+	    vu_device_set_irqs(e->c, NULL, flags, VFIO_PCI_MSIX_IRQ_INDEX, 0, 3, NULL, efd),
+	    -EOPNOTSUPP);
 	assert_true(logbuf_has(&e->log, "eventfds/DMA fds cannot cross TCP"));
 	assert_int_equal(
 	    vu_dma_map(e->c, NULL, GUEST_BASE, 4096, VFIO_USER_F_DMA_REGION_READ, efd[0], 0),
 	    -EOPNOTSUPP);
 	/* De-assigning needs no fds, so it goes through. */
-	assert_int_equal(vu_device_set_irqs(e->c, NULL, flags, 1, 0, 3, NULL, deassign), 0);
-	assert_int_equal(e->dev.nr_irqs, 1);
-	assert_int_equal(e->dev.irqs[0].nr_fds, 0);
+	assert_int_equal(
+	    vu_device_set_irqs(e->c, NULL, flags, VFIO_PCI_MSIX_IRQ_INDEX, 0, 3, NULL, deassign),
+	    0);
+	assert_int_equal(e->dev.set_irqs_calls, 1);
+	assert_int_equal(e->dev.sets[0].nr_fds, 0);
 	close(efd[0]);
 }
 

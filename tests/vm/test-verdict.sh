@@ -3,7 +3,7 @@
 # logs in samples/: oom.* is a real run (the sanitized suite without a bound
 # on ASan's quarantine, in a VM given 560 MiB) whose bench case failed when
 # the OOM killer took the example server; the others are shaped after it.
-# Runs natively (ctest: vm-verdict).
+# Runs natively (ctest: vm/verdict).
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
