@@ -23,19 +23,19 @@ struct cctx {
 	struct vcontainer *ct;
 	const struct host *host;
 	pthread_mutex_t *lock; /* guards ct */
-	const struct vreq *r;
+	const struct vreq *vr;
 	uint64_t arg;
 	struct ioas *ioas; /* ct->ioas when the ioctl began, referenced */
 };
 
 static int arg_read(const struct cctx *x, uint64_t off, void *buf, size_t len)
 {
-	return x->host->ops->mem_read(x->host->ctx, x->r->pid, x->arg + off, buf, len);
+	return x->host->ops->mem_read(x->host->ctx, x->vr->pid, x->arg + off, buf, len);
 }
 
 static int arg_write(const struct cctx *x, uint64_t off, const void *buf, size_t len)
 {
-	return x->host->ops->mem_write(x->host->ctx, x->r->pid, x->arg + off, buf, len);
+	return x->host->ops->mem_write(x->host->ctx, x->vr->pid, x->arg + off, buf, len);
 }
 
 static long get_api_version(const struct cctx *x)
@@ -183,7 +183,7 @@ static long iommu_map_dma(const struct cctx *x)
 		return ret;
 	im = (struct ioas_map){
 	    .iova = m.iova, .size = m.size, .prot = ioas_prot(m.flags), .vaddr = m.vaddr, .fd = -1};
-	return ioas_map(x->ioas, x->r, &im);
+	return ioas_map(x->ioas, x->vr, &im);
 }
 
 static int unmap_dma_check(const struct cctx *x, struct vfio_iommu_type1_dma_unmap *u,
@@ -254,9 +254,9 @@ static const struct container_cmd container_cmds[] = {
 };
 
 long container_ioctl(struct vcontainer *ct, const struct host *host, pthread_mutex_t *lock,
-                     const struct vreq *r, unsigned int cmd, uint64_t arg)
+                     const struct vreq *vr, unsigned int cmd, uint64_t arg)
 {
-	struct cctx x = {.ct = ct, .host = host, .lock = lock, .r = r, .arg = arg};
+	struct cctx x = {.ct = ct, .host = host, .lock = lock, .vr = vr, .arg = arg};
 	long ret = -ENOTTY;
 
 	pthread_mutex_lock(lock);
@@ -380,14 +380,15 @@ out:
 	return ret;
 }
 
-long container_file_ioctl(struct container *k, const struct vreq *r, unsigned int cmd, uint64_t arg)
+long container_file_ioctl(struct container *k, const struct vreq *vr, unsigned int cmd,
+                          uint64_t arg)
 {
 	bool driver;
 	long ret;
 
 	if (cmd == VFIO_SET_IOMMU)
 		return k_set_iommu(k, arg);
-	ret = container_ioctl(&k->ct, &k->host, &k->lock, r, cmd, arg);
+	ret = container_ioctl(&k->ct, &k->host, &k->lock, vr, cmd, arg);
 	if (ret != -ENOTTY)
 		return ret;
 	/* Without an IOMMU driver nothing else is known (EINVAL); type1 says

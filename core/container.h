@@ -32,7 +32,7 @@ void container_get(struct container *k);
 void container_put(struct container *k);
 
 /* An ioctl on the container node, answered as vfio_fops_unl_ioctl. */
-long container_file_ioctl(struct container *k, const struct vreq *r, unsigned int cmd,
+long container_file_ioctl(struct container *k, const struct vreq *vr, unsigned int cmd,
                           uint64_t arg);
 
 #endif

@@ -31,10 +31,10 @@ static bool cap_kept(uint16_t id)
 
 /*
  * Copy the kept capabilities of the server's chain (validated by the client:
- * in range, strictly increasing offsets) into r->caps, each 8-byte aligned,
+ * in range, strictly increasing offsets) into reg->caps, each 8-byte aligned,
  * "next" offsets counted from the start of struct vfio_region_info.
  */
-static int caps_rechain(const struct vfio_user_region_info *si, size_t len, struct vregion *r)
+static int caps_rechain(const struct vfio_user_region_info *si, size_t len, struct vregion *reg)
 {
 	const uint8_t *base = (const uint8_t *)si;
 	uint32_t off = (si->flags & VFIO_REGION_INFO_FLAG_CAPS) ? si->cap_offset : 0;
@@ -67,8 +67,8 @@ static int caps_rechain(const struct vfio_user_region_info *si, size_t len, stru
 		prev = used;
 		used += room;
 	}
-	r->caps = out;
-	r->caps_len = used;
+	reg->caps = out;
+	reg->caps_len = used;
 	return 0;
 }
 
@@ -80,12 +80,12 @@ static void fetch_failed(struct vdev *d, const char *what, uint32_t index, int e
 }
 
 /*
- * Ask the server for region index into *r, not yet visible to anyone.
- * Returns 0 when *r holds the server's answer (its refusal in r->err), or
+ * Ask the server for region index into *reg, not yet visible to anyone.
+ * Returns 0 when *reg holds the server's answer (its refusal in reg->err), or
  * this side's -errno. The client says which errors are the server's.
  */
-static int region_fetch(struct vdev *d, struct vconn *c, const struct vu_call_opts *base,
-                        uint32_t index, struct vregion *r)
+static int region_fetch(struct vdev *d, struct vconn *conn, const struct vu_call_opts *base,
+                        uint32_t index, struct vregion *reg)
 {
 	bool refused = false;
 	struct vu_call_opts o = *base;
@@ -94,37 +94,37 @@ static int region_fetch(struct vdev *d, struct vconn *c, const struct vu_call_op
 	int fd = -1, ret;
 
 	o.refused = &refused;
-	ret = vu_device_get_region_info(c->c, &o, index, &si, &len, &fd);
+	ret = vu_device_get_region_info(conn->c, &o, index, &si, &len, &fd);
 	if (fd >= 0)
 		close(fd); /* CUSE cannot mmap: the region fd is of no use */
 	if (ret < 0 && refused) {
 		vdev_log(d, VU_LOG_INFO, "region %u info refused by the server: %s", index,
 		         strerror(-ret));
-		r->err = ret;
+		reg->err = ret;
 		return 0;
 	}
 	if (ret < 0) {
 		fetch_failed(d, "region", index, ret);
 		return ret;
 	}
-	r->info = (struct vfio_region_info){
+	reg->info = (struct vfio_region_info){
 	    .flags = si->flags & ~(VFIO_REGION_INFO_FLAG_MMAP | VFIO_REGION_INFO_FLAG_CAPS),
 	    .index = index,
 	    .size = si->size,
 	    .offset = (uint64_t)index << VDEV_OFFSET_SHIFT,
 	};
-	ret = caps_rechain(si, len, r);
+	ret = caps_rechain(si, len, reg);
 	free(si);
 	if (ret < 0) {
 		fetch_failed(d, "region", index, ret);
 		return ret;
 	}
-	if (r->caps_len)
-		r->info.flags |= VFIO_REGION_INFO_FLAG_CAPS;
+	if (reg->caps_len)
+		reg->info.flags |= VFIO_REGION_INFO_FLAG_CAPS;
 	return 0;
 }
 
-static int irq_fetch(struct vdev *d, struct vconn *c, const struct vu_call_opts *base,
+static int irq_fetch(struct vdev *d, struct vconn *conn, const struct vu_call_opts *base,
                      uint32_t index, struct virq *q)
 {
 	bool refused = false;
@@ -133,7 +133,7 @@ static int irq_fetch(struct vdev *d, struct vconn *c, const struct vu_call_opts 
 	int ret;
 
 	o.refused = &refused;
-	ret = vu_device_get_irq_info(c->c, &o, index, &si);
+	ret = vu_device_get_irq_info(conn->c, &o, index, &si);
 	if (ret < 0 && refused) {
 		vdev_log(d, VU_LOG_INFO, "IRQ %u info refused by the server: %s", index,
 		         strerror(-ret));
@@ -154,79 +154,79 @@ static int irq_fetch(struct vdev *d, struct vconn *c, const struct vu_call_opts 
 }
 
 /* Cache a fetched answer unless another thread got there first. */
-static void region_publish(struct vdev *d, struct vconn *c, uint32_t index, struct vregion *r)
+static void region_publish(struct vdev *d, struct vconn *conn, uint32_t index, struct vregion *reg)
 {
-	struct vregion *slot = &c->regions[index];
+	struct vregion *slot = &conn->regions[index];
 
 	pthread_mutex_lock(&d->lock);
 	if (!slot->cached) {
-		*slot = *r;
+		*slot = *reg;
 		slot->cached = true;
-		r->caps = NULL;
+		reg->caps = NULL;
 	}
 	pthread_mutex_unlock(&d->lock);
-	free(r->caps);
+	free(reg->caps);
 }
 
-static void irq_publish(struct vdev *d, struct vconn *c, uint32_t index, const struct virq *q)
+static void irq_publish(struct vdev *d, struct vconn *conn, uint32_t index, const struct virq *q)
 {
 	pthread_mutex_lock(&d->lock);
-	if (!c->irqs[index].cached) {
-		c->irqs[index] = *q;
-		c->irqs[index].cached = true;
+	if (!conn->irqs[index].cached) {
+		conn->irqs[index] = *q;
+		conn->irqs[index].cached = true;
 	}
 	pthread_mutex_unlock(&d->lock);
 }
 
-static bool region_cached(struct vdev *d, struct vconn *c, uint32_t index)
+static bool region_cached(struct vdev *d, struct vconn *conn, uint32_t index)
 {
 	bool cached;
 
 	pthread_mutex_lock(&d->lock);
-	cached = c->regions[index].cached;
+	cached = conn->regions[index].cached;
 	pthread_mutex_unlock(&d->lock);
 	return cached;
 }
 
-static bool irq_cached(struct vdev *d, struct vconn *c, uint32_t index)
+static bool irq_cached(struct vdev *d, struct vconn *conn, uint32_t index)
 {
 	bool cached;
 
 	pthread_mutex_lock(&d->lock);
-	cached = c->irqs[index].cached;
+	cached = conn->irqs[index].cached;
 	pthread_mutex_unlock(&d->lock);
 	return cached;
 }
 
-int info_region(struct vdev *d, struct vconn *c, const struct vreq *r, uint32_t index,
-                const struct vregion **out)
+int vdev_info_region(struct vdev *d, struct vconn *conn, const struct vreq *vr, uint32_t index,
+                     const struct vregion **out)
 {
-	if (!region_cached(d, c, index)) {
-		struct vu_call_opts o = vdev_call_opts(d, r);
+	if (!region_cached(d, conn, index)) {
+		struct vu_call_opts o = vdev_call_opts(d, vr);
 		struct vregion fresh = {0};
-		int ret = region_fetch(d, c, &o, index, &fresh);
+		int ret = region_fetch(d, conn, &o, index, &fresh);
 
 		if (ret < 0)
 			return ret;
-		region_publish(d, c, index, &fresh);
+		region_publish(d, conn, index, &fresh);
 	}
-	*out = &c->regions[index];
+	*out = &conn->regions[index];
 	return 0;
 }
 
-int info_irq(struct vdev *d, struct vconn *c, const struct vreq *r, uint32_t index,
-             const struct virq **out)
+int vdev_info_irq(struct vdev *d, struct vconn *conn, const struct vreq *vr, uint32_t index,
+                  const struct virq **out)
 {
-	if (!irq_cached(d, c, index)) {
-		struct vu_call_opts o = vdev_call_opts(d, r);
+	if (!irq_cached(d, conn, index)) {
+		struct vu_call_opts o = vdev_call_opts(d, vr);
 		struct virq fresh = {0};
-		int ret = irq_fetch(d, c, &o, index, &fresh);
+		int ret = irq_fetch(d, conn, &o, index, &fresh);
 
 		if (ret < 0)
 			return ret;
-		irq_publish(d, c, index, &fresh);
+		irq_publish(d, conn, index, &fresh);
 	}
-	*out = &c->irqs[index];
+	*out = &conn->irqs[index];
 	return 0;
 }
 
@@ -237,11 +237,11 @@ static bool fatal(int err)
 	return err == -ENOTCONN || err == -EPROTO;
 }
 
-int info_cache_fill(struct vdev *d, struct vconn *c)
+int vdev_info_cache_fill(struct vdev *d, struct vconn *conn)
 {
 	struct vu_call_opts o = {.timeout_ms = d->timeout_ms};
 	struct vfio_user_device_info di;
-	int ret = vu_device_get_info(c->c, &o, &di);
+	int ret = vu_device_get_info(conn->c, &o, &di);
 
 	if (ret < 0) {
 		vdev_log(d, VU_LOG_ERR, "device info: %s", strerror(-ret));
@@ -253,40 +253,40 @@ int info_cache_fill(struct vdev *d, struct vconn *c)
 		         di.num_regions, di.num_irqs, VDEV_MAX_REGIONS, VDEV_MAX_IRQS);
 		return -EPROTO;
 	}
-	c->dev = (struct vfio_device_info){.flags = di.flags & ~VFIO_DEVICE_FLAGS_CAPS,
-	                                   .num_regions = di.num_regions,
-	                                   .num_irqs = di.num_irqs};
-	c->regions = calloc(di.num_regions ? di.num_regions : 1, sizeof(*c->regions));
-	c->irqs = calloc(di.num_irqs ? di.num_irqs : 1, sizeof(*c->irqs));
-	if (!c->regions || !c->irqs)
+	conn->dev = (struct vfio_device_info){.flags = di.flags & ~VFIO_DEVICE_FLAGS_CAPS,
+	                                      .num_regions = di.num_regions,
+	                                      .num_irqs = di.num_irqs};
+	conn->regions = calloc(di.num_regions ? di.num_regions : 1, sizeof(*conn->regions));
+	conn->irqs = calloc(di.num_irqs ? di.num_irqs : 1, sizeof(*conn->irqs));
+	if (!conn->regions || !conn->irqs)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < di.num_regions; i++) {
 		struct vregion fresh = {0};
 
-		ret = region_fetch(d, c, &o, i, &fresh);
+		ret = region_fetch(d, conn, &o, i, &fresh);
 		if (ret == 0)
-			region_publish(d, c, i, &fresh);
+			region_publish(d, conn, i, &fresh);
 		else if (fatal(ret))
 			return ret;
 	}
 	for (uint32_t i = 0; i < di.num_irqs; i++) {
 		struct virq fresh = {0};
 
-		ret = irq_fetch(d, c, &o, i, &fresh);
+		ret = irq_fetch(d, conn, &o, i, &fresh);
 		if (ret == 0)
-			irq_publish(d, c, i, &fresh);
+			irq_publish(d, conn, i, &fresh);
 		else if (fatal(ret))
 			return ret;
 	}
 	return 0;
 }
 
-void info_cache_free(struct vconn *c)
+void vdev_info_cache_free(struct vconn *conn)
 {
-	for (uint32_t i = 0; c->regions && i < c->dev.num_regions; i++)
-		free(c->regions[i].caps);
-	free(c->regions);
-	free(c->irqs);
-	c->regions = NULL;
-	c->irqs = NULL;
+	for (uint32_t i = 0; conn->regions && i < conn->dev.num_regions; i++)
+		free(conn->regions[i].caps);
+	free(conn->regions);
+	free(conn->irqs);
+	conn->regions = NULL;
+	conn->irqs = NULL;
 }

@@ -502,21 +502,21 @@ added:
 	return 0;
 }
 
-static int take_pin(struct ioas *s, const struct vreq *r, struct pin **out)
+static int take_pin(struct ioas *s, const struct vreq *vr, struct pin **out)
 {
 	struct pin *p = calloc(1, sizeof(*p));
 	int h;
 
 	if (!p)
 		return -ENOMEM;
-	h = s->host.ops->pin(s->host.ctx, r->pid);
+	h = s->host.ops->pin(s->host.ctx, vr->pid);
 	if (h < 0) {
-		ioas_log(s, VU_LOG_INFO, "map: cannot pin pid %d: %s", (int)r->pid, strerror(-h));
+		ioas_log(s, VU_LOG_INFO, "map: cannot pin pid %d: %s", (int)vr->pid, strerror(-h));
 		free(p);
 		return h;
 	}
 	p->handle = h;
-	p->pid = r->pid;
+	p->pid = vr->pid;
 	p->host = s->host;
 	p->refs = 1;
 	*out = p;
@@ -542,13 +542,13 @@ static enum host_fd_access files_access(const struct ioas *s, uint32_t prot)
  * looked up by pid, so the mappings validated belong to the pinned process
  * or, had it died in between, the pin refuses every access.
  */
-static int pieces_of_memory(struct ioas *s, const struct vreq *r, const struct ioas_map *m,
+static int pieces_of_memory(struct ioas *s, const struct vreq *vr, const struct ioas_map *m,
                             struct pieces *p)
 {
 	enum host_fd_access access = files_access(s, m->prot);
 	struct pin *pin;
 	uint64_t off = 0;
-	int ret = take_pin(s, r, &pin);
+	int ret = take_pin(s, vr, &pin);
 
 	if (ret < 0)
 		return ret;
@@ -557,7 +557,7 @@ static int pieces_of_memory(struct ioas *s, const struct vreq *r, const struct i
 		struct piece x;
 		uint64_t va = m->vaddr + off, len;
 
-		ret = s->host.ops->mapping(s->host.ctx, r->pid, va, access, &hm);
+		ret = s->host.ops->mapping(s->host.ctx, vr->pid, va, access, &hm);
 		if (ret == 0 && (hm.start > va || hm.end <= va)) {
 			if (hm.fd >= 0)
 				close(hm.fd);
@@ -565,14 +565,14 @@ static int pieces_of_memory(struct ioas *s, const struct vreq *r, const struct i
 		}
 		if (ret < 0) {
 			ioas_log(s, VU_LOG_INFO, "map: vaddr 0x%llx of pid %d is not mapped",
-			         (unsigned long long)va, (int)r->pid);
+			         (unsigned long long)va, (int)vr->pid);
 			break;
 		}
 		if (((m->prot & IOAS_READ) && !hm.readable) ||
 		    ((m->prot & IOAS_WRITE) && !hm.writable)) {
 			ioas_log(s, VU_LOG_INFO,
 			         "map: vaddr 0x%llx of pid %d lacks the access asked (%s%s)",
-			         (unsigned long long)va, (int)r->pid,
+			         (unsigned long long)va, (int)vr->pid,
 			         m->prot & IOAS_READ ? "r" : "", m->prot & IOAS_WRITE ? "w" : "");
 			if (hm.fd >= 0)
 				close(hm.fd);
@@ -683,7 +683,7 @@ static int map_finish(struct ioas *s, struct entry *e, int ret, bool counted)
 	return ret;
 }
 
-int ioas_map(struct ioas *s, const struct vreq *r, const struct ioas_map *m)
+int ioas_map(struct ioas *s, const struct vreq *vr, const struct ioas_map *m)
 {
 	struct pieces p = {0};
 	struct entry *e;
@@ -706,7 +706,7 @@ int ioas_map(struct ioas *s, const struct vreq *r, const struct ioas_map *m)
 
 		ret = pieces_add(&p, &x);
 	} else {
-		ret = pieces_of_memory(s, r, m, &p);
+		ret = pieces_of_memory(s, vr, m, &p);
 	}
 	e->pieces = p.v;
 	e->nr_pieces = p.n;

@@ -84,7 +84,7 @@ void ioas_put(struct ioas *s);
  * every server (ENOSPC). r is the calling process. On success m->fd belongs to the space;
  * on failure it stays the caller's.
  */
-int ioas_map(struct ioas *s, const struct vreq *r, const struct ioas_map *m);
+int ioas_map(struct ioas *s, const struct vreq *vr, const struct ioas_map *m);
 
 /* Unmap [iova, iova + size) by rule; *unmapped gets the bytes removed.
  * size UINT64_MAX with iova 0 removes everything. */

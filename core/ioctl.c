@@ -41,20 +41,20 @@
 
 struct ictx {
 	struct vdev *d;
-	struct vconn *c;
+	struct vconn *conn;
 	struct vfile *f;
-	const struct vreq *r;
+	const struct vreq *vr;
 	uint64_t arg;
 };
 
 static int arg_read(const struct ictx *x, uint64_t off, void *buf, size_t len)
 {
-	return vdev_read_arg(x->d, x->r, x->arg + off, buf, len);
+	return vdev_read_arg(x->d, x->vr, x->arg + off, buf, len);
 }
 
 static int arg_write(const struct ictx *x, uint64_t off, const void *buf, size_t len)
 {
-	return vdev_write_arg(x->d, x->r, x->arg + off, buf, len);
+	return vdev_write_arg(x->d, x->vr, x->arg + off, buf, len);
 }
 
 static long group_get_status(const struct ictx *x)
@@ -82,9 +82,9 @@ static long device_get_info(const struct ictx *x)
 	if (info.argsz < minsz)
 		return -EINVAL;
 	minsz = info.argsz < sizeof(info) ? info.argsz : sizeof(info);
-	info.flags = x->c->dev.flags;
-	info.num_regions = x->c->dev.num_regions;
-	info.num_irqs = x->c->dev.num_irqs;
+	info.flags = x->conn->dev.flags;
+	info.num_regions = x->conn->dev.num_regions;
+	info.num_irqs = x->conn->dev.num_irqs;
 	info.cap_offset = 0;
 	return arg_write(x, 0, &info, minsz);
 }
@@ -99,9 +99,9 @@ static long device_get_region_info(const struct ictx *x)
 
 	if (ret < 0)
 		return ret;
-	if (info.argsz < minsz || info.index >= x->c->dev.num_regions)
+	if (info.argsz < minsz || info.index >= x->conn->dev.num_regions)
 		return -EINVAL;
-	ret = info_region(x->d, x->c, x->r, info.index, &reg);
+	ret = vdev_info_region(x->d, x->conn, x->vr, info.index, &reg);
 	if (ret < 0)
 		return vdev_errno(x->d, ret);
 	if (reg->err)
@@ -133,9 +133,9 @@ static long device_get_irq_info(const struct ictx *x)
 
 	if (ret < 0)
 		return ret;
-	if (info.argsz < minsz || info.index >= x->c->dev.num_irqs)
+	if (info.argsz < minsz || info.index >= x->conn->dev.num_irqs)
 		return -EINVAL;
-	ret = info_irq(x->d, x->c, x->r, info.index, &q);
+	ret = vdev_info_irq(x->d, x->conn, x->vr, info.index, &q);
 	if (ret < 0)
 		return vdev_errno(x->d, ret);
 	if (q->err)
@@ -156,11 +156,11 @@ static int irq_set_validate(const struct ictx *x, const struct vfio_irq_set *h, 
 	uint32_t max, each;
 	int ret;
 
-	if (h->argsz < minsz || h->index >= x->c->dev.num_irqs ||
+	if (h->argsz < minsz || h->index >= x->conn->dev.num_irqs ||
 	    h->count >= UINT32_MAX - h->start ||
 	    (h->flags & ~(VFIO_IRQ_SET_DATA_TYPE_MASK | VFIO_IRQ_SET_ACTION_TYPE_MASK)))
 		return -EINVAL;
-	ret = info_irq(x->d, x->c, x->r, h->index, &q);
+	ret = vdev_info_irq(x->d, x->conn, x->vr, h->index, &q);
 	if (ret < 0)
 		return vdev_errno(x->d, ret);
 	max = q->err ? 0 : q->info.count;
@@ -219,10 +219,10 @@ static int irq_fds_take(const struct ictx *x, uint32_t index, int32_t *fds, uint
 			fds[i] = -1;
 			continue;
 		}
-		fd = x->d->host.ops->fd_get(x->d->host.ctx, x->r->pid, fds[i], HOST_FD_EVENTFD);
+		fd = x->d->host.ops->fd_get(x->d->host.ctx, x->vr->pid, fds[i], HOST_FD_EVENTFD);
 		if (fd < 0) {
 			vdev_log(x->d, VU_LOG_INFO, "SET_IRQS: fd %d of pid %d: %s", fds[i],
-			         (int)x->r->pid, strerror(-fd));
+			         (int)x->vr->pid, strerror(-fd));
 			fds_close(fds, i);
 			return fd;
 		}
@@ -235,7 +235,7 @@ static int irq_fds_take(const struct ictx *x, uint32_t index, int32_t *fds, uint
 static long device_set_irqs(const struct ictx *x)
 {
 	struct vfio_irq_set h;
-	struct vu_call_opts o = vdev_call_opts(x->d, x->r);
+	struct vu_call_opts o = vdev_call_opts(x->d, x->vr);
 	bool eventfd, armed = false;
 	size_t size = 0;
 	uint8_t *data = NULL;
@@ -264,7 +264,7 @@ static long device_set_irqs(const struct ictx *x)
 		if (ret < 0)
 			goto out;
 	}
-	ret = vu_device_set_irqs(x->c->c, &o, h.flags, h.index, h.start, h.count,
+	ret = vu_device_set_irqs(x->conn->c, &o, h.flags, h.index, h.start, h.count,
 	                         eventfd ? NULL : data, eventfd ? (int *)data : NULL);
 	if (eventfd)
 		fds_close((int *)data, h.count); /* the server holds its own */
@@ -286,11 +286,11 @@ out:
 
 static long device_reset(const struct ictx *x)
 {
-	struct vu_call_opts o = vdev_call_opts(x->d, x->r);
+	struct vu_call_opts o = vdev_call_opts(x->d, x->vr);
 
-	if (!(x->c->dev.flags & VFIO_DEVICE_FLAGS_RESET))
+	if (!(x->conn->dev.flags & VFIO_DEVICE_FLAGS_RESET))
 		return -EINVAL;
-	return vdev_errno(x->d, vu_device_reset(x->c->c, &o));
+	return vdev_errno(x->d, vu_device_reset(x->conn->c, &o));
 }
 
 /*
@@ -335,7 +335,7 @@ static int feature_check(const struct ictx *x, const struct vfio_device_feature 
 
 static long device_feature(const struct ictx *x)
 {
-	struct vu_call_opts o = vdev_call_opts(x->d, x->r);
+	struct vu_call_opts o = vdev_call_opts(x->d, x->vr);
 	struct vfio_device_feature h, *buf;
 	size_t data = 0, out_len = 0;
 	int ret = arg_read(x, 0, &h, sizeof(h));
@@ -357,8 +357,8 @@ static long device_feature(const struct ictx *x)
 	if (data && (h.flags & VFIO_DEVICE_FEATURE_SET))
 		ret = arg_read(x, sizeof(h), buf->data, data);
 	if (ret == 0)
-		ret = vdev_errno(x->d,
-		                 vu_device_feature(x->c->c, &o, buf, sizeof(h) + data, &out_len));
+		ret = vdev_errno(
+		    x->d, vu_device_feature(x->conn->c, &o, buf, sizeof(h) + data, &out_len));
 	/* A server without DEVICE_FEATURE has no features: ENOTTY, as the
 	 * kernel answers for a feature the device lacks. */
 	if (ret == -EOPNOTSUPP)
@@ -377,7 +377,7 @@ static long device_pci_hot_reset(const struct ictx *x)
 	uint32_t argsz;
 	int ret;
 
-	if (!(x->c->dev.flags & VFIO_DEVICE_FLAGS_PCI))
+	if (!(x->conn->dev.flags & VFIO_DEVICE_FLAGS_PCI))
 		return -ENOTTY;
 	ret = arg_read(x, 0, &argsz, sizeof(argsz));
 	if (ret < 0)
@@ -412,7 +412,7 @@ static long cdev_bind(const struct ictx *x)
 	if (ret < 0)
 		return ret;
 	ret =
-	    d->iommufd_get ? d->iommufd_get(d->iommufd_arg, x->r->pid, b.iommufd, &ictx) : -EBADFD;
+	    d->iommufd_get ? d->iommufd_get(d->iommufd_arg, x->vr->pid, b.iommufd, &ictx) : -EBADFD;
 	if (ret == 0) {
 		ret = iommufd_bind(ictx, d, &devid);
 		iommufd_put(ictx);
@@ -425,7 +425,7 @@ static long cdev_bind(const struct ictx *x)
 	}
 	if (ret < 0) {
 		vdev_log(d, VU_LOG_INFO, "BIND_IOMMUFD to fd %d of pid %d: %s", b.iommufd,
-		         (int)x->r->pid, strerror(-ret));
+		         (int)x->vr->pid, strerror(-ret));
 		pthread_mutex_lock(&d->lock);
 		d->bound = NULL;
 		pthread_mutex_unlock(&d->lock);
@@ -433,7 +433,7 @@ static long cdev_bind(const struct ictx *x)
 	}
 	x->f->ictx = ictx;
 	x->f->devid = devid;
-	vdev_log(d, VU_LOG_INFO, "bound to an iommufd by pid %d: device id %u", (int)x->r->pid,
+	vdev_log(d, VU_LOG_INFO, "bound to an iommufd by pid %d: device id %u", (int)x->vr->pid,
 	         devid);
 	return 0;
 }
@@ -513,10 +513,10 @@ static long vgroup_set_container(const struct ictx *x)
 		return -EINVAL;
 	if (fd < 0)
 		return -EBADF;
-	ret = d->container_get ? d->container_get(d->iommufd_arg, x->r->pid, fd, &k) : -EINVAL;
+	ret = d->container_get ? d->container_get(d->iommufd_arg, x->vr->pid, fd, &k) : -EINVAL;
 	if (ret < 0) {
 		vdev_log(d, VU_LOG_INFO, "GROUP_SET_CONTAINER fd %d of pid %d: %s", fd,
-		         (int)x->r->pid, strerror(-ret));
+		         (int)x->vr->pid, strerror(-ret));
 		return ret;
 	}
 	ret = container_add_group(k, d);
@@ -558,7 +558,7 @@ static int name_read(const struct ictx *x, char *buf)
 
 		if (n > DEVICE_NAME_MAX - got)
 			n = DEVICE_NAME_MAX - got;
-		ret = vdev_read_arg(x->d, x->r, at, buf + got, n);
+		ret = vdev_read_arg(x->d, x->vr, at, buf + got, n);
 		if (ret < 0)
 			return ret;
 		if (memchr(buf + got, '\0', n))
@@ -587,7 +587,7 @@ static long vgroup_get_device_fd(const struct ictx *x)
 	if (ret == 0 && strcmp(name, x->d->name))
 		ret = -ENODEV;
 	if (ret == 0)
-		ret = x->d->host.ops->syscall_fd(x->d->host.ctx, x->r->tid, &fd);
+		ret = x->d->host.ops->syscall_fd(x->d->host.ctx, x->vr->tid, &fd);
 	if (ret == 0) {
 		x->f->device_opens++;
 		ret = fd;
@@ -717,7 +717,7 @@ static long node_ioctl(const struct ictx *x, unsigned int cmd)
 
 	if (ret != -ENOTTY)
 		return ret;
-	ret = container_ioctl(&x->d->node_ct, &x->d->host, &x->d->lock, x->r, cmd, x->arg);
+	ret = container_ioctl(&x->d->node_ct, &x->d->host, &x->d->lock, x->vr, cmd, x->arg);
 	if (ret != -ENOTTY) {
 		vdev_log(x->d, VU_LOG_DEBUG, "container ioctl 0x%x(0x%llx) = %ld", cmd,
 		         (unsigned long long)x->arg, ret);
@@ -750,10 +750,10 @@ static long group_ioctl(const struct ictx *x, unsigned int cmd)
 	return cmd_run(x, CMDS(device_cmds), cmd);
 }
 
-long vdev_do_ioctl(struct vdev *d, struct vconn *c, struct vfile *f, const struct vreq *r,
+long vdev_do_ioctl(struct vdev *d, struct vconn *conn, struct vfile *f, const struct vreq *vr,
                    unsigned int cmd, uint64_t arg)
 {
-	const struct ictx x = {.d = d, .c = c, .f = f, .r = r, .arg = arg};
+	const struct ictx x = {.d = d, .conn = conn, .f = f, .vr = vr, .arg = arg};
 	long ret = f->kind == VFILE_NODE    ? node_ioctl(&x, cmd)
 	           : f->kind == VFILE_GROUP ? group_ioctl(&x, cmd)
 	                                    : cdev_ioctl(&x, cmd);

@@ -66,7 +66,7 @@ struct iommufd {
 /* One ioctl being served. */
 struct ucmd {
 	struct iommufd *ictx;
-	const struct vreq *r;
+	const struct vreq *vr;
 	uint64_t arg;
 	uint32_t user_size;
 	union {
@@ -106,12 +106,12 @@ static void ictx_log(const struct iommufd *ictx, enum vu_log_level lvl, const ch
 
 static int user_read(const struct ucmd *u, uint64_t addr, void *buf, size_t len)
 {
-	return u->ictx->host.ops->mem_read(u->ictx->host.ctx, u->r->pid, addr, buf, len);
+	return u->ictx->host.ops->mem_read(u->ictx->host.ctx, u->vr->pid, addr, buf, len);
 }
 
 static int user_write(const struct ucmd *u, uint64_t addr, const void *buf, size_t len)
 {
-	return u->ictx->host.ops->mem_write(u->ictx->host.ctx, u->r->pid, addr, buf, len);
+	return u->ictx->host.ops->mem_write(u->ictx->host.ctx, u->vr->pid, addr, buf, len);
 }
 
 /* iommufd_ucmd_respond: the struct back, cut to the caller's size. */
@@ -369,7 +369,7 @@ static long do_ioas_map(struct ucmd *u)
 	                      .vaddr = c->user_va,
 	                      .fd = -1};
 	if (ret == 0)
-		ret = ioas_map(s, u->r, &m);
+		ret = ioas_map(s, u->vr, &m);
 	if (ret == 0)
 		ret = respond_mapped(u, sizeof(*c), s, c->iova, c->length);
 	ioas_put(s);
@@ -384,7 +384,7 @@ static int map_file_fd(struct ucmd *u, const struct iommu_ioas_map_file *c, int 
 	struct stat st;
 	int fd, acc;
 
-	fd = u->ictx->host.ops->fd_get(u->ictx->host.ctx, u->r->pid, c->fd, HOST_FD_ANY);
+	fd = u->ictx->host.ops->fd_get(u->ictx->host.ctx, u->vr->pid, c->fd, HOST_FD_ANY);
 	if (fd < 0)
 		return fd == -EBADF ? -EBADF : fd;
 	acc = fcntl(fd, F_GETFL) & O_ACCMODE;
@@ -442,7 +442,7 @@ static long do_ioas_map_file(struct ucmd *u)
 	                      .fd = fd,
 	                      .file_off = c->start};
 	if (ret == 0)
-		ret = ioas_map(s, u->r, &m);
+		ret = ioas_map(s, u->vr, &m);
 	if (ret < 0 && fd >= 0)
 		close(fd);
 	if (ret == 0)
@@ -782,9 +782,9 @@ static int ucmd_load(struct ucmd *u, const struct iommufd_op *op)
 	return 0;
 }
 
-long iommufd_ioctl(struct iommufd *ictx, const struct vreq *r, unsigned int cmd, uint64_t arg)
+long iommufd_ioctl(struct iommufd *ictx, const struct vreq *vr, unsigned int cmd, uint64_t arg)
 {
-	struct ucmd u = {.ictx = ictx, .r = r, .arg = arg};
+	struct ucmd u = {.ictx = ictx, .vr = vr, .arg = arg};
 	const struct iommufd_op *op = NULL;
 	long ret;
 

@@ -37,7 +37,7 @@ void iommufd_get(struct iommufd *ictx);
 void iommufd_put(struct iommufd *ictx);
 
 /* An IOMMU_* ioctl on the node; others get -ENOTTY. */
-long iommufd_ioctl(struct iommufd *ictx, const struct vreq *r, unsigned int cmd, uint64_t arg);
+long iommufd_ioctl(struct iommufd *ictx, const struct vreq *vr, unsigned int cmd, uint64_t arg);
 
 /* VFIO_DEVICE_BIND_IOMMUFD: a device object for d; it holds a reference
  * on the context until iommufd_unbind. */

@@ -27,25 +27,25 @@
 
 #include "vdev-internal.h"
 
-static bool is_config(const struct vconn *c, uint32_t index)
+static bool is_config(const struct vconn *conn, uint32_t index)
 {
-	return (c->dev.flags & VFIO_DEVICE_FLAGS_PCI) && index == VFIO_PCI_CONFIG_REGION_INDEX;
+	return (conn->dev.flags & VFIO_DEVICE_FLAGS_PCI) && index == VFIO_PCI_CONFIG_REGION_INDEX;
 }
 
-static bool posted(const struct vconn *c, uint32_t index)
+static bool posted(const struct vconn *conn, uint32_t index)
 {
-	return (c->dev.flags & VFIO_DEVICE_FLAGS_PCI) && index <= VFIO_PCI_BAR5_REGION_INDEX &&
-	       c->caps.twin_socket;
+	return (conn->dev.flags & VFIO_DEVICE_FLAGS_PCI) && index <= VFIO_PCI_BAR5_REGION_INDEX &&
+	       conn->caps.twin_socket;
 }
 
 /* The count to transfer at pos, or -errno. */
-static ssize_t region_span(struct vdev *d, struct vconn *c, const struct vreq *r, uint32_t index,
-                           uint64_t pos, size_t len, bool write)
+static ssize_t region_span(struct vdev *d, struct vconn *conn, const struct vreq *vr,
+                           uint32_t index, uint64_t pos, size_t len, bool write)
 {
 	const struct vregion *reg;
 	uint32_t need = write ? VFIO_REGION_INFO_FLAG_WRITE : VFIO_REGION_INFO_FLAG_READ;
 	uint64_t size;
-	int ret = info_region(d, c, r, index, &reg);
+	int ret = vdev_info_region(d, conn, vr, index, &reg);
 
 	if (ret < 0)
 		return vdev_errno(d, ret);
@@ -55,7 +55,7 @@ static ssize_t region_span(struct vdev *d, struct vconn *c, const struct vreq *r
 		         write ? "write" : "read", index);
 		return -EINVAL;
 	}
-	if (is_config(c, index)) {
+	if (is_config(conn, index)) {
 		if (pos >= size || len > size - pos)
 			return -EFAULT;
 		return len;
@@ -69,29 +69,29 @@ static ssize_t region_span(struct vdev *d, struct vconn *c, const struct vreq *r
 	return len < size - pos ? len : size - pos;
 }
 
-ssize_t vdev_region_rw(struct vdev *d, struct vconn *c, const struct vreq *r, uint64_t off,
+ssize_t vdev_region_rw(struct vdev *d, struct vconn *conn, const struct vreq *vr, uint64_t off,
                        void *buf, size_t len, bool write)
 {
-	struct vu_call_opts o = vdev_call_opts(d, r);
+	struct vu_call_opts o = vdev_call_opts(d, vr);
 	uint64_t index = off >> VDEV_OFFSET_SHIFT, pos = off & VDEV_OFFSET_MASK;
 	ssize_t n;
 	int ret;
 
-	if (index >= c->dev.num_regions) {
+	if (index >= conn->dev.num_regions) {
 		vdev_log(d, VU_LOG_DEBUG, "%s at 0x%llx: no region %llu", write ? "write" : "read",
 		         (unsigned long long)off, (unsigned long long)index);
 		return -EINVAL;
 	}
 	if (!len)
 		return 0;
-	n = region_span(d, c, r, index, pos, len, write);
+	n = region_span(d, conn, vr, index, pos, len, write);
 	if (n <= 0)
 		return n;
-	if (write && posted(c, index))
-		ret = vu_region_post(c->c, index, pos, buf, n);
+	if (write && posted(conn, index))
+		ret = vu_region_post(conn->c, index, pos, buf, n);
 	else if (write)
-		ret = vu_region_write(c->c, &o, index, pos, buf, n);
+		ret = vu_region_write(conn->c, &o, index, pos, buf, n);
 	else
-		ret = vu_region_read(c->c, &o, index, pos, buf, n);
+		ret = vu_region_read(conn->c, &o, index, pos, buf, n);
 	return ret < 0 ? vdev_errno(d, ret) : n;
 }

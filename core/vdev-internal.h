@@ -99,6 +99,17 @@ struct vfile {
 	unsigned int device_opens;   /* VFIO_GROUP_GET_DEVICE_FD calls */
 };
 
+/*
+ * Where the device's connection is. UP -> LOST when the server goes away
+ * (or already was when the connection was published); the reconnect thread
+ * then retires it (LOST -> DOWN) and publishes the next one (DOWN -> UP).
+ */
+enum vdev_state {
+	VDEV_DOWN, /* no connection: before the first, between two */
+	VDEV_UP,   /* calls go to the server */
+	VDEV_LOST, /* the server went away; the reconnect thread takes over */
+};
+
 struct vdev {
 	char *name;
 	char *server;
@@ -111,10 +122,11 @@ struct vdev {
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct vconn *conn; /* NULL between a disconnect and the reconnect */
+	/* The connection and its state, set together by conn_set. */
+	struct vconn *conn; /* NULL exactly when state is VDEV_DOWN */
+	enum vdev_state state;
 	uint64_t gen;
-	bool lost;     /* the server went away; the reconnect thread takes over */
-	bool stopping; /* vdev_destroy */
+	bool stopping; /* vdev_destroy; ends the reconnect thread in any state */
 	pthread_t reconnector;
 
 	pid_t owner;                   /* of the one-fd node, for log lines; 0: nobody */
@@ -137,17 +149,17 @@ void vdev_log(const struct vdev *d, enum vu_log_level lvl, const char *fmt, ...)
  * Drop with vconn_put.
  */
 struct vconn *vconn_get(struct vdev *d, const struct vfile *f);
-void vconn_put(struct vconn *c);
+void vconn_put(struct vconn *conn);
 
 /* Call options for a request: the node's timeout and the request's cancel. */
-struct vu_call_opts vdev_call_opts(const struct vdev *d, const struct vreq *r);
+struct vu_call_opts vdev_call_opts(const struct vdev *d, const struct vreq *vr);
 
 /* A proto error as a VFIO program should see it. */
 int vdev_errno(struct vdev *d, int err);
 
 /* Copy to and from the calling process. */
-int vdev_read_arg(struct vdev *d, const struct vreq *r, uint64_t addr, void *buf, size_t len);
-int vdev_write_arg(struct vdev *d, const struct vreq *r, uint64_t addr, const void *buf,
+int vdev_read_arg(struct vdev *d, const struct vreq *vr, uint64_t addr, void *buf, size_t len);
+int vdev_write_arg(struct vdev *d, const struct vreq *vr, uint64_t addr, const void *buf,
                    size_t len);
 
 /* What a DMA space asks of a device it holds: map and unmap on its server
@@ -165,13 +177,13 @@ void vdev_set_ioas(struct vdev *d, struct ioas *s);
 void vdev_irq_armed(struct vdev *d, uint32_t index, bool armed);
 
 /*
- * info.c: fill c->dev, c->regions, c->irqs from the server; free them. An
+ * info.c: fill conn->dev, conn->regions, conn->irqs from the server; free them. An
  * index whose query failed on this side (a timeout, no memory...) is left
- * uncached; info_cache_fill fails only when the connection is lost or the
+ * uncached; vdev_info_cache_fill fails only when the connection is lost or the
  * server's answers are malformed.
  */
-int info_cache_fill(struct vdev *d, struct vconn *c);
-void info_cache_free(struct vconn *c);
+int vdev_info_cache_fill(struct vdev *d, struct vconn *conn);
+void vdev_info_cache_free(struct vconn *conn);
 
 /*
  * The cached info of region (IRQ) index < num_regions (num_irqs), asked of
@@ -179,13 +191,13 @@ void info_cache_free(struct vconn *c);
  * server's refusal of the index, kept for the connection's life), or this
  * side's -errno (then nothing is cached and the next call asks again).
  */
-int info_region(struct vdev *d, struct vconn *c, const struct vreq *r, uint32_t index,
-                const struct vregion **out);
-int info_irq(struct vdev *d, struct vconn *c, const struct vreq *r, uint32_t index,
-             const struct virq **out);
+int vdev_info_region(struct vdev *d, struct vconn *conn, const struct vreq *vr, uint32_t index,
+                     const struct vregion **out);
+int vdev_info_irq(struct vdev *d, struct vconn *conn, const struct vreq *vr, uint32_t index,
+                  const struct virq **out);
 
 /* ioctl.c: the ioctls of a file of d. */
-long vdev_do_ioctl(struct vdev *d, struct vconn *c, struct vfile *f, const struct vreq *r,
+long vdev_do_ioctl(struct vdev *d, struct vconn *conn, struct vfile *f, const struct vreq *vr,
                    unsigned int cmd, uint64_t arg);
 
 /* ioctl.c: a device cdev file leaves its iommufd (detached first); a group
@@ -206,10 +218,10 @@ bool container_has_iommu(struct container *k);
 /* container.c: a TYPE1 container ioctl, or -ENOTTY for others. pgsizes is
  * what the devices behind it take. */
 long container_ioctl(struct vcontainer *ct, const struct host *host, pthread_mutex_t *lock,
-                     const struct vreq *r, unsigned int cmd, uint64_t arg);
+                     const struct vreq *vr, unsigned int cmd, uint64_t arg);
 
 /* region.c */
-ssize_t vdev_region_rw(struct vdev *d, struct vconn *c, const struct vreq *r, uint64_t off,
+ssize_t vdev_region_rw(struct vdev *d, struct vconn *conn, const struct vreq *vr, uint64_t off,
                        void *buf, size_t len, bool write);
 
 #endif

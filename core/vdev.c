@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/common.h"
 #include "vdev-internal.h"
 
 #define RECONNECT_FIRST_MS 100
@@ -45,19 +46,20 @@ int vdev_errno(struct vdev *d, int err)
 	return err;
 }
 
-struct vu_call_opts vdev_call_opts(const struct vdev *d, const struct vreq *r)
+struct vu_call_opts vdev_call_opts(const struct vdev *d, const struct vreq *vr)
 {
-	return (struct vu_call_opts){.timeout_ms = d->timeout_ms, .cancel = r ? r->cancel : NULL};
+	return (struct vu_call_opts){.timeout_ms = d->timeout_ms, .cancel = vr ? vr->cancel : NULL};
 }
 
-int vdev_read_arg(struct vdev *d, const struct vreq *r, uint64_t addr, void *buf, size_t len)
+int vdev_read_arg(struct vdev *d, const struct vreq *vr, uint64_t addr, void *buf, size_t len)
 {
-	return d->host.ops->mem_read(d->host.ctx, r->pid, addr, buf, len);
+	return d->host.ops->mem_read(d->host.ctx, vr->pid, addr, buf, len);
 }
 
-int vdev_write_arg(struct vdev *d, const struct vreq *r, uint64_t addr, const void *buf, size_t len)
+int vdev_write_arg(struct vdev *d, const struct vreq *vr, uint64_t addr, const void *buf,
+                   size_t len)
 {
-	return d->host.ops->mem_write(d->host.ctx, r->pid, addr, buf, len);
+	return d->host.ops->mem_write(d->host.ctx, vr->pid, addr, buf, len);
 }
 
 void vdev_irq_armed(struct vdev *d, uint32_t index, bool armed)
@@ -69,26 +71,12 @@ void vdev_irq_armed(struct vdev *d, uint32_t index, bool armed)
 	pthread_mutex_unlock(&d->lock);
 }
 
-static struct timespec deadline_in(int ms)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (t.tv_nsec >= 1000000000) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000;
-	}
-	return t;
-}
-
 /* Called on the connection's reader thread: the server's DMA goes to the
  * space the device is attached to. */
 static int conn_dma(void *arg, uint16_t cmd, uint64_t addr, void *buf, uint64_t count)
 {
-	struct vconn *c = arg;
-	struct vdev *d = c->d;
+	struct vconn *conn = arg;
+	struct vdev *d = conn->d;
 	struct ioas *s;
 	int ret;
 
@@ -122,48 +110,48 @@ static void conn_lost(void *arg, int err);
  * every mapping (and the calls after this one fail at once, so a release
  * does not wait a timeout per mapping); the device comes back reset.
  */
-static void dma_unsure(struct vdev *d, struct vconn *c, const char *what)
+static void dma_unsure(struct vdev *d, struct vconn *conn, const char *what)
 {
 	vdev_log(d, VU_LOG_WARN,
 	         "%s unanswered: dropping the connection, so that the server "
 	         "forgets every mapping",
 	         what);
-	conn_lost(c, -ETIMEDOUT);
+	conn_lost(conn, -ETIMEDOUT);
 }
 
 int vdev_dma_map(struct vdev *d, uint64_t iova, uint64_t size, uint32_t prot, int fd, uint64_t off)
 {
 	struct vu_call_opts o = {.timeout_ms = d->timeout_ms};
-	struct vconn *c = conn_live(d);
+	struct vconn *conn = conn_live(d);
 	int ret;
 
-	if (!c)
+	if (!conn)
 		return -ENOTCONN;
-	ret = vu_dma_map(c->c, &o, iova, size, prot, fd, off);
+	ret = vu_dma_map(conn->c, &o, iova, size, prot, fd, off);
 	if (ret < 0)
 		vdev_log(d, VU_LOG_INFO, "DMA_MAP iova 0x%llx size 0x%llx: %s",
 		         (unsigned long long)iova, (unsigned long long)size, strerror(-ret));
 	if (ret == -ETIMEDOUT)
-		dma_unsure(d, c, "DMA_MAP");
-	vconn_put(c);
+		dma_unsure(d, conn, "DMA_MAP");
+	vconn_put(conn);
 	return ret;
 }
 
 int vdev_dma_unmap(struct vdev *d, uint64_t iova, uint64_t size)
 {
 	struct vu_call_opts o = {.timeout_ms = d->timeout_ms};
-	struct vconn *c = conn_live(d);
+	struct vconn *conn = conn_live(d);
 	int ret;
 
-	if (!c)
+	if (!conn)
 		return -ENOTCONN;
-	ret = vu_dma_unmap(c->c, &o, iova, size, 0);
+	ret = vu_dma_unmap(conn->c, &o, iova, size, 0);
 	if (ret < 0)
 		vdev_log(d, VU_LOG_WARN, "DMA_UNMAP iova 0x%llx size 0x%llx: %s",
 		         (unsigned long long)iova, (unsigned long long)size, strerror(-ret));
 	if (ret == -ETIMEDOUT)
-		dma_unsure(d, c, "DMA_UNMAP");
-	vconn_put(c);
+		dma_unsure(d, conn, "DMA_UNMAP");
+	vconn_put(conn);
 	return ret;
 }
 
@@ -200,13 +188,13 @@ uint32_t vdev_dma_max_maps(struct vdev *d)
 
 bool vdev_dma_pass_fds(struct vdev *d)
 {
-	struct vconn *c = conn_live(d);
+	struct vconn *conn = conn_live(d);
 	bool pass;
 
-	if (!c)
+	if (!conn)
 		return false;
-	pass = vu_client_can_pass_fds(c->c);
-	vconn_put(c);
+	pass = vu_client_can_pass_fds(conn->c);
+	vconn_put(conn);
 	return pass;
 }
 
@@ -224,37 +212,44 @@ static bool can_reconnect(const struct vdev *d)
 	return strncmp(d->server, "fd:", 3) != 0;
 }
 
+/* The one place the connection and its state change. Called locked. */
+static void conn_set(struct vdev *d, struct vconn *conn, enum vdev_state state)
+{
+	d->conn = conn;
+	d->state = state;
+}
+
 /* Called on the connection's reader thread: it cannot close the connection
  * (that joins the reader), so hand over to the reconnect thread. */
 static void conn_lost(void *arg, int err)
 {
-	struct vconn *c = arg;
-	struct vdev *d = c->d;
+	struct vconn *conn = arg;
+	struct vdev *d = conn->d;
 
 	pthread_mutex_lock(&d->lock);
-	if (d->conn == c && !d->lost) {
+	if (d->conn == conn && d->state == VDEV_UP) {
 		vdev_log(d, VU_LOG_WARN, "server %s gone (%s): calls fail with EIO %s", d->server,
 		         strerror(err < 0 ? -err : err),
 		         can_reconnect(d) ? "until it is back"
 		                          : "until the daemon restarts (an inherited socket "
 		                            "cannot be opened again)");
-		d->lost = true;
+		conn_set(d, conn, VDEV_LOST);
 		pthread_cond_broadcast(&d->cond);
 	}
 	pthread_mutex_unlock(&d->lock);
 }
 
-static void conn_free(struct vconn *c)
+static void conn_free(struct vconn *conn)
 {
-	if (c->c)
-		vu_client_close(c->c);
-	info_cache_free(c);
-	free(c);
+	if (conn->c)
+		vu_client_close(conn->c);
+	vdev_info_cache_free(conn);
+	free(conn);
 }
 
 static int conn_open(struct vdev *d, enum vu_log_level fail_lvl, struct vconn **out)
 {
-	struct vconn *c = calloc(1, sizeof(*c));
+	struct vconn *conn = calloc(1, sizeof(*conn));
 	/* Twin-socket mode when the server offers it: libvfio-user's servers
 	 * drop the connection when one of our commands arrives while they
 	 * wait for the answer to their DMA request, and programs issue
@@ -271,70 +266,70 @@ static int conn_open(struct vdev *d, enum vu_log_level fail_lvl, struct vconn **
 	char why[512];
 	int ret;
 
-	if (!c)
+	if (!conn)
 		return -ENOMEM;
-	c->d = d;
-	opts.arg = c;
+	conn->d = d;
+	opts.arg = conn;
 	/* One line for a failed connect, with its diagnosis; what the
 	 * library met on the way goes to the debug log. */
-	vu_connect_log_init(&c->log, d->log);
-	opts.log = &c->log.log;
-	ret = vu_client_connect(d->server, &opts, &c->c);
-	vu_connect_log_done(&c->log);
+	vu_connect_log_init(&conn->log, d->log);
+	opts.log = &conn->log.log;
+	ret = vu_client_connect(d->server, &opts, &conn->c);
+	vu_connect_log_done(&conn->log);
 	if (ret < 0) {
-		vu_connect_explain(d->server, ret, c->log.detail, d->timeout_ms, why, sizeof(why));
+		vu_connect_explain(d->server, ret, conn->log.detail, d->timeout_ms, why,
+		                   sizeof(why));
 		vdev_log(d, fail_lvl, "cannot connect to %s: %s", d->server, why);
-		c->c = NULL;
+		conn->c = NULL;
 		goto fail;
 	}
-	c->caps = *vu_client_caps(c->c);
-	ret = info_cache_fill(d, c);
+	conn->caps = *vu_client_caps(conn->c);
+	ret = vdev_info_cache_fill(d, conn);
 	if (ret < 0)
 		goto fail;
-	*out = c;
+	*out = conn;
 	return 0;
 fail:
-	conn_free(c);
+	conn_free(conn);
 	return ret;
 }
 
-/* Make c the live connection. Called locked. A disconnect that came before
+/* Make conn the live connection. Called locked. A disconnect that came before
  * c was published found d->conn != c: catch it here. */
-static void conn_publish(struct vdev *d, struct vconn *c)
+static void conn_publish(struct vdev *d, struct vconn *conn)
 {
-	c->gen = d->gen;
-	d->conn = c;
-	d->lost = !vu_client_connected(c->c);
+	conn->gen = d->gen;
+	conn_set(d, conn, vu_client_connected(conn->c) ? VDEV_UP : VDEV_LOST);
 }
 
 struct vconn *vconn_get(struct vdev *d, const struct vfile *f)
 {
-	struct vconn *c = NULL;
+	struct vconn *conn = NULL;
 
 	pthread_mutex_lock(&d->lock);
-	if (d->conn && !d->lost && (!f || f->gen == d->conn->gen)) {
-		c = d->conn;
-		c->refs++;
+	if (d->state == VDEV_UP && (!f || f->gen == d->conn->gen)) {
+		conn = d->conn;
+		conn->refs++;
 	}
 	pthread_mutex_unlock(&d->lock);
 	/* The client fails its waiters before it tells us the server left:
 	 * a call right after one that failed must fail too. */
-	if (c && !vu_client_connected(c->c)) {
-		vconn_put(c);
-		c = NULL;
+	if (conn && !vu_client_connected(conn->c)) {
+		vconn_put(conn);
+		conn = NULL;
 	}
-	return c;
+	return conn;
 }
 
-void vconn_put(struct vconn *c)
+void vconn_put(struct vconn *conn)
 {
-	struct vdev *d = c->d;
+	struct vdev *d = conn->d;
 
 	pthread_mutex_lock(&d->lock);
 	/* Only conn_retire waits for the references to go, and only once the
 	 * connection is no longer the live one: waking d->cond for every
 	 * request would wake the reconnect thread each time. */
-	if (--c->refs == 0 && d->conn != c)
+	if (--conn->refs == 0 && d->conn != conn)
 		pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->lock);
 }
@@ -351,7 +346,7 @@ static void conn_retire(struct vdev *d)
 	struct vconn *old = d->conn;
 	struct ioas *attached = d->ioas, *own = d->node_ct.ioas;
 
-	d->conn = NULL;
+	conn_set(d, NULL, VDEV_DOWN);
 	d->gen++;
 	pthread_cond_broadcast(&d->cond);
 	while (old && old->refs)
@@ -381,14 +376,14 @@ static void conn_retire(struct vdev *d)
 
 /* Reset the device of a new connection: the previous owner may have left it
  * in any state. */
-static void conn_reset(struct vdev *d, struct vconn *c)
+static void conn_reset(struct vdev *d, struct vconn *conn)
 {
 	struct vu_call_opts o = {.timeout_ms = d->timeout_ms};
 	int ret;
 
-	if (!(c->dev.flags & VFIO_DEVICE_FLAGS_RESET))
+	if (!(conn->dev.flags & VFIO_DEVICE_FLAGS_RESET))
 		return;
-	ret = vu_device_reset(c->c, &o);
+	ret = vu_device_reset(conn->c, &o);
 	if (ret < 0)
 		vdev_log(d, VU_LOG_WARN, "reset after reconnect: %s", strerror(-ret));
 }
@@ -400,7 +395,7 @@ static void reconnect(struct vdev *d)
 
 	while (!d->stopping) {
 		struct timespec until = deadline_in(delay);
-		struct vconn *c;
+		struct vconn *conn;
 		int ret;
 
 		while (!d->stopping &&
@@ -409,12 +404,12 @@ static void reconnect(struct vdev *d)
 		if (d->stopping)
 			return;
 		pthread_mutex_unlock(&d->lock);
-		ret = conn_open(d, VU_LOG_DEBUG, &c);
+		ret = conn_open(d, VU_LOG_DEBUG, &conn);
 		if (ret == 0)
-			conn_reset(d, c);
+			conn_reset(d, conn);
 		pthread_mutex_lock(&d->lock);
 		if (ret == 0) {
-			conn_publish(d, c);
+			conn_publish(d, conn);
 			vdev_log(d, VU_LOG_WARN, "server %s is back", d->server);
 			return;
 		}
@@ -428,7 +423,7 @@ static void *reconnector(void *arg)
 
 	pthread_mutex_lock(&d->lock);
 	while (!d->stopping) {
-		if (!d->lost) {
+		if (d->state != VDEV_LOST) {
 			pthread_cond_wait(&d->cond, &d->lock);
 			continue;
 		}
@@ -457,10 +452,11 @@ static void vdev_free(struct vdev *d)
 	free(d);
 }
 
+/* The locks come first, so that vdev_free can undo a half-made device. */
 static int vdev_init(struct vdev *d, const struct vdev_config *cfg)
 {
-	pthread_condattr_t ca;
-
+	pthread_mutex_init(&d->lock, NULL);
+	cond_init_monotonic(&d->cond);
 	d->name = strdup(cfg->name ? cfg->name : "vfio-user");
 	d->server = strdup(cfg->server ? cfg->server : "");
 	if (!d->name || !d->server)
@@ -472,50 +468,40 @@ static int vdev_init(struct vdev *d, const struct vdev_config *cfg)
 	d->container_get = cfg->container_get;
 	d->iommufd_arg = cfg->iommufd_arg;
 	d->gen = 1;
-	pthread_mutex_init(&d->lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&d->cond, &ca);
-	pthread_condattr_destroy(&ca);
 	return 0;
 }
 
 int vdev_create(const struct vdev_config *cfg, struct vdev **out)
 {
-	struct vdev *d = calloc(1, sizeof(*d));
-	struct vconn *c;
+	struct vdev *d;
+	struct vconn *conn;
 	int ret;
 
+	if (!cfg->host.ops || !cfg->server)
+		return -EINVAL;
+	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;
-	if (!cfg->host.ops || !cfg->server) {
-		free(d);
-		return -EINVAL;
-	}
 	ret = vdev_init(d, cfg);
-	if (ret < 0) {
-		free(d->name);
-		free(d->server);
-		free(d);
-		return ret;
-	}
-	ret = conn_open(d, VU_LOG_ERR, &c);
+	if (ret < 0)
+		goto fail;
+	ret = conn_open(d, VU_LOG_ERR, &conn);
 	if (ret < 0)
 		goto fail;
 	pthread_mutex_lock(&d->lock);
-	conn_publish(d, c);
+	conn_publish(d, conn);
 	pthread_mutex_unlock(&d->lock);
 	ret = -pthread_create(&d->reconnector, NULL, reconnector, d);
 	if (ret < 0) {
 		vdev_log(d, VU_LOG_ERR, "cannot start a thread: %s", strerror(-ret));
-		conn_free(c);
+		conn_free(conn);
 		goto fail;
 	}
 	pthread_setname_np(d->reconnector, "vuc-reconnect");
 	vdev_log(d, VU_LOG_INFO, "connected to %s: %u regions, %u IRQ indexes%s%s", d->server,
-	         c->dev.num_regions, c->dev.num_irqs,
-	         c->dev.flags & VFIO_DEVICE_FLAGS_RESET ? ", reset" : "",
-	         c->caps.twin_socket ? ", twin socket" : "");
+	         conn->dev.num_regions, conn->dev.num_irqs,
+	         conn->dev.flags & VFIO_DEVICE_FLAGS_RESET ? ", reset" : "",
+	         conn->caps.twin_socket ? ", twin socket" : "");
 	*out = d;
 	return 0;
 fail:
@@ -565,7 +551,7 @@ static int node_container_new(struct vdev *d, struct ioas **out)
 	return 0;
 }
 
-static int open_node(struct vdev *d, const struct vreq *r, struct vfile *f)
+static int open_node(struct vdev *d, const struct vreq *vr, struct vfile *f)
 {
 	struct ioas *s = NULL;
 	bool first;
@@ -573,14 +559,14 @@ static int open_node(struct vdev *d, const struct vreq *r, struct vfile *f)
 
 	pthread_mutex_lock(&d->lock);
 	open_wait_release(d);
-	if (!d->conn || d->lost || !vu_client_connected(d->conn->c)) {
+	if (d->state != VDEV_UP || !vu_client_connected(d->conn->c)) {
 		ret = -EIO;
 	} else if (d->releasing || d->bound || d->group || d->nr_open) {
 		/* The device belongs to the open file, not to a pid: one open at
 		 * a time, as the kernel's VFIO group allows, so neither a pid
 		 * reused after the opener exited (its fd kept by a child) nor
 		 * another thread can share it. */
-		vdev_log(d, VU_LOG_INFO, "open by pid %d refused: %s", (int)r->pid,
+		vdev_log(d, VU_LOG_INFO, "open by pid %d refused: %s", (int)vr->pid,
 		         d->bound   ? "its device cdev is bound"
 		         : d->group ? "its group is open"
 		                    : "the node is open already");
@@ -588,7 +574,7 @@ static int open_node(struct vdev *d, const struct vreq *r, struct vfile *f)
 	}
 	first = ret == 0 && !d->owner;
 	if (first) {
-		d->owner = r->pid;
+		d->owner = vr->pid;
 		d->releasing = true; /* until the container is in place */
 	}
 	if (ret == 0) {
@@ -622,13 +608,13 @@ static int open_node(struct vdev *d, const struct vreq *r, struct vfile *f)
 
 /* vfio_group_fops_open: one open file at a time, and not while the device
  * is had another way. */
-static int open_group(struct vdev *d, const struct vreq *r, struct vfile *f)
+static int open_group(struct vdev *d, const struct vreq *vr, struct vfile *f)
 {
 	int ret = 0;
 
 	pthread_mutex_lock(&d->lock);
 	open_wait_release(d);
-	if (!d->conn || d->lost)
+	if (d->state != VDEV_UP)
 		ret = -EIO;
 	else if (d->group || d->owner || d->bound || d->releasing)
 		ret = -EBUSY;
@@ -639,7 +625,7 @@ static int open_group(struct vdev *d, const struct vreq *r, struct vfile *f)
 	return ret;
 }
 
-int vdev_open(struct vdev *d, const struct vreq *r, enum vfile_kind kind, struct vfile **out)
+int vdev_open(struct vdev *d, const struct vreq *vr, enum vfile_kind kind, struct vfile **out)
 {
 	struct vfile *f = calloc(1, sizeof(*f));
 	int ret = 0;
@@ -649,12 +635,12 @@ int vdev_open(struct vdev *d, const struct vreq *r, enum vfile_kind kind, struct
 	f->d = d;
 	f->kind = kind;
 	if (kind == VFILE_NODE) {
-		ret = open_node(d, r, f);
+		ret = open_node(d, vr, f);
 	} else if (kind == VFILE_GROUP) {
-		ret = open_group(d, r, f);
+		ret = open_group(d, vr, f);
 	} else {
 		pthread_mutex_lock(&d->lock);
-		if (!d->conn || d->lost)
+		if (d->state != VDEV_UP)
 			ret = -EIO;
 		f->gen = d->gen;
 		pthread_mutex_unlock(&d->lock);
@@ -668,16 +654,16 @@ int vdev_open(struct vdev *d, const struct vreq *r, enum vfile_kind kind, struct
 }
 
 /* Disarm, with the server, every IRQ index the owner gave eventfds to. */
-static void release_irqs(struct vdev *d, struct vconn *c, const bool *armed)
+static void release_irqs(struct vdev *d, struct vconn *conn, const bool *armed)
 {
 	struct vu_call_opts o = {.timeout_ms = d->timeout_ms};
 
-	for (uint32_t i = 0; i < VDEV_MAX_IRQS && i < c->dev.num_irqs; i++) {
+	for (uint32_t i = 0; i < VDEV_MAX_IRQS && i < conn->dev.num_irqs; i++) {
 		int ret;
 
 		if (!armed[i])
 			continue;
-		ret = vu_device_set_irqs(c->c, &o,
+		ret = vu_device_set_irqs(conn->c, &o,
 		                         VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER, i, 0,
 		                         0, NULL, NULL);
 		if (ret < 0)
@@ -686,15 +672,15 @@ static void release_irqs(struct vdev *d, struct vconn *c, const bool *armed)
 	}
 }
 
-static void release_cleanup(struct vdev *d, struct vconn *c, const bool *armed)
+static void release_cleanup(struct vdev *d, struct vconn *conn, const bool *armed)
 {
 	struct vu_call_opts o = {.timeout_ms = d->timeout_ms};
 	int ret;
 
-	release_irqs(d, c, armed);
-	if (!(c->dev.flags & VFIO_DEVICE_FLAGS_RESET))
+	release_irqs(d, conn, armed);
+	if (!(conn->dev.flags & VFIO_DEVICE_FLAGS_RESET))
 		return;
-	ret = vu_device_reset(c->c, &o);
+	ret = vu_device_reset(conn->c, &o);
 	if (ret < 0)
 		vdev_log(d, VU_LOG_WARN, "release: reset: %s", strerror(-ret));
 }
@@ -705,7 +691,7 @@ static void release_cleanup(struct vdev *d, struct vconn *c, const bool *armed)
 static void device_give_back(struct vdev *d, uint64_t gen, struct ioas *s, bool own)
 {
 	bool armed[VDEV_MAX_IRQS];
-	struct vconn *c = NULL;
+	struct vconn *conn = NULL;
 
 	if (s) {
 		ioas_detach(s, d);
@@ -715,14 +701,14 @@ static void device_give_back(struct vdev *d, uint64_t gen, struct ioas *s, bool 
 	pthread_mutex_lock(&d->lock);
 	memcpy(armed, d->irq_armed, sizeof(armed));
 	memset(d->irq_armed, 0, sizeof(d->irq_armed));
-	if (d->gen == gen && d->conn && !d->lost) {
-		c = d->conn;
-		c->refs++;
+	if (d->gen == gen && d->state == VDEV_UP) {
+		conn = d->conn;
+		conn->refs++;
 	}
 	pthread_mutex_unlock(&d->lock);
-	if (c) {
-		release_cleanup(d, c, armed);
-		vconn_put(c);
+	if (conn) {
+		release_cleanup(d, conn, armed);
+		vconn_put(conn);
 	}
 }
 
@@ -808,59 +794,61 @@ void vdev_release(struct vdev *d, struct vfile *f)
 	free(f);
 }
 
-long vdev_ioctl(struct vdev *d, struct vfile *f, const struct vreq *r, unsigned int cmd,
+long vdev_ioctl(struct vdev *d, struct vfile *f, const struct vreq *vr, unsigned int cmd,
                 uint64_t arg)
 {
-	struct vconn *c = vconn_get(d, f);
+	struct vconn *conn = vconn_get(d, f);
 	long ret;
 
-	if (!c)
+	if (!conn)
 		return -EIO;
-	ret = vdev_do_ioctl(d, c, f, r, cmd, arg);
-	vconn_put(c);
+	ret = vdev_do_ioctl(d, conn, f, vr, cmd, arg);
+	vconn_put(conn);
 	return ret;
 }
 
-ssize_t vdev_read(struct vdev *d, struct vfile *f, const struct vreq *r, uint64_t off, void *buf,
+ssize_t vdev_read(struct vdev *d, struct vfile *f, const struct vreq *vr, uint64_t off, void *buf,
                   size_t len)
 {
-	struct vconn *c = vconn_get(d, f);
+	struct vconn *conn = vconn_get(d, f);
 	ssize_t ret;
 
-	if (!c)
+	if (!conn)
 		return -EIO;
-	ret = !vfile_has_device(f) ? -EINVAL : vdev_region_rw(d, c, r, off, buf, len, false);
-	vconn_put(c);
+	ret = !vfile_has_device(f) ? -EINVAL : vdev_region_rw(d, conn, vr, off, buf, len, false);
+	vconn_put(conn);
 	return ret;
 }
 
-ssize_t vdev_write(struct vdev *d, struct vfile *f, const struct vreq *r, uint64_t off,
+ssize_t vdev_write(struct vdev *d, struct vfile *f, const struct vreq *vr, uint64_t off,
                    const void *buf, size_t len)
 {
-	struct vconn *c = vconn_get(d, f);
+	struct vconn *conn = vconn_get(d, f);
 	ssize_t ret;
 
-	if (!c)
+	if (!conn)
 		return -EIO;
-	ret = !vfile_has_device(f) ? -EINVAL : vdev_region_rw(d, c, r, off, (void *)buf, len, true);
-	vconn_put(c);
+	ret = !vfile_has_device(f) ? -EINVAL
+	                           : vdev_region_rw(d, conn, vr, off, (void *)buf, len, true);
+	vconn_put(conn);
 	return ret;
 }
 
 int vdev_pci_config(struct vdev *d, uint32_t off, void *buf, size_t len)
 {
-	struct vconn *c = vconn_get(d, NULL);
+	struct vconn *conn = vconn_get(d, NULL);
 	ssize_t ret;
 
-	if (!c)
+	if (!conn)
 		return -EIO;
-	if (!(c->dev.flags & VFIO_DEVICE_FLAGS_PCI))
+	if (!(conn->dev.flags & VFIO_DEVICE_FLAGS_PCI))
 		ret = -EINVAL;
 	else
-		ret = vdev_region_rw(
-		    d, c, NULL, ((uint64_t)VFIO_PCI_CONFIG_REGION_INDEX << VDEV_OFFSET_SHIFT) | off,
-		    buf, len, false);
-	vconn_put(c);
+		ret = vdev_region_rw(d, conn, NULL,
+		                     ((uint64_t)VFIO_PCI_CONFIG_REGION_INDEX << VDEV_OFFSET_SHIFT) |
+		                         off,
+		                     buf, len, false);
+	vconn_put(conn);
 	if (ret >= 0 && (size_t)ret != len)
 		ret = -EIO;
 	return ret < 0 ? (int)ret : 0;

@@ -81,7 +81,7 @@ void vdev_destroy(struct vdev *d);
  * to an iommufd. The group: one open at a time, -EBUSY as well when the
  * one-fd node is open or the cdev bound. A device cdev opens always; its
  * VFIO_DEVICE_BIND_IOMMUFD takes the device. */
-int vdev_open(struct vdev *d, const struct vreq *r, enum vfile_kind kind, struct vfile **out);
+int vdev_open(struct vdev *d, const struct vreq *vr, enum vfile_kind kind, struct vfile **out);
 
 /* The program's file was closed (its last fd: dup and fork share one file).
  * The last close of the one-fd node (for a device cdev, of the bound file)
@@ -90,7 +90,7 @@ int vdev_open(struct vdev *d, const struct vreq *r, enum vfile_kind kind, struct
 void vdev_release(struct vdev *d, struct vfile *f);
 
 /* A VFIO ioctl; arg is the pointer (or value) as the program passed it. */
-long vdev_ioctl(struct vdev *d, struct vfile *f, const struct vreq *r, unsigned int cmd,
+long vdev_ioctl(struct vdev *d, struct vfile *f, const struct vreq *vr, unsigned int cmd,
                 uint64_t arg);
 
 /* Read the device's PCI config space (for the daemon's sysfs-like tree):
@@ -98,9 +98,9 @@ long vdev_ioctl(struct vdev *d, struct vfile *f, const struct vreq *r, unsigned 
 int vdev_pci_config(struct vdev *d, uint32_t off, void *buf, size_t len);
 
 /* Region I/O at the VFIO offset (region index << 40 | offset in region). */
-ssize_t vdev_read(struct vdev *d, struct vfile *f, const struct vreq *r, uint64_t off, void *buf,
+ssize_t vdev_read(struct vdev *d, struct vfile *f, const struct vreq *vr, uint64_t off, void *buf,
                   size_t len);
-ssize_t vdev_write(struct vdev *d, struct vfile *f, const struct vreq *r, uint64_t off,
+ssize_t vdev_write(struct vdev *d, struct vfile *f, const struct vreq *vr, uint64_t off,
                    const void *buf, size_t len);
 
 #endif

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "host_proc.h"
-#include "log.h"
+#include "dlog.h"
 #include "memhelper.h"
 #include "node.h"
 #include "notify.h"

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/common.h"
 #include "devnum.h"
 #include "proto/client.h"
 
@@ -497,17 +498,6 @@ static void *loop_main(void *arg)
 	return NULL;
 }
 
-static void deadline_after(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
-
 static bool node_appeared(const char *path, dev_t *rdev)
 {
 	struct stat st;
@@ -523,20 +513,17 @@ static bool node_appeared(const char *path, dev_t *rdev)
  * end (the kernel refused the device). Lock held. */
 static int wait_ready(struct node *n)
 {
-	struct timespec deadline, now;
+	struct timespec deadline = deadline_in(n->cfg.ready_timeout_ms), step;
 
-	deadline_after(&deadline, n->cfg.ready_timeout_ms);
 	for (;;) {
 		if (n->loop_ended)
 			return -ENODEV;
 		if (n->init_done && node_appeared(n->path, &n->rdev))
 			return 0;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec > deadline.tv_sec ||
-		    (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec))
+		if (deadline_passed(&deadline))
 			return -ETIMEDOUT;
-		deadline_after(&now, POLL_STEP_MS);
-		pthread_cond_timedwait(&n->cond, &n->lock, &now);
+		step = deadline_in(POLL_STEP_MS);
+		pthread_cond_timedwait(&n->cond, &n->lock, &step);
 	}
 }
 
@@ -612,17 +599,6 @@ static int open_session(struct node *n)
 	return 0;
 }
 
-/* Timed waits use CLOCK_MONOTONIC so a clock change cannot stretch them. */
-static void init_cond(pthread_cond_t *cond)
-{
-	pthread_condattr_t ca;
-
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(cond, &ca);
-	pthread_condattr_destroy(&ca);
-}
-
 int node_start(const struct node_config *cfg, struct vdev *d, struct node **out)
 {
 	struct node *n;
@@ -636,7 +612,7 @@ int node_start(const struct node_config *cfg, struct vdev *d, struct node **out)
 	n->reqs.next = n->reqs.prev = &n->reqs;
 	n->files.next = n->files.prev = &n->files;
 	pthread_mutex_init(&n->lock, NULL);
-	init_cond(&n->cond);
+	cond_init_monotonic(&n->cond);
 	snprintf(n->path, sizeof(n->path), NODE_DIR "/%s", cfg->name);
 	if (node_appeared(n->path, NULL)) {
 		if (!cfg->quiet_exists)
@@ -681,7 +657,7 @@ err:
  * until it has ended (a signal that comes just before it sleeps is lost). */
 static int end_loop(struct node *n)
 {
-	struct timespec deadline, now, step;
+	struct timespec deadline, step;
 	struct node_req *nr;
 	int ret = 0;
 
@@ -694,16 +670,14 @@ static int end_loop(struct node *n)
 		return 0;
 	}
 	fuse_session_exit(n->se);
-	deadline_after(&deadline, n->cfg.stop_timeout_ms);
+	deadline = deadline_in(n->cfg.stop_timeout_ms);
 	while (!n->loop_ended) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec > deadline.tv_sec ||
-		    (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec)) {
+		if (deadline_passed(&deadline)) {
 			ret = -ETIMEDOUT;
 			break;
 		}
 		pthread_kill(n->loop, NODE_WAKE_SIGNAL);
-		deadline_after(&step, 2 * POLL_STEP_MS);
+		step = deadline_in(2 * POLL_STEP_MS);
 		pthread_cond_timedwait(&n->cond, &n->lock, &step);
 	}
 	pthread_mutex_unlock(&n->lock);

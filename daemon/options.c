@@ -6,11 +6,11 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
 
+#include "common/common.h"
 #include "proto/client.h"
 
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
@@ -122,16 +122,6 @@ void options_usage(FILE *f, const char *prog)
 	    prog, OPT_NAME_MAX, OPT_MAX_NODES, VU_DEFAULT_TIMEOUT_MS, OPT_MAJOR_MAX, OPT_MINOR_MAX);
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 /* A whole-string decimal (base 10) or octal (base 8) number in [0, max]. */
 static int parse_ulong(const char *s, int base, unsigned long max, unsigned long *out)
 {
@@ -159,7 +149,7 @@ static int parse_owner(struct options *o, const char *s, char *err, size_t errle
 		return 0;
 	}
 	if (getpwnam_r(s, &pw, buf, sizeof(buf), &res) != 0 || !res)
-		return fail(err, errlen, "--owner: no such user '%s'", s);
+		return why_fail(-EINVAL, err, errlen, "--owner: no such user '%s'", s);
 	o->uid = res->pw_uid;
 	return 0;
 }
@@ -175,7 +165,7 @@ static int parse_group(struct options *o, const char *s, char *err, size_t errle
 		return 0;
 	}
 	if (getgrnam_r(s, &gr, buf, sizeof(buf), &res) != 0 || !res)
-		return fail(err, errlen, "--group: no such group '%s'", s);
+		return why_fail(-EINVAL, err, errlen, "--group: no such group '%s'", s);
 	o->gid = res->gr_gid;
 	return 0;
 }
@@ -185,28 +175,31 @@ static int check_name(const char *name, size_t len, char *err, size_t errlen)
 	size_t i;
 
 	if (len == 0)
-		return fail(err, errlen, "empty device name in '%s' (expected NAME=SERVER)", name);
+		return why_fail(-EINVAL, err, errlen,
+		                "empty device name in '%s' (expected NAME=SERVER)", name);
 	if (memchr(name, '/', len))
-		return fail(err, errlen,
-		            "device name '%.*s' contains '/': give a plain name, the node is "
-		            "/dev/vfio-user/NAME",
-		            (int)len, name);
+		return why_fail(-EINVAL, err, errlen,
+		                "device name '%.*s' contains '/': give a plain name, the node is "
+		                "/dev/vfio-user/NAME",
+		                (int)len, name);
 	if (len > OPT_NAME_MAX)
-		return fail(err, errlen, "device name '%.*s' is longer than %d characters",
-		            (int)len, name, OPT_NAME_MAX);
+		return why_fail(-EINVAL, err, errlen,
+		                "device name '%.*s' is longer than %d characters", (int)len, name,
+		                OPT_NAME_MAX);
 	if (name[0] == '.' || name[0] == '-')
-		return fail(err, errlen, "device name '%.*s' must not start with '.' or '-'",
-		            (int)len, name);
+		return why_fail(-EINVAL, err, errlen,
+		                "device name '%.*s' must not start with '.' or '-'", (int)len,
+		                name);
 	for (i = 0; i < len; i++) {
 		char c = name[i];
 
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		    c == '.' || c == '_' || c == ':' || c == '-')
 			continue;
-		return fail(err, errlen,
-		            "device name '%.*s' may only have letters, digits, '.', '_', ':' "
-		            "and '-'",
-		            (int)len, name);
+		return why_fail(-EINVAL, err, errlen,
+		                "device name '%.*s' may only have letters, digits, '.', '_', ':' "
+		                "and '-'",
+		                (int)len, name);
 	}
 	return 0;
 }
@@ -217,11 +210,11 @@ static int check_tcp(const char *name, const char *hostport, char *err, size_t e
 	unsigned long port;
 
 	if (!colon || colon == hostport)
-		return fail(err, errlen, "%s: server 'tcp:%s' is not tcp:HOST:PORT", name,
-		            hostport);
+		return why_fail(-EINVAL, err, errlen, "%s: server 'tcp:%s' is not tcp:HOST:PORT",
+		                name, hostport);
 	if (parse_ulong(colon + 1, 10, 65535, &port) || port == 0)
-		return fail(err, errlen, "%s: bad port '%s' in 'tcp:%s' (1-65535)", name, colon + 1,
-		            hostport);
+		return why_fail(-EINVAL, err, errlen, "%s: bad port '%s' in 'tcp:%s' (1-65535)",
+		                name, colon + 1, hostport);
 	return 0;
 }
 
@@ -234,10 +227,11 @@ static int make_server(const char *name, const char *s, char **out, char *err, s
 	int ret;
 
 	if (!*s)
-		return fail(err, errlen, "%s: empty server address", name);
+		return why_fail(-EINVAL, err, errlen, "%s: empty server address", name);
 	if (!strncmp(s, "fd:", 3)) {
 		if (parse_ulong(s + 3, 10, INT_MAX, &fd))
-			return fail(err, errlen, "%s: server '%s' is not fd:N", name, s);
+			return why_fail(-EINVAL, err, errlen, "%s: server '%s' is not fd:N", name,
+			                s);
 		if (asprintf(out, "fd:%lu", fd) < 0) {
 			*out = NULL;
 			return -ENOMEM;
@@ -254,10 +248,11 @@ static int make_server(const char *name, const char *s, char **out, char *err, s
 	if (!strncmp(s, "unix:", 5))
 		path = s + 5;
 	if (!*path)
-		return fail(err, errlen, "%s: empty socket path in '%s'", name, s);
+		return why_fail(-EINVAL, err, errlen, "%s: empty socket path in '%s'", name, s);
 	if (strlen(path) > SUN_PATH_MAX)
-		return fail(err, errlen, "%s: socket path '%s' is longer than %zu bytes", name,
-		            path, SUN_PATH_MAX);
+		return why_fail(-EINVAL, err, errlen,
+		                "%s: socket path '%s' is longer than %zu bytes", name, path,
+		                SUN_PATH_MAX);
 	if (asprintf(out, "unix:%s", path) < 0) {
 		*out = NULL;
 		return -ENOMEM;
@@ -273,17 +268,18 @@ static int add_node(struct options *o, const char *arg, char *err, size_t errlen
 	int ret;
 
 	if (!eq)
-		return fail(err, errlen, "'%s' is not NAME=SERVER", arg);
+		return why_fail(-EINVAL, err, errlen, "'%s' is not NAME=SERVER", arg);
 	len = (size_t)(eq - arg);
 	ret = check_name(arg, len, err, errlen);
 	if (ret)
 		return ret;
 	for (i = 0; i < o->nr_nodes; i++)
 		if (strlen(o->nodes[i].name) == len && !memcmp(o->nodes[i].name, arg, len))
-			return fail(err, errlen, "device name '%.*s' is given twice", (int)len,
-			            arg);
+			return why_fail(-EINVAL, err, errlen, "device name '%.*s' is given twice",
+			                (int)len, arg);
 	if (o->nr_nodes == OPT_MAX_NODES)
-		return fail(err, errlen, "too many devices: at most %d per daemon", OPT_MAX_NODES);
+		return why_fail(-EINVAL, err, errlen, "too many devices: at most %d per daemon",
+		                OPT_MAX_NODES);
 	n = &o->nodes[o->nr_nodes];
 	n->name = strndup(arg, len);
 	if (!n->name)
@@ -292,8 +288,8 @@ static int add_node(struct options *o, const char *arg, char *err, size_t errlen
 	/* One connection owns an inherited socket. */
 	for (i = 0; !ret && !strncmp(n->server, "fd:", 3) && i < o->nr_nodes; i++)
 		if (!strcmp(o->nodes[i].server, n->server))
-			ret = fail(err, errlen, "%s is given to '%s' and '%s'", n->server,
-			           o->nodes[i].name, n->name);
+			ret = why_fail(-EINVAL, err, errlen, "%s is given to '%s' and '%s'",
+			               n->server, o->nodes[i].name, n->name);
 	if (ret) {
 		free(n->server);
 		n->server = NULL;
@@ -314,27 +310,29 @@ static int check_reserved(const struct options *o, char *err, size_t errlen)
 		const char *name = o->nodes[i].name;
 
 		if (!strcmp(name, "devices") || !strcmp(name, "groups"))
-			return fail(err, errlen,
-			            "device name '%s' is taken: /dev/vfio-user/%s holds the %s",
-			            name, name,
-			            !strcmp(name, "groups") ? "groups" : "device cdevs");
+			return why_fail(-EINVAL, err, errlen,
+			                "device name '%s' is taken: /dev/vfio-user/%s holds the %s",
+			                name, name,
+			                !strcmp(name, "groups") ? "groups" : "device cdevs");
 		if (!strcmp(name, o->iommufd))
-			return fail(err, errlen,
-			            "device name '%s' is the iommufd node's (see --iommufd)",
-			            o->iommufd);
+			return why_fail(-EINVAL, err, errlen,
+			                "device name '%s' is the iommufd node's (see --iommufd)",
+			                o->iommufd);
 		if (!strcmp(name, o->container))
-			return fail(err, errlen,
-			            "device name '%s' is the container node's (see --container)",
-			            o->container);
+			return why_fail(
+			    -EINVAL, err, errlen,
+			    "device name '%s' is the container node's (see --container)",
+			    o->container);
 	}
 	if (!strcmp(o->iommufd, "devices") || !strcmp(o->container, "devices"))
-		return fail(err, errlen,
-		            "--iommufd, --container: 'devices' holds the device cdevs");
+		return why_fail(-EINVAL, err, errlen,
+		                "--iommufd, --container: 'devices' holds the device cdevs");
 	if (!strcmp(o->iommufd, "groups") || !strcmp(o->container, "groups"))
-		return fail(err, errlen, "--iommufd, --container: 'groups' holds the groups");
+		return why_fail(-EINVAL, err, errlen,
+		                "--iommufd, --container: 'groups' holds the groups");
 	if (!strcmp(o->iommufd, o->container))
-		return fail(err, errlen, "--iommufd and --container name the same node '%s'",
-		            o->iommufd);
+		return why_fail(-EINVAL, err, errlen,
+		                "--iommufd and --container name the same node '%s'", o->iommufd);
 	return 0;
 }
 
@@ -350,7 +348,8 @@ static int add_devnum(struct options *o, const char *arg, char *err, size_t errl
 	int ret;
 
 	if (!eq || !colon || (size_t)(colon - eq - 1) >= sizeof(num))
-		return fail(err, errlen, "--devnum: '%s' is not NODE=MAJOR:MINOR", arg);
+		return why_fail(-EINVAL, err, errlen, "--devnum: '%s' is not NODE=MAJOR:MINOR",
+		                arg);
 	len = (size_t)(eq - arg);
 	ret = check_name(arg + cdev, len - cdev, err, errlen);
 	if (ret)
@@ -359,19 +358,21 @@ static int add_devnum(struct options *o, const char *arg, char *err, size_t errl
 	num[colon - eq - 1] = '\0';
 	if (parse_ulong(num, 10, OPT_MAJOR_MAX, &maj) || maj == 0 ||
 	    parse_ulong(colon + 1, 10, OPT_MINOR_MAX, &min))
-		return fail(err, errlen,
-		            "--devnum: '%s' is not MAJOR:MINOR with MAJOR 1-%d, MINOR 0-%d", eq + 1,
-		            OPT_MAJOR_MAX, OPT_MINOR_MAX);
+		return why_fail(-EINVAL, err, errlen,
+		                "--devnum: '%s' is not MAJOR:MINOR with MAJOR 1-%d, MINOR 0-%d",
+		                eq + 1, OPT_MAJOR_MAX, OPT_MINOR_MAX);
 	for (size_t i = 0; i < o->nr_devnums; i++) {
 		if (strlen(o->devnums[i].name) == len && !memcmp(o->devnums[i].name, arg, len))
-			return fail(err, errlen, "--devnum: device '%.*s' is given two numbers",
-			            (int)len, arg);
+			return why_fail(-EINVAL, err, errlen,
+			                "--devnum: device '%.*s' is given two numbers", (int)len,
+			                arg);
 		if (o->devnums[i].major == maj && o->devnums[i].minor == min)
-			return fail(err, errlen, "--devnum: %lu:%lu is given to '%s' and '%.*s'",
-			            maj, min, o->devnums[i].name, (int)len, arg);
+			return why_fail(-EINVAL, err, errlen,
+			                "--devnum: %lu:%lu is given to '%s' and '%.*s'", maj, min,
+			                o->devnums[i].name, (int)len, arg);
 	}
 	if (o->nr_devnums == OPT_MAX_NODES)
-		return fail(err, errlen, "--devnum: at most %d", OPT_MAX_NODES);
+		return why_fail(-EINVAL, err, errlen, "--devnum: at most %d", OPT_MAX_NODES);
 	dn = &o->devnums[o->nr_devnums++];
 	memcpy(dn->name, arg, len);
 	dn->name[len] = '\0';
@@ -391,8 +392,8 @@ static int apply_devnums(struct options *o, char *err, size_t errlen)
 		/* A number for a node that --models leaves out would go unused. */
 		if (!(o->models &
 		      (cdev || !strcmp(name, o->iommufd) ? OPT_MODEL_IOMMUFD : OPT_MODEL_NODE)))
-			return fail(err, errlen, "--devnum: no node %s is served (see --models)",
-			            name);
+			return why_fail(-EINVAL, err, errlen,
+			                "--devnum: no node %s is served (see --models)", name);
 		if (!strcmp(name, o->iommufd)) {
 			o->iommu_major = dn->major;
 			o->iommu_minor = dn->minor;
@@ -402,10 +403,11 @@ static int apply_devnums(struct options *o, char *err, size_t errlen)
 			if (!strcmp(o->nodes[n].name, cdev ? name + 8 : name))
 				break;
 		if (n == o->nr_nodes)
-			return fail(err, errlen,
-			            "--devnum: no device '%s' given (NAME=SERVER), nor is it the "
-			            "iommufd node",
-			            cdev ? name + 8 : name);
+			return why_fail(
+			    -EINVAL, err, errlen,
+			    "--devnum: no device '%s' given (NAME=SERVER), nor is it the "
+			    "iommufd node",
+			    cdev ? name + 8 : name);
 		if (cdev) {
 			o->nodes[n].cdev_major = dn->major;
 			o->nodes[n].cdev_minor = dn->minor;
@@ -434,13 +436,15 @@ static int parse_models(struct options *o, const char *arg, char *err, size_t er
 			if (strlen(models[i].name) == len && !strncmp(p, models[i].name, len))
 				break;
 		if (i == sizeof(models) / sizeof(models[0]))
-			return fail(err, errlen, "--models: '%.*s' is not node, iommufd or legacy",
-			            (int)len, p);
+			return why_fail(-EINVAL, err, errlen,
+			                "--models: '%.*s' is not node, iommufd or legacy", (int)len,
+			                p);
 		o->models |= models[i].bit;
 		p += len + (p[len] == ',');
 	}
 	if (!o->models)
-		return fail(err, errlen, "--models: give at least one of node, iommufd, legacy");
+		return why_fail(-EINVAL, err, errlen,
+		                "--models: give at least one of node, iommufd, legacy");
 	return 0;
 }
 
@@ -452,8 +456,9 @@ static int parse_option(struct options *o, int c, const char *arg, int *verbosit
 	switch (c) {
 	case OPT_TIMEOUT:
 		if (parse_ulong(arg, 10, OPT_TIMEOUT_MAX_MS, &v) || v == 0)
-			return fail(err, errlen, "--timeout: '%s' is not a number of ms in 1-%d",
-			            arg, OPT_TIMEOUT_MAX_MS);
+			return why_fail(-EINVAL, err, errlen,
+			                "--timeout: '%s' is not a number of ms in 1-%d", arg,
+			                OPT_TIMEOUT_MAX_MS);
 		o->timeout_ms = (int)v;
 		return 0;
 	case OPT_OWNER:
@@ -462,8 +467,8 @@ static int parse_option(struct options *o, int c, const char *arg, int *verbosit
 		return parse_group(o, arg, err, errlen);
 	case OPT_MODE:
 		if (parse_ulong(arg, 8, 0777, &v))
-			return fail(err, errlen, "--mode: '%s' is not an octal mode in 0-0777",
-			            arg);
+			return why_fail(-EINVAL, err, errlen,
+			                "--mode: '%s' is not an octal mode in 0-0777", arg);
 		o->mode = (int)v;
 		return 0;
 	case OPT_DMA_BY_MESSAGE:
@@ -483,16 +488,18 @@ static int parse_option(struct options *o, int c, const char *arg, int *verbosit
 		return 0;
 	case OPT_GROUP_BASE:
 		if (parse_ulong(arg, 10, GROUP_BASE_MAX, &v))
-			return fail(err, errlen, "--group-base: '%s' is not a number in 0-%d", arg,
-			            GROUP_BASE_MAX);
+			return why_fail(-EINVAL, err, errlen,
+			                "--group-base: '%s' is not a number in 0-%d", arg,
+			                GROUP_BASE_MAX);
 		o->group_base = (unsigned int)v;
 		return 0;
 	case OPT_MODELS:
 		return parse_models(o, arg, err, errlen);
 	case OPT_SYSFS:
 		if (arg[0] != '/' || strlen(arg) > 200)
-			return fail(err, errlen,
-			            "--sysfs: '%s' is not an absolute path of at most 200", arg);
+			return why_fail(-EINVAL, err, errlen,
+			                "--sysfs: '%s' is not an absolute path of at most 200",
+			                arg);
 		free(o->sysfs);
 		o->sysfs = strdup(arg);
 		return o->sysfs ? 0 : -ENOMEM;
@@ -534,14 +541,15 @@ static int bad_option(int argc, char **argv, int c, char *err, size_t errlen)
 	const char *eq;
 
 	if (c == ':')
-		return fail(err, errlen, "option '%s' needs a value", arg);
+		return why_fail(-EINVAL, err, errlen, "option '%s' needs a value", arg);
 	if (strncmp(arg, "--", 2))
-		return fail(err, errlen, "unknown option '-%c'", optopt);
+		return why_fail(-EINVAL, err, errlen, "unknown option '-%c'", optopt);
 	/* getopt names the option in optopt when it is known but got a value. */
 	eq = strchr(arg, '=');
 	if (eq && optopt)
-		return fail(err, errlen, "option '%.*s' takes no value", (int)(eq - arg), arg);
-	return fail(err, errlen, "unknown option '%s'", arg);
+		return why_fail(-EINVAL, err, errlen, "option '%.*s' takes no value",
+		                (int)(eq - arg), arg);
+	return why_fail(-EINVAL, err, errlen, "unknown option '%s'", arg);
 }
 
 int options_parse(struct options *o, int argc, char **argv, char *err, size_t errlen)
@@ -581,7 +589,7 @@ int options_parse(struct options *o, int argc, char **argv, char *err, size_t er
 			return ret;
 	}
 	if (o->nr_nodes == 0)
-		return fail(err, errlen, "no device given: expected NAME=SERVER");
+		return why_fail(-EINVAL, err, errlen, "no device given: expected NAME=SERVER");
 	ret = check_reserved(o, err, errlen);
 	if (ret)
 		return ret;

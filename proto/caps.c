@@ -5,30 +5,15 @@
  * what is in force once both sides have spoken.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
+#include "common/common.h"
 #include "caps.h"
 #include "vfio-user.h"
-
-static int caps_fail(int err, char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int caps_fail(int err, char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && whylen) {
-		va_start(ap, fmt);
-		vsnprintf(why, whylen, fmt, ap);
-		va_end(ap);
-	}
-	return err;
-}
 
 void vu_caps_default(struct vu_caps *caps)
 {
@@ -142,14 +127,14 @@ static int get_uint(struct parse *ps, struct json_object *o, const char *key, ui
 	uint64_t v;
 
 	if (!json_object_is_type(o, json_type_int))
-		return caps_fail(-EINVAL, ps->why, ps->whylen, "%s is not an integer", key);
+		return why_fail(-EINVAL, ps->why, ps->whylen, "%s is not an integer", key);
 	if (json_object_get_int64(o) < 0)
-		return caps_fail(-EINVAL, ps->why, ps->whylen, "%s is negative", key);
+		return why_fail(-EINVAL, ps->why, ps->whylen, "%s is negative", key);
 	v = json_object_get_uint64(o);
 	if (v < lo || v > hi)
-		return caps_fail(-EINVAL, ps->why, ps->whylen, "%s %llu is not within %llu..%llu",
-		                 key, (unsigned long long)v, (unsigned long long)lo,
-		                 (unsigned long long)hi);
+		return why_fail(-EINVAL, ps->why, ps->whylen, "%s %llu is not within %llu..%llu",
+		                key, (unsigned long long)v, (unsigned long long)lo,
+		                (unsigned long long)hi);
 	*out = v;
 	return 0;
 }
@@ -182,7 +167,7 @@ static int opt_bool(struct parse *ps, struct json_object *obj, const char *key, 
 	if (!json_object_object_get_ex(obj, key, &o))
 		return 0;
 	if (!json_object_is_type(o, json_type_boolean))
-		return caps_fail(-EINVAL, ps->why, ps->whylen, "%s is not a boolean", key);
+		return why_fail(-EINVAL, ps->why, ps->whylen, "%s is not a boolean", key);
 	*out = json_object_get_boolean(o);
 	return 0;
 }
@@ -195,7 +180,7 @@ static int opt_object(struct parse *ps, struct json_object *obj, const char *key
 	if (!json_object_object_get_ex(obj, key, sub))
 		return 0;
 	if (!json_object_is_type(*sub, json_type_object))
-		return caps_fail(-EINVAL, ps->why, ps->whylen, "%s is not an object", key);
+		return why_fail(-EINVAL, ps->why, ps->whylen, "%s is not an object", key);
 	return 0;
 }
 
@@ -211,9 +196,9 @@ static int parse_migration(struct parse *ps, struct json_object *mig, struct vu_
 	if (ret)
 		return ret;
 	if (!power_of_two(caps->mig_pgsize))
-		return caps_fail(-EINVAL, ps->why, ps->whylen,
-		                 "migration pgsize %llu is not a power of two",
-		                 (unsigned long long)caps->mig_pgsize);
+		return why_fail(-EINVAL, ps->why, ps->whylen,
+		                "migration pgsize %llu is not a power of two",
+		                (unsigned long long)caps->mig_pgsize);
 	caps->migration = true;
 	return opt_uint(ps, mig, "max_bitmap_size", 1, UINT64_MAX, &caps->mig_max_bitmap_size);
 }
@@ -281,7 +266,7 @@ static int tokenize(struct parse *ps, const char *json, size_t len, struct json_
 
 	*top = NULL;
 	if (len >= INT32_MAX)
-		return caps_fail(-EINVAL, ps->why, ps->whylen, "JSON of %zu bytes", len);
+		return why_fail(-EINVAL, ps->why, ps->whylen, "JSON of %zu bytes", len);
 	/* Given the NUL as part of the text, the tokener knows the text ends
 	 * there, so a top-level number is complete rather than cut short. */
 	text = strndup(json, len);
@@ -294,10 +279,10 @@ static int tokenize(struct parse *ps, const char *json, size_t len, struct json_
 	err = json_tokener_get_error(tok);
 	ret = 0;
 	if (err != json_tokener_success)
-		ret = caps_fail(-EINVAL, ps->why, ps->whylen, "bad JSON: %s",
-		                json_tokener_error_desc(err));
+		ret = why_fail(-EINVAL, ps->why, ps->whylen, "bad JSON: %s",
+		               json_tokener_error_desc(err));
 	else if (!json_object_is_type(*top, json_type_object))
-		ret = caps_fail(-EINVAL, ps->why, ps->whylen, "JSON top level is not an object");
+		ret = why_fail(-EINVAL, ps->why, ps->whylen, "JSON top level is not an object");
 	if (ret) {
 		json_object_put(*top);
 		*top = NULL;
@@ -321,7 +306,7 @@ int vu_caps_parse(const char *json, size_t len, struct vu_caps *caps, char *why,
 	if (len == 0)
 		goto done;
 	if (memchr(json, '\0', len))
-		return caps_fail(-EINVAL, why, whylen, "NUL inside the JSON text");
+		return why_fail(-EINVAL, why, whylen, "NUL inside the JSON text");
 	ret = tokenize(&ps, json, len, &top);
 	if (ret)
 		return ret;
@@ -345,7 +330,7 @@ int vu_caps_from_version(const void *payload, size_t len, struct vu_caps *caps, 
 	int ret;
 
 	if (len < sizeof(v))
-		return caps_fail(-EINVAL, why, whylen, "VERSION payload of %zu bytes", len);
+		return why_fail(-EINVAL, why, whylen, "VERSION payload of %zu bytes", len);
 	memcpy(&v, payload, sizeof(v));
 	ret = vu_caps_parse((const char *)payload + sizeof(v), len - sizeof(v), caps, why, whylen);
 	if (ret)
@@ -362,14 +347,14 @@ int vu_caps_agree(const struct vu_caps *ours, const struct vu_caps *theirs, stru
 	struct vu_caps r = *theirs;
 
 	if (theirs->major != ours->major)
-		return caps_fail(-EPROTO, why, whylen, "server speaks %u.%u, we speak %u.%u",
-		                 theirs->major, theirs->minor, ours->major, ours->minor);
+		return why_fail(-EPROTO, why, whylen, "server speaks %u.%u, we speak %u.%u",
+		                theirs->major, theirs->minor, ours->major, ours->minor);
 	if (theirs->minor > ours->minor)
-		return caps_fail(-EPROTO, why, whylen, "server minor %u above our %u.%u",
-		                 theirs->minor, ours->major, ours->minor);
+		return why_fail(-EPROTO, why, whylen, "server minor %u above our %u.%u",
+		                theirs->minor, ours->major, ours->minor);
 	if (theirs->twin_socket && !ours->twin_socket)
-		return caps_fail(-EPROTO, why, whylen,
-		                 "server turned on twin_socket, which we did not offer");
+		return why_fail(-EPROTO, why, whylen,
+		                "server turned on twin_socket, which we did not offer");
 	if (ours->max_data_xfer_size < r.max_data_xfer_size)
 		r.max_data_xfer_size = ours->max_data_xfer_size;
 	r.write_multiple = ours->write_multiple && theirs->write_multiple;

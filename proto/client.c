@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/common.h"
 #include "client.h"
 #include "client_log.h"
 #include "msg.h"
@@ -64,6 +65,19 @@ struct waiter {
 	size_t rroom;
 };
 
+/*
+ * Where the connection is. It only moves forward, and only through
+ * set_state. Closing is not a state of its own: the owner may close in any
+ * of them, and c->closing only says that the loss that follows is no news.
+ */
+enum client_state {
+	CLIENT_CONNECTING, /* vu_client_connect is negotiating: no calls yet */
+	CLIENT_UP,         /* calls are sent */
+	CLIENT_LOSING,     /* the reader saw the loss and tells the owner: new
+	                    * calls wait unsent for the waiters to fail */
+	CLIENT_FAILED,     /* waiters failed: new calls fail at once */
+};
+
 struct vu_client {
 	int fd;
 	int twin_fd; /* our end of the twin socket, or -1 */
@@ -78,9 +92,8 @@ struct vu_client {
 	struct waiter *waiters;
 	uint8_t ids[NR_IDS / 8];
 	uint16_t next_id;
-	bool connected; /* false from the moment the reader sees the loss */
-	bool failed;    /* waiters failed: new calls fail at once */
-	bool closing;
+	enum client_state state;
+	bool closing;        /* vu_client_close has begun */
 	unsigned active;     /* calls in progress: close waits for them */
 	pthread_cond_t idle; /* active dropped to 0 while closing */
 	pthread_t reader;
@@ -97,20 +110,6 @@ struct vu_client {
 	struct vu_rx rx_twin; /* the reader thread's, on the twin socket */
 };
 
-static struct timespec deadline_after(int ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	return ts;
-}
-
 static bool id_busy(const struct vu_client *c, uint16_t id)
 {
 	return c->ids[id / 8] & (1u << (id % 8));
@@ -122,12 +121,6 @@ static void id_set(struct vu_client *c, uint16_t id, bool busy)
 		c->ids[id / 8] |= (uint8_t)(1u << (id % 8));
 	else
 		c->ids[id / 8] &= (uint8_t) ~(1u << (id % 8));
-}
-
-/* An error reply's errno; 0 or a number no errno can be is -EIO. */
-static int reply_errno(const struct vfio_user_header *h)
-{
-	return h->error_no && h->error_no < 4096 ? -(int)h->error_no : -EIO;
 }
 
 static void unlink_waiter(struct vu_client *c, struct waiter *w)
@@ -161,6 +154,12 @@ static void finish(struct vu_client *c, struct waiter *w, int err)
 	pthread_cond_signal(&w->cond);
 }
 
+/* Called with c->lock held, or before the reader thread starts. */
+static void set_state(struct vu_client *c, enum client_state state)
+{
+	c->state = state;
+}
+
 /*
  * The connection is gone. vu_client_connected() is false from here on. The
  * owner hears of it before any call fails (calls made meanwhile wait
@@ -173,11 +172,11 @@ static void lost(struct vu_client *c, int err)
 	bool closing;
 
 	pthread_mutex_lock(&c->lock);
-	if (!c->connected) {
+	if (c->state != CLIENT_UP) {
 		pthread_mutex_unlock(&c->lock);
 		return;
 	}
-	c->connected = false;
+	set_state(c, CLIENT_LOSING);
 	closing = c->closing;
 	pthread_mutex_unlock(&c->lock);
 
@@ -189,7 +188,7 @@ static void lost(struct vu_client *c, int err)
 			c->opts.disconnected(c->opts.arg, err);
 	}
 	pthread_mutex_lock(&c->lock);
-	c->failed = true;
+	set_state(c, CLIENT_FAILED);
 	while (c->waiters)
 		finish(c, c->waiters, werr);
 	pthread_mutex_unlock(&c->lock);
@@ -512,7 +511,7 @@ static int version_check(struct vu_client *c, struct vu_msg *m)
 	if (err)
 		goto fail;
 	if (m->hdr.flags & VFIO_USER_F_ERROR) {
-		err = reply_errno(&m->hdr);
+		err = errno_from_wire(m->hdr.error_no);
 		snprintf(why, sizeof(why), "server refused our version: %s", strerror(-err));
 		goto fail;
 	}
@@ -603,16 +602,6 @@ static void client_free(struct vu_client *c)
 	free(c);
 }
 
-static void init_cond(pthread_cond_t *cond)
-{
-	pthread_condattr_t ca;
-
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(cond, &ca);
-	pthread_condattr_destroy(&ca);
-}
-
 int vu_client_connect(const char *addr, const struct vu_client_opts *opts, struct vu_client **out)
 {
 	struct vu_client *c = calloc(1, sizeof(*c));
@@ -627,8 +616,8 @@ int vu_client_connect(const char *addr, const struct vu_client_opts *opts, struc
 	c->timeout_ms = c->opts.timeout_ms > 0 ? c->opts.timeout_ms : VU_DEFAULT_TIMEOUT_MS;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->send_lock, NULL);
-	init_cond(&c->idle);
-	init_cond(&c->lead_cond);
+	cond_init_monotonic(&c->idle);
+	cond_init_monotonic(&c->lead_cond);
 	c->fd = vu_sock_connect(addr, &c->is_unix, c->opts.log);
 	if (c->fd < 0) {
 		err = c->fd;
@@ -645,7 +634,7 @@ int vu_client_connect(const char *addr, const struct vu_client_opts *opts, struc
 		c->self_read = c->wake_fd >= 0;
 	}
 	c->next_id = 1;
-	c->connected = true;
+	set_state(c, CLIENT_UP);
 	err = -pthread_create(&c->reader, NULL, reader_main, c);
 	if (err)
 		goto fail;
@@ -662,7 +651,7 @@ fail:
  * connection is left allocated rather than freed under it. */
 static bool wait_idle(struct vu_client *c)
 {
-	struct timespec dl = deadline_after(c->timeout_ms);
+	struct timespec dl = deadline_in(c->timeout_ms);
 	unsigned left;
 
 	pthread_mutex_lock(&c->lock);
@@ -712,7 +701,7 @@ bool vu_client_connected(const struct vu_client *c)
 	bool up;
 
 	pthread_mutex_lock(&mc->lock);
-	up = mc->connected;
+	up = mc->state == CLIENT_UP;
 	pthread_mutex_unlock(&mc->lock);
 	return up;
 }
@@ -772,22 +761,6 @@ static void cancel_register(struct vu_cancel *t, pthread_mutex_t *lock, pthread_
 	pthread_mutex_unlock(&t->lock);
 }
 
-void vu_reply_free(struct vu_reply *r)
-{
-	struct vu_msg m;
-
-	if (!r)
-		return;
-	m = (struct vu_msg){
-	    .payload = r->payload, .fds = r->fds, .nr_fds = r->nr_fds, .borrowed = r->borrowed};
-	vu_msg_release(&m);
-	r->borrowed = false;
-	r->payload = NULL;
-	r->fds = NULL;
-	r->nr_fds = 0;
-	r->len = 0;
-}
-
 static int check_call(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iovcnt,
                       size_t nr_fds, const int *fds)
 {
@@ -833,23 +806,10 @@ static int reserve_id(struct vu_client *c, struct waiter *w)
 	return -EBUSY;
 }
 
-/* Milliseconds left until dl, rounded up; 0 once it has passed. */
-static int ms_left(const struct timespec *dl)
-{
-	struct timespec now;
-	int64_t ns;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ns = (int64_t)(dl->tv_sec - now.tv_sec) * 1000000000 + (dl->tv_nsec - now.tv_nsec);
-	if (ns <= 0)
-		return 0;
-	return ns / 1000000 >= INT32_MAX ? INT32_MAX : (int)((ns + 999999) / 1000000);
-}
-
 /* Whether a waiting call may take the main socket's read role. Locked. */
 static bool may_lead(const struct vu_client *c)
 {
-	return c->self_read && !c->leading && !c->read_err && c->connected;
+	return c->self_read && !c->leading && !c->read_err && c->state == CLIENT_UP;
 }
 
 /* The read role is free: a call still waiting takes it (the reader thread,
@@ -892,7 +852,7 @@ static int lead(struct vu_client *c, struct waiter *w, const struct timespec *dl
 	while (!w->done) {
 		struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN},
 		                      {.fd = c->wake_fd, .events = POLLIN}};
-		int ms = ms_left(dl), n, rerr = 0;
+		int ms = deadline_ms_left(dl), n, rerr = 0;
 
 		if (cancel && atomic_load(&cancel->fired)) {
 			err = -EINTR;
@@ -927,7 +887,7 @@ static int lead(struct vu_client *c, struct waiter *w, const struct timespec *dl
 static int wait_reply(struct vu_client *c, struct waiter *w, int timeout_ms,
                       struct vu_cancel *cancel)
 {
-	struct timespec dl = deadline_after(timeout_ms);
+	struct timespec dl = deadline_in(timeout_ms);
 	int err;
 
 	while (!w->done) {
@@ -956,12 +916,12 @@ timeout:
 	return -ETIMEDOUT;
 }
 
-static int reply_result(struct waiter *w, struct vu_reply *reply, bool *refused)
+static int reply_result(struct waiter *w, struct vu_msg *reply, bool *refused)
 {
 	struct vu_msg *m = &w->msg;
 
 	if (m->hdr.flags & VFIO_USER_F_ERROR) {
-		int err = reply_errno(&m->hdr);
+		int err = errno_from_wire(m->hdr.error_no);
 
 		vu_msg_release(m);
 		if (refused)
@@ -972,12 +932,7 @@ static int reply_result(struct waiter *w, struct vu_reply *reply, bool *refused)
 		vu_msg_release(m);
 		return 0;
 	}
-	*reply = (struct vu_reply){.hdr = m->hdr,
-	                           .payload = m->payload,
-	                           .len = m->len,
-	                           .fds = m->fds,
-	                           .nr_fds = m->nr_fds,
-	                           .borrowed = m->borrowed};
+	*reply = *m;
 	return 0;
 }
 
@@ -995,7 +950,7 @@ static int start_call(struct vu_client *c, struct waiter *w, struct vu_cancel *c
 	int err = 0;
 
 	pthread_mutex_lock(&c->lock);
-	if (c->failed)
+	if (c->state == CLIENT_FAILED)
 		err = -ENOTCONN;
 	else if (cancel && atomic_load(&cancel->fired))
 		err = -EINTR;
@@ -1003,13 +958,13 @@ static int start_call(struct vu_client *c, struct waiter *w, struct vu_cancel *c
 		err = reserve_id(c, w);
 	if (!err)
 		c->active++;
-	*send = c->connected;
+	*send = c->state == CLIENT_UP;
 	pthread_mutex_unlock(&c->lock);
 	return err;
 }
 
 int vu_callv(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iovcnt, const int *fds,
-             size_t nr_fds, const struct vu_call_opts *opts, struct vu_reply *reply)
+             size_t nr_fds, const struct vu_call_opts *opts, struct vu_msg *reply)
 {
 	struct vu_cancel *cancel = opts ? opts->cancel : NULL;
 	bool *refused = opts ? opts->refused : NULL;
@@ -1028,7 +983,7 @@ int vu_callv(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iov
 	err = check_call(c, cmd, iov, iovcnt, nr_fds, fds);
 	if (err)
 		return err;
-	init_cond(&w.cond);
+	cond_init_monotonic(&w.cond);
 	err = start_call(c, &w, cancel, &send);
 	if (err)
 		goto out;
@@ -1063,7 +1018,7 @@ out:
 }
 
 int vu_call(struct vu_client *c, uint16_t cmd, const void *req, size_t len, const int *fds,
-            size_t nr_fds, const struct vu_call_opts *opts, struct vu_reply *reply)
+            size_t nr_fds, const struct vu_call_opts *opts, struct vu_msg *reply)
 {
 	struct iovec iov = {.iov_base = (void *)req, .iov_len = len};
 
@@ -1080,7 +1035,7 @@ int vu_postv(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iov
 	if (err)
 		return err;
 	pthread_mutex_lock(&c->lock);
-	if (!c->connected)
+	if (c->state != CLIENT_UP)
 		err = -ENOTCONN;
 	else
 		c->active++;

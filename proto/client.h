@@ -33,6 +33,7 @@
 
 #include "caps.h"
 #include "log.h"
+#include "msg.h"
 #include "vfio-user.h"
 
 struct vu_client;
@@ -103,23 +104,12 @@ struct vu_call_opts {
 	 * start it at false. */
 	bool *refused;
 	/* May be NULL. A reply payload of at most reply_room bytes is put
-	 * here (vu_reply.payload then points here) instead of in memory
+	 * here (the reply's payload then points here) instead of in memory
 	 * allocated for it: no allocation for the small replies of a hot
 	 * path. */
 	void *reply_buf;
 	size_t reply_room;
 };
-
-/* A reply: payload and fds are owned by the reply until vu_reply_free. */
-struct vu_reply {
-	struct vfio_user_header hdr;
-	void *payload;
-	size_t len;
-	int *fds;
-	size_t nr_fds;
-	bool borrowed; /* payload is the call's reply_buf: not freed */
-};
-void vu_reply_free(struct vu_reply *r);
 
 /*
  * Send one request (payload gathered from iov) with nr_fds fds (at most the
@@ -127,9 +117,9 @@ void vu_reply_free(struct vu_reply *r);
  * has been checked with vu_msg_check before it is returned. opts may be NULL.
  */
 int vu_callv(struct vu_client *c, uint16_t cmd, const struct iovec *iov, int iovcnt, const int *fds,
-             size_t nr_fds, const struct vu_call_opts *opts, struct vu_reply *reply);
+             size_t nr_fds, const struct vu_call_opts *opts, struct vu_msg *reply);
 int vu_call(struct vu_client *c, uint16_t cmd, const void *req, size_t len, const int *fds,
-            size_t nr_fds, const struct vu_call_opts *opts, struct vu_reply *reply);
+            size_t nr_fds, const struct vu_call_opts *opts, struct vu_msg *reply);
 
 /*
  * Send a request with VFIO_USER_F_NO_REPLY and return once it is sent. The

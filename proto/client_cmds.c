@@ -15,8 +15,6 @@
 #include "client_log.h"
 #include "msg.h"
 
-/* A region info reply larger than this is not believed. */
-#define REGION_INFO_MAX   65536u
 #define REGION_INFO_FIRST 256u
 #define REGION_INFO_TRIES 3
 
@@ -24,22 +22,22 @@ int vu_device_get_info(struct vu_client *c, const struct vu_call_opts *o,
                        struct vfio_user_device_info *info)
 {
 	struct vfio_user_device_info req = {.argsz = sizeof(req)};
-	struct vu_reply r;
+	struct vu_msg m;
 	int err;
 
-	err = vu_call(c, VFIO_USER_DEVICE_GET_INFO, &req, sizeof(req), NULL, 0, o, &r);
+	err = vu_call(c, VFIO_USER_DEVICE_GET_INFO, &req, sizeof(req), NULL, 0, o, &m);
 	if (err)
 		return err;
-	memcpy(info, r.payload, sizeof(*info));
-	vu_reply_free(&r);
+	memcpy(info, m.payload, sizeof(*info));
+	vu_msg_release(&m);
 	return 0;
 }
 
 /* Check one region info reply; returns 1 if it asks for a larger argsz. */
 static int region_info_check(struct vu_client *c, uint32_t index, uint32_t argsz,
-                             const struct vu_reply *r)
+                             const struct vu_msg *m)
 {
-	const struct vfio_user_region_info *ri = r->payload;
+	const struct vfio_user_region_info *ri = m->payload;
 	char why[160];
 
 	if (ri->index != index) {
@@ -47,13 +45,13 @@ static int region_info_check(struct vu_client *c, uint32_t index, uint32_t argsz
 		goto bad;
 	}
 	if (ri->argsz > argsz) {
-		if (ri->argsz <= REGION_INFO_MAX)
+		if (ri->argsz <= VU_REGION_INFO_MAX)
 			return 1;
 		snprintf(why, sizeof(why), "asks for argsz %u", ri->argsz);
 		goto bad;
 	}
 	if (ri->cap_offset &&
-	    vu_cap_chain_check(r->payload, r->len, ri->cap_offset, sizeof(*ri), why, sizeof(why)))
+	    vu_cap_chain_check(m->payload, m->len, ri->cap_offset, sizeof(*ri), why, sizeof(why)))
 		goto bad;
 	return 0;
 bad:
@@ -65,31 +63,31 @@ int vu_device_get_region_info(struct vu_client *c, const struct vu_call_opts *o,
                               struct vfio_user_region_info **info, size_t *len, int *fd)
 {
 	struct vfio_user_region_info req = {.argsz = REGION_INFO_FIRST, .index = index};
-	struct vu_reply r;
+	struct vu_msg m;
 	int err;
 
 	for (int tries = 0; tries < REGION_INFO_TRIES; tries++) {
 		err =
-		    vu_call(c, VFIO_USER_DEVICE_GET_REGION_INFO, &req, sizeof(req), NULL, 0, o, &r);
+		    vu_call(c, VFIO_USER_DEVICE_GET_REGION_INFO, &req, sizeof(req), NULL, 0, o, &m);
 		if (err)
 			return err;
-		err = region_info_check(c, index, req.argsz, &r);
+		err = region_info_check(c, index, req.argsz, &m);
 		if (err == 1) {
-			req.argsz = ((struct vfio_user_region_info *)r.payload)->argsz;
-			vu_reply_free(&r);
+			req.argsz = ((struct vfio_user_region_info *)m.payload)->argsz;
+			vu_msg_release(&m);
 			continue;
 		}
 		if (err) {
-			vu_reply_free(&r);
+			vu_msg_release(&m);
 			return err;
 		}
-		*info = r.payload;
-		*len = r.len;
+		*info = m.payload;
+		*len = m.len;
 		/* Any further fds are the same region's, one per sparse area. */
-		*fd = r.nr_fds ? r.fds[0] : -1;
-		for (size_t i = 1; i < r.nr_fds; i++)
-			close(r.fds[i]);
-		free(r.fds);
+		*fd = m.nr_fds ? m.fds[0] : -1;
+		for (size_t i = 1; i < m.nr_fds; i++)
+			close(m.fds[i]);
+		free(m.fds);
 		return 0;
 	}
 	vu_log(vu_client_log(c), VU_LOG_ERR,
@@ -101,14 +99,14 @@ int vu_device_get_irq_info(struct vu_client *c, const struct vu_call_opts *o, ui
                            struct vfio_user_irq_info *info)
 {
 	struct vfio_user_irq_info req = {.argsz = sizeof(req), .index = index};
-	struct vu_reply r;
+	struct vu_msg m;
 	int err;
 
-	err = vu_call(c, VFIO_USER_DEVICE_GET_IRQ_INFO, &req, sizeof(req), NULL, 0, o, &r);
+	err = vu_call(c, VFIO_USER_DEVICE_GET_IRQ_INFO, &req, sizeof(req), NULL, 0, o, &m);
 	if (err)
 		return err;
-	memcpy(info, r.payload, sizeof(*info));
-	vu_reply_free(&r);
+	memcpy(info, m.payload, sizeof(*info));
+	vu_msg_release(&m);
 	if (info->index != index) {
 		vu_log(vu_client_log(c), VU_LOG_ERR, "IRQ info for index %u came back for %u",
 		       index, info->index);
@@ -211,19 +209,19 @@ int vu_region_read(struct vu_client *c, const struct vu_call_opts *o, uint32_t r
 		struct vfio_user_region_access req = {
 		    .offset = offset + done, .region = region, .count = (uint32_t)n};
 		const struct vfio_user_region_access *ack;
-		struct vu_reply r;
+		struct vu_msg m;
 		int err;
 
-		err = vu_call(c, VFIO_USER_REGION_READ, &req, sizeof(req), NULL, 0, &oo, &r);
+		err = vu_call(c, VFIO_USER_REGION_READ, &req, sizeof(req), NULL, 0, &oo, &m);
 		if (err)
 			return err;
-		ack = r.payload;
-		if (ack->count != n || r.len < sizeof(*ack) + n) {
-			vu_reply_free(&r);
+		ack = m.payload;
+		if (ack->count != n || m.len < sizeof(*ack) + n) {
+			vu_msg_release(&m);
 			return -EIO;
 		}
 		memcpy((char *)buf + done, ack->data, n);
-		vu_reply_free(&r);
+		vu_msg_release(&m);
 		done += n;
 	}
 	return 0;
@@ -242,15 +240,15 @@ int vu_region_write(struct vu_client *c, const struct vu_call_opts *o, uint32_t 
 		    .offset = offset + done, .region = region, .count = (uint32_t)n};
 		struct iovec iov[2] = {{.iov_base = &req, .iov_len = sizeof(req)},
 		                       {.iov_base = (char *)buf + done, .iov_len = n}};
-		struct vu_reply r;
+		struct vu_msg m;
 		uint32_t got;
 		int err;
 
-		err = vu_callv(c, VFIO_USER_REGION_WRITE, iov, 2, NULL, 0, &oo, &r);
+		err = vu_callv(c, VFIO_USER_REGION_WRITE, iov, 2, NULL, 0, &oo, &m);
 		if (err)
 			return err;
-		got = ((struct vfio_user_region_access *)r.payload)->count;
-		vu_reply_free(&r);
+		got = ((struct vfio_user_region_access *)m.payload)->count;
+		vu_msg_release(&m);
 		if (got != n)
 			return -EIO;
 		done += n;
@@ -284,15 +282,15 @@ static int write_multi_one(struct vu_client *c, const struct vu_call_opts *o,
 	struct vfio_user_write_multi hdr = {.wr_cnt = n};
 	struct iovec iov[2] = {{.iov_base = &hdr, .iov_len = sizeof(hdr)},
 	                       {.iov_base = (void *)wrs, .iov_len = n * sizeof(*wrs)}};
-	struct vu_reply r;
+	struct vu_msg m;
 	uint64_t done;
 	int err;
 
-	err = vu_callv(c, VFIO_USER_REGION_WRITE_MULTI, iov, 2, NULL, 0, o, &r);
+	err = vu_callv(c, VFIO_USER_REGION_WRITE_MULTI, iov, 2, NULL, 0, o, &m);
 	if (err)
 		return err;
-	memcpy(&done, r.payload, sizeof(done));
-	vu_reply_free(&r);
+	memcpy(&done, m.payload, sizeof(done));
+	vu_msg_release(&m);
 	return done == n ? 0 : -EIO;
 }
 
@@ -347,22 +345,22 @@ int vu_device_reset(struct vu_client *c, const struct vu_call_opts *o)
 int vu_device_feature(struct vu_client *c, const struct vu_call_opts *o, void *buf, size_t len,
                       size_t *out_len)
 {
-	struct vu_reply r;
+	struct vu_msg m;
 	int err;
 
 	if (len < sizeof(struct vfio_user_device_feature))
 		return -EINVAL;
-	err = vu_call(c, VFIO_USER_DEVICE_FEATURE, buf, len, NULL, 0, o, &r);
+	err = vu_call(c, VFIO_USER_DEVICE_FEATURE, buf, len, NULL, 0, o, &m);
 	if (err)
 		return err;
-	if (r.len > len) {
+	if (m.len > len) {
 		vu_log(vu_client_log(c), VU_LOG_ERR,
-		       "DEVICE_FEATURE reply of %zu bytes, room for %zu", r.len, len);
-		vu_reply_free(&r);
+		       "DEVICE_FEATURE reply of %zu bytes, room for %zu", m.len, len);
+		vu_msg_release(&m);
 		return -EPROTO;
 	}
-	memcpy(buf, r.payload, r.len);
-	*out_len = r.len;
-	vu_reply_free(&r);
+	memcpy(buf, m.payload, m.len);
+	*out_len = m.len;
+	vu_msg_release(&m);
 	return 0;
 }

@@ -9,13 +9,13 @@
 
 #define VU_LOG_LINE_MAX 512
 
-static const char *level_name(enum vu_log_level lvl)
+const char *vu_log_level_name(enum vu_log_level lvl)
 {
 	switch (lvl) {
 	case VU_LOG_ERR:
 		return "error";
 	case VU_LOG_WARN:
-		return "warning";
+		return "warn";
 	case VU_LOG_INFO:
 		return "info";
 	case VU_LOG_DEBUG:
@@ -42,5 +42,5 @@ void vu_log(const struct vu_log *log, enum vu_log_level lvl, const char *fmt, ..
 		return;
 	}
 	/* One fprintf per line: stdio's lock keeps lines from threads whole. */
-	fprintf(stderr, "vfio-user: %s: %s\n", level_name(lvl), line);
+	fprintf(stderr, "vfio-user: %s: %s\n", vu_log_level_name(lvl), line);
 }

@@ -17,6 +17,9 @@ struct vu_log {
 	void *arg;
 };
 
+/* The level's name in log lines: "error", "warn", "info", "debug". */
+const char *vu_log_level_name(enum vu_log_level lvl);
+
 /* Format and emit one line through log (NULL = stderr, warnings and worse). */
 void vu_log(const struct vu_log *log, enum vu_log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

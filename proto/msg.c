@@ -14,6 +14,7 @@
 
 #include <linux/vfio.h>
 
+#include "common/common.h"
 #include "msg.h"
 
 #define HDR_SIZE sizeof(struct vfio_user_header)
@@ -30,7 +31,28 @@
 /* A GET_REGION_IO_FDS sub-region: at least the 40 bytes both types use. */
 #define SUB_REGION_MIN_SIZE sizeof(struct vfio_user_sub_region_io_fd)
 
+/* How the bytes after an access's fixed part must look. */
+enum tail {
+	TAIL_NONE,  /* nothing may follow */
+	TAIL_DATA,  /* exactly count bytes of data */
+	TAIL_EXTRA, /* anything, ignored */
+};
+
+struct chk;
+
+/*
+ * One direction of a command: its check, and what the checks shared by
+ * several commands need to know of it.
+ */
+struct side {
+	int (*check)(struct chk *c);
+	size_t fixed;   /* the fixed part of an info request or reply */
+	enum tail tail; /* what follows an access's or MIG_DATA's fixed part */
+	bool argsz;     /* MIG_DATA: argsz must cover the fixed part */
+};
+
 struct chk {
+	const struct side *want; /* the rule's side for this message */
 	const uint8_t *p;
 	size_t len;
 	size_t nr_fds;
@@ -43,29 +65,8 @@ struct chk {
 
 struct rule {
 	const char *name;
-	int (*request)(struct chk *c);
-	int (*reply)(struct chk *c);
+	struct side request, reply;
 };
-
-static void vwhy(char *why, size_t whylen, size_t at, const char *fmt, va_list ap)
-{
-	if (!why || at >= whylen)
-		return;
-	vsnprintf(why + at, whylen - at, fmt, ap);
-}
-
-static int fail(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vwhy(why, whylen, 0, fmt, ap);
-	va_end(ap);
-	return -EPROTO;
-}
 
 /* A failure of message c, prefixed with its command and direction. */
 static int bad(struct chk *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -82,7 +83,7 @@ static int bad(struct chk *c, const char *fmt, ...)
 	if (n < 0)
 		return -EPROTO;
 	va_start(ap, fmt);
-	vwhy(c->why, c->whylen, (size_t)n, fmt, ap);
+	why_vprintf(c->why, c->whylen, (size_t)n, fmt, ap);
 	va_end(ap);
 	return -EPROTO;
 }
@@ -251,46 +252,21 @@ static int check_dma_unmap_reply(struct chk *c)
 	return ret ? ret : want_fds(c, 0);
 }
 
-/* Requests whose payload is one fixed struct starting with argsz, asking
- * for a reply of the same fixed size. */
-static int check_info_request(struct chk *c, size_t fixed)
+/* Requests whose payload is one fixed struct (the rule's fixed) starting
+ * with argsz, asking for a reply of the same fixed size. */
+static int check_info_request(struct chk *c)
 {
-	int ret = request_argsz(c, fixed, fixed);
+	int ret = request_argsz(c, c->want->fixed, c->want->fixed);
 
 	return ret ? ret : want_fds(c, 0);
 }
 
-static int check_info_reply(struct chk *c, size_t fixed)
+static int check_info_reply(struct chk *c)
 {
 	bool full = false;
-	int ret = reply_argsz(c, fixed, &full);
+	int ret = reply_argsz(c, c->want->fixed, &full);
 
 	return ret ? ret : want_fds(c, 0);
-}
-
-static int check_device_info_request(struct chk *c)
-{
-	return check_info_request(c, sizeof(struct vfio_user_device_info));
-}
-
-static int check_device_info_reply(struct chk *c)
-{
-	return check_info_reply(c, sizeof(struct vfio_user_device_info));
-}
-
-static int check_irq_info_request(struct chk *c)
-{
-	return check_info_request(c, sizeof(struct vfio_user_irq_info));
-}
-
-static int check_irq_info_reply(struct chk *c)
-{
-	return check_info_reply(c, sizeof(struct vfio_user_irq_info));
-}
-
-static int check_region_info_request(struct chk *c)
-{
-	return check_info_request(c, sizeof(struct vfio_user_region_info));
 }
 
 /*
@@ -332,11 +308,6 @@ static int check_region_info_reply(struct chk *c)
 	if (vu_cap_chain_check(c->p, c->len, ri.cap_offset, sizeof(ri), chain, sizeof(chain)))
 		return bad(c, "%s", chain);
 	return want_fds(c, sparse_areas(c->p, ri.cap_offset));
-}
-
-static int check_io_fds_request(struct chk *c)
-{
-	return check_info_request(c, sizeof(struct vfio_user_region_io_fds));
 }
 
 /* The sub-region array of a complete GET_REGION_IO_FDS reply: entries of
@@ -422,16 +393,10 @@ static int check_set_irqs(struct chk *c)
 	return want_fds(c, (s.flags & VFIO_IRQ_SET_DATA_EVENTFD) ? s.count : 0);
 }
 
-/* How the bytes after an access's fixed part must look. */
-enum tail {
-	TAIL_NONE,  /* nothing may follow */
-	TAIL_DATA,  /* exactly count bytes of data */
-	TAIL_EXTRA, /* anything, ignored */
-};
-
-/* A region or DMA access: fixed part, then what tail says. */
-static int check_access(struct chk *c, uint64_t count, enum tail tail)
+/* A region or DMA access: fixed part, then what the rule's tail says. */
+static int check_access(struct chk *c, uint64_t count)
 {
+	enum tail tail = c->want->tail;
 	size_t fixed = sizeof(struct vfio_user_region_access);
 	int ret = want_xfer(c, count);
 
@@ -445,37 +410,16 @@ static int check_access(struct chk *c, uint64_t count, enum tail tail)
 	return want_fds(c, 0);
 }
 
-static int check_region_access(struct chk *c, enum tail tail)
+static int check_region_access(struct chk *c)
 {
 	int ret = want_min(c, sizeof(struct vfio_user_region_access));
 
 	if (ret)
 		return ret;
-	return check_access(c, rd32(c->p, offsetof(struct vfio_user_region_access, count)), tail);
+	return check_access(c, rd32(c->p, offsetof(struct vfio_user_region_access, count)));
 }
 
-/* libvfio-user's server reads the fixed part of a read request only. */
-static int check_region_read_request(struct chk *c)
-{
-	return check_region_access(c, TAIL_EXTRA);
-}
-
-static int check_region_read_reply(struct chk *c)
-{
-	return check_region_access(c, TAIL_DATA);
-}
-
-static int check_region_write_request(struct chk *c)
-{
-	return check_region_access(c, TAIL_DATA);
-}
-
-static int check_region_write_reply(struct chk *c)
-{
-	return check_region_access(c, TAIL_NONE);
-}
-
-static int check_dma_access(struct chk *c, enum tail tail)
+static int check_dma_access(struct chk *c)
 {
 	struct vfio_user_dma_access a;
 	int ret = want_min(c, sizeof(a));
@@ -484,22 +428,13 @@ static int check_dma_access(struct chk *c, enum tail tail)
 		return ret;
 	memcpy(&a, c->p, sizeof(a));
 	ret = want_no_wrap(c, a.addr, a.count);
-	return ret ? ret : check_access(c, a.count, tail);
-}
-
-static int check_dma_read_request(struct chk *c)
-{
-	return check_dma_access(c, TAIL_NONE);
-}
-
-static int check_dma_read_reply(struct chk *c)
-{
-	return check_dma_access(c, TAIL_DATA);
+	return ret ? ret : check_access(c, a.count);
 }
 
 /* libvfio-user sends every piece of a split DMA_WRITE in a message as long
  * as the first, so the last may hold bytes past count: they are ignored,
- * but must stay within the transfer limit. */
+ * but must stay within the transfer limit. Otherwise it is an access with
+ * its data (the rule's tail). */
 static int check_dma_write_request(struct chk *c)
 {
 	size_t fixed = sizeof(struct vfio_user_dma_access);
@@ -515,7 +450,7 @@ static int check_dma_write_request(struct chk *c)
 			ret = want_no_wrap(c, rd64(c->p, 0), count);
 		return ret ? ret : want_fds(c, 0);
 	}
-	return check_dma_access(c, TAIL_DATA);
+	return check_dma_access(c);
 }
 
 /* The spec's table gives this reply a 4-byte count (12 bytes); libvfio-user
@@ -614,16 +549,18 @@ static int check_device_feature_reply(struct chk *c)
 	return ret ? ret : want_fds(c, 0);
 }
 
-/* MIG_DATA: argsz, size, then size bytes when with_data. */
-static int check_mig_data(struct chk *c, bool with_data, bool check_argsz)
+/* MIG_DATA: argsz (checked when the rule says so), size, then size bytes
+ * when the rule's tail is TAIL_DATA, nothing when TAIL_NONE. */
+static int check_mig_data(struct chk *c)
 {
+	bool with_data = c->want->tail == TAIL_DATA;
 	size_t fixed = sizeof(struct vfio_user_mig_data);
 	uint32_t size;
 	int ret = want_min(c, fixed);
 
 	if (ret)
 		return ret;
-	if (check_argsz && rd32(c->p, 0) < fixed)
+	if (c->want->argsz && rd32(c->p, 0) < fixed)
 		return bad(c, "argsz %u is below %zu", rd32(c->p, 0), fixed);
 	size = rd32(c->p, offsetof(struct vfio_user_mig_data, size));
 	ret = want_xfer(c, size);
@@ -636,58 +573,68 @@ static int check_mig_data(struct chk *c, bool with_data, bool check_argsz)
 	return want_fds(c, 0);
 }
 
-static int check_mig_data_read_request(struct chk *c)
-{
-	return check_mig_data(c, false, true);
-}
-
-static int check_mig_data_read_reply(struct chk *c)
-{
-	return check_mig_data(c, true, false);
-}
-
-static int check_mig_data_write_request(struct chk *c)
-{
-	return check_mig_data(c, true, true);
-}
-
 /* libvfio-user answers a MIG_DATA_WRITE with no payload; an echo of the
- * fixed part is accepted too. */
+ * fixed part (the rule: no data, argsz not checked) is accepted too. */
 static int check_mig_data_write_reply(struct chk *c)
 {
 	if (c->len == 0)
 		return want_fds(c, 0);
-	return check_mig_data(c, false, false);
+	return check_mig_data(c);
 }
 
 static const struct rule rules[VFIO_USER_MAX_COMMAND] = {
-    [VFIO_USER_VERSION] = {"VERSION", check_version, check_version},
-    [VFIO_USER_DMA_MAP] = {"DMA_MAP", check_dma_map, check_empty},
-    [VFIO_USER_DMA_UNMAP] = {"DMA_UNMAP", check_dma_unmap_request, check_dma_unmap_reply},
-    [VFIO_USER_DEVICE_GET_INFO] = {"DEVICE_GET_INFO", check_device_info_request,
-                                   check_device_info_reply},
-    [VFIO_USER_DEVICE_GET_REGION_INFO] = {"DEVICE_GET_REGION_INFO", check_region_info_request,
-                                          check_region_info_reply},
-    [VFIO_USER_DEVICE_GET_REGION_IO_FDS] = {"DEVICE_GET_REGION_IO_FDS", check_io_fds_request,
-                                            check_io_fds_reply},
-    [VFIO_USER_DEVICE_GET_IRQ_INFO] = {"DEVICE_GET_IRQ_INFO", check_irq_info_request,
-                                       check_irq_info_reply},
-    [VFIO_USER_DEVICE_SET_IRQS] = {"DEVICE_SET_IRQS", check_set_irqs, check_empty},
-    [VFIO_USER_REGION_READ] = {"REGION_READ", check_region_read_request, check_region_read_reply},
-    [VFIO_USER_REGION_WRITE] = {"REGION_WRITE", check_region_write_request,
-                                check_region_write_reply},
-    [VFIO_USER_DMA_READ] = {"DMA_READ", check_dma_read_request, check_dma_read_reply},
-    [VFIO_USER_DMA_WRITE] = {"DMA_WRITE", check_dma_write_request, check_dma_write_reply},
-    [VFIO_USER_DEVICE_RESET] = {"DEVICE_RESET", check_reset_request, check_empty},
-    [VFIO_USER_DIRTY_PAGES] = {"DIRTY_PAGES", check_dirty_pages_request, check_dirty_pages_reply},
-    [VFIO_USER_REGION_WRITE_MULTI] = {"REGION_WRITE_MULTI", check_write_multi_request,
-                                      check_write_multi_reply},
-    [VFIO_USER_DEVICE_FEATURE] = {"DEVICE_FEATURE", check_device_feature_request,
-                                  check_device_feature_reply},
-    [VFIO_USER_MIG_DATA_READ] = {"MIG_DATA_READ", check_mig_data_read_request,
-                                 check_mig_data_read_reply},
-    [VFIO_USER_MIG_DATA_WRITE] = {"MIG_DATA_WRITE", check_mig_data_write_request,
-                                  check_mig_data_write_reply},
+    [VFIO_USER_VERSION] = {"VERSION", {check_version}, {check_version}},
+    [VFIO_USER_DMA_MAP] = {"DMA_MAP", {check_dma_map}, {check_empty}},
+    [VFIO_USER_DMA_UNMAP] = {"DMA_UNMAP", {check_dma_unmap_request}, {check_dma_unmap_reply}},
+    [VFIO_USER_DEVICE_GET_INFO] = {"DEVICE_GET_INFO",
+                                   {check_info_request,
+                                    .fixed = sizeof(struct vfio_user_device_info)},
+                                   {check_info_reply,
+                                    .fixed = sizeof(struct vfio_user_device_info)}},
+    [VFIO_USER_DEVICE_GET_REGION_INFO] = {"DEVICE_GET_REGION_INFO",
+                                          {check_info_request,
+                                           .fixed = sizeof(struct vfio_user_region_info)},
+                                          {check_region_info_reply}},
+    [VFIO_USER_DEVICE_GET_REGION_IO_FDS] = {"DEVICE_GET_REGION_IO_FDS",
+                                            {check_info_request,
+                                             .fixed = sizeof(struct vfio_user_region_io_fds)},
+                                            {check_io_fds_reply}},
+    [VFIO_USER_DEVICE_GET_IRQ_INFO] = {"DEVICE_GET_IRQ_INFO",
+                                       {check_info_request,
+                                        .fixed = sizeof(struct vfio_user_irq_info)},
+                                       {check_info_reply,
+                                        .fixed = sizeof(struct vfio_user_irq_info)}},
+    [VFIO_USER_DEVICE_SET_IRQS] = {"DEVICE_SET_IRQS", {check_set_irqs}, {check_empty}},
+    /* A REGION_READ request may carry anything after its fixed part:
+     * libvfio-user's server reads that part only. */
+    [VFIO_USER_REGION_READ] = {"REGION_READ",
+                               {check_region_access, .tail = TAIL_EXTRA},
+                               {check_region_access, .tail = TAIL_DATA}},
+    [VFIO_USER_REGION_WRITE] = {"REGION_WRITE",
+                                {check_region_access, .tail = TAIL_DATA},
+                                {check_region_access, .tail = TAIL_NONE}},
+    [VFIO_USER_DMA_READ] = {"DMA_READ",
+                            {check_dma_access, .tail = TAIL_NONE},
+                            {check_dma_access, .tail = TAIL_DATA}},
+    [VFIO_USER_DMA_WRITE] = {"DMA_WRITE",
+                             {check_dma_write_request, .tail = TAIL_DATA},
+                             {check_dma_write_reply}},
+    [VFIO_USER_DEVICE_RESET] = {"DEVICE_RESET", {check_reset_request}, {check_empty}},
+    [VFIO_USER_DIRTY_PAGES] = {"DIRTY_PAGES",
+                               {check_dirty_pages_request},
+                               {check_dirty_pages_reply}},
+    [VFIO_USER_REGION_WRITE_MULTI] = {"REGION_WRITE_MULTI",
+                                      {check_write_multi_request},
+                                      {check_write_multi_reply}},
+    [VFIO_USER_DEVICE_FEATURE] = {"DEVICE_FEATURE",
+                                  {check_device_feature_request},
+                                  {check_device_feature_reply}},
+    [VFIO_USER_MIG_DATA_READ] = {"MIG_DATA_READ",
+                                 {check_mig_data, .tail = TAIL_NONE, .argsz = true},
+                                 {check_mig_data, .tail = TAIL_DATA}},
+    [VFIO_USER_MIG_DATA_WRITE] = {"MIG_DATA_WRITE",
+                                  {check_mig_data, .tail = TAIL_DATA, .argsz = true},
+                                  {check_mig_data_write_reply, .tail = TAIL_NONE}},
 };
 
 static const struct rule *rule_of(uint16_t cmd)
@@ -709,14 +656,17 @@ int vu_header_check(const struct vfio_user_header *hdr, char *why, size_t whylen
 	uint32_t type = hdr->flags & VFIO_USER_F_TYPE_MASK;
 
 	if (type != VFIO_USER_F_TYPE_COMMAND && type != VFIO_USER_F_TYPE_REPLY)
-		return fail(why, whylen, "message type %u is neither command nor reply", type);
+		return why_fail(-EPROTO, why, whylen,
+		                "message type %u is neither command nor reply", type);
 	if (type == VFIO_USER_F_TYPE_COMMAND && (hdr->flags & VFIO_USER_F_ERROR))
-		return fail(why, whylen, "command %u carries the error flag", hdr->cmd);
+		return why_fail(-EPROTO, why, whylen, "command %u carries the error flag",
+		                hdr->cmd);
 	if (type == VFIO_USER_F_TYPE_REPLY && (hdr->flags & VFIO_USER_F_NO_REPLY))
-		return fail(why, whylen, "reply to %u carries the no-reply flag", hdr->cmd);
+		return why_fail(-EPROTO, why, whylen, "reply to %u carries the no-reply flag",
+		                hdr->cmd);
 	if (hdr->msg_size < HDR_SIZE || hdr->msg_size > VU_MSG_MAX_SIZE)
-		return fail(why, whylen, "message size %u is not within %zu..%zu", hdr->msg_size,
-		            HDR_SIZE, (size_t)VU_MSG_MAX_SIZE);
+		return why_fail(-EPROTO, why, whylen, "message size %u is not within %zu..%zu",
+		                hdr->msg_size, HDR_SIZE, (size_t)VU_MSG_MAX_SIZE);
 	return 0;
 }
 
@@ -740,13 +690,13 @@ int vu_msg_check(const struct vfio_user_header *hdr, const void *payload, size_t
 	if (ret)
 		return ret;
 	if (len != hdr->msg_size - HDR_SIZE)
-		return fail(why, whylen, "payload of %zu bytes, header says %zu", len,
-		            (size_t)(hdr->msg_size - HDR_SIZE));
+		return why_fail(-EPROTO, why, whylen, "payload of %zu bytes, header says %zu", len,
+		                (size_t)(hdr->msg_size - HDR_SIZE));
 	if (len && !payload)
-		return fail(why, whylen, "payload of %zu bytes missing", len);
+		return why_fail(-EPROTO, why, whylen, "payload of %zu bytes missing", len);
 	r = rule_of(hdr->cmd);
 	if (!r)
-		return fail(why, whylen, "unknown command %u", hdr->cmd);
+		return why_fail(-EPROTO, why, whylen, "unknown command %u", hdr->cmd);
 	if (nr_fds > VU_MAX_MSG_FDS_LIMIT)
 		return bad(&c, "carries %zu fds, more than any message may", nr_fds);
 	/* The spec makes an error reply a bare header, but libvfio-user sends
@@ -754,7 +704,8 @@ int vu_msg_check(const struct vfio_user_header *hdr, const void *payload, size_t
 	 * counts, whatever follows it. */
 	if (reply && (hdr->flags & VFIO_USER_F_ERROR))
 		return want_fds(&c, 0);
-	return reply ? r->reply(&c) : r->request(&c);
+	c.want = reply ? &r->reply : &r->request;
+	return c.want->check(&c);
 }
 
 /* Set *size to the bytes the capability at off (its header in range) takes
@@ -767,21 +718,22 @@ static int cap_size(const uint8_t *p, size_t len, uint64_t off, uint16_t id, uin
 	switch (id) {
 	case VFIO_REGION_INFO_CAP_SPARSE_MMAP:
 		if (off + CAP_SPARSE_MMAP_FIXED > len)
-			return fail(why, whylen, "sparse mmap at %llu cut short",
-			            (unsigned long long)off);
+			return why_fail(-EPROTO, why, whylen, "sparse mmap at %llu cut short",
+			                (unsigned long long)off);
 		nr = rd32(p, off + sizeof(struct vfio_user_cap_header));
 		*size = CAP_SPARSE_MMAP_FIXED + nr * CAP_SPARSE_AREA_SIZE;
 		if (off + *size > len)
-			return fail(why, whylen,
-			            "sparse mmap at %llu: %llu areas overflow %zu bytes",
-			            (unsigned long long)off, (unsigned long long)nr, len);
+			return why_fail(-EPROTO, why, whylen,
+			                "sparse mmap at %llu: %llu areas overflow %zu bytes",
+			                (unsigned long long)off, (unsigned long long)nr, len);
 		for (i = 0; i < nr; i++) {
 			area = off + CAP_SPARSE_MMAP_FIXED + i * CAP_SPARSE_AREA_SIZE;
 			a_off = rd64(p, area);
 			a_size = rd64(p, area + 8);
 			if (a_off + a_size < a_off)
-				return fail(why, whylen, "sparse mmap area %llu wraps around",
-				            (unsigned long long)i);
+				return why_fail(-EPROTO, why, whylen,
+				                "sparse mmap area %llu wraps around",
+				                (unsigned long long)i);
 		}
 		return 0;
 	case VFIO_REGION_INFO_CAP_TYPE:
@@ -793,8 +745,8 @@ static int cap_size(const uint8_t *p, size_t len, uint64_t off, uint16_t id, uin
 		break;
 	}
 	if (off + *size > len)
-		return fail(why, whylen, "capability %u at %llu runs past %zu bytes", id,
-		            (unsigned long long)off, len);
+		return why_fail(-EPROTO, why, whylen, "capability %u at %llu runs past %zu bytes",
+		                id, (unsigned long long)off, len);
 	return 0;
 }
 
@@ -810,14 +762,17 @@ int vu_cap_chain_check(const void *buf, size_t len, uint32_t first, size_t fixed
 	 * point strictly forward: no loop, no overlap, at most len/8 steps. */
 	while (off) {
 		if (off < floor)
-			return fail(why, whylen, "capability at %llu points back before %llu",
-			            (unsigned long long)off, (unsigned long long)floor);
+			return why_fail(-EPROTO, why, whylen,
+			                "capability at %llu points back before %llu",
+			                (unsigned long long)off, (unsigned long long)floor);
 		if (off % 4)
-			return fail(why, whylen, "capability at %llu is not 4-byte aligned",
-			            (unsigned long long)off);
+			return why_fail(-EPROTO, why, whylen,
+			                "capability at %llu is not 4-byte aligned",
+			                (unsigned long long)off);
 		if (off + sizeof(h) > len)
-			return fail(why, whylen, "capability at %llu is past the %zu bytes",
-			            (unsigned long long)off, len);
+			return why_fail(-EPROTO, why, whylen,
+			                "capability at %llu is past the %zu bytes",
+			                (unsigned long long)off, len);
 		memcpy(&h, p + off, sizeof(h));
 		ret = cap_size(p, len, off, h.id, &size, why, whylen);
 		if (ret)

@@ -19,6 +19,30 @@
  * plus its fixed part. Anything bigger is a protocol error. */
 #define VU_MSG_MAX_SIZE (sizeof(struct vfio_user_header) + 64 + VU_MAX_XFER_SIZE_LIMIT)
 
+/* The largest region info (with its capability chain) either side builds or
+ * believes: a client asks again for at most this argsz, a server answers at
+ * most this much. */
+#define VU_REGION_INFO_MAX 65536u
+
+/*
+ * One received message, a request or a reply (a call's reply is one):
+ * payload (len bytes) and fds belong to it until vu_msg_release.
+ */
+struct vu_msg {
+	struct vfio_user_header hdr;
+	void *payload;
+	size_t len;
+	int *fds;
+	size_t nr_fds;
+	/* payload lies in a buffer of someone else's (a receiver's struct
+	 * vu_rx, a call's reply_buf): not freed */
+	bool borrowed;
+};
+
+/* Free the payload and close the fds of m (safe on NULL and on a zeroed
+ * struct); m is left empty. */
+void vu_msg_release(struct vu_msg *m);
+
 /* The command's name, e.g. "DEVICE_GET_REGION_INFO", or "unknown". */
 const char *vu_command_name(uint16_t cmd);
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <linux/vfio.h>
 
+#include "common/common.h"
 #include "msg.h"
 #include "server.h"
 #include "sock.h"
@@ -23,7 +24,6 @@
 #define HELLO_TIMEOUT_MS 5000 /* the client's VERSION */
 #define DMA_TIMEOUT_MS   5000 /* the client's answer to a DMA request */
 #define QUEUE_MAX        4096 /* commands held while a DMA request waits */
-#define REGION_INFO_MAX  65536
 
 struct queued {
 	struct queued *next;
@@ -71,27 +71,19 @@ int vu_server_listen(const char *path)
 	return vu_sock_listen_unix(path);
 }
 
-static int64_t now_ms(void)
+static int reply_alloc(struct reply *rep, const void *src, size_t len)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int reply_alloc(struct reply *r, const void *src, size_t len)
-{
-	r->data = malloc(len ? len : 1);
-	if (!r->data)
+	rep->data = malloc(len ? len : 1);
+	if (!rep->data)
 		return -ENOMEM;
 	if (src)
-		memcpy(r->data, src, len);
-	r->len = len;
+		memcpy(rep->data, src, len);
+	rep->len = len;
 	return 0;
 }
 
 static int send_reply(struct vu_server_conn *s, const struct vfio_user_header *req, int err,
-                      const struct reply *r)
+                      const struct reply *rep)
 {
 	struct vfio_user_header h = {
 	    .msg_id = req->msg_id, .cmd = req->cmd, .flags = VFIO_USER_F_TYPE_REPLY};
@@ -103,9 +95,9 @@ static int send_reply(struct vu_server_conn *s, const struct vfio_user_header *r
 	if (err) {
 		h.flags |= VFIO_USER_F_ERROR;
 		h.error_no = (uint32_t)-err;
-	} else if (r) {
-		iov = (struct iovec){.iov_base = r->data, .iov_len = r->len};
-		fd = r->fd;
+	} else if (rep) {
+		iov = (struct iovec){.iov_base = rep->data, .iov_len = rep->len};
+		fd = rep->fd;
 	}
 	return vu_sock_send(s->fd, &h, &iov, iov.iov_len ? 1 : 0, &fd, fd >= 0 ? 1 : 0);
 }
@@ -122,7 +114,7 @@ static int take_fd(struct vu_msg *m, size_t i)
 	return fd;
 }
 
-static int do_dma_map(struct vu_server_conn *s, struct vu_msg *m, struct reply *r)
+static int do_dma_map(struct vu_server_conn *s, struct vu_msg *m, struct reply *rep)
 {
 	int fd = take_fd(m, 0);
 
@@ -134,17 +126,17 @@ static int do_dma_map(struct vu_server_conn *s, struct vu_msg *m, struct reply *
 	return s->ops->dma_map(s->dev, m->payload, fd);
 }
 
-static int do_dma_unmap(struct vu_server_conn *s, struct vu_msg *m, struct reply *r)
+static int do_dma_unmap(struct vu_server_conn *s, struct vu_msg *m, struct reply *rep)
 {
 	int err;
 
 	if (!s->ops->dma_unmap)
 		return -ENOTSUP;
 	err = s->ops->dma_unmap(s->dev, m->payload);
-	return err ? err : reply_alloc(r, m->payload, sizeof(struct vfio_user_dma_unmap));
+	return err ? err : reply_alloc(rep, m->payload, sizeof(struct vfio_user_dma_unmap));
 }
 
-static int do_device_info(struct vu_server_conn *s, struct vu_msg *m, struct reply *r)
+static int do_device_info(struct vu_server_conn *s, struct vu_msg *m, struct reply *rep)
 {
 	struct vfio_user_device_info info = {.argsz = sizeof(info)};
 	int err;
@@ -153,10 +145,10 @@ static int do_device_info(struct vu_server_conn *s, struct vu_msg *m, struct rep
 		return -ENOTSUP;
 	err = s->ops->device_info(s->dev, &info);
 	info.argsz = sizeof(info);
-	return err ? err : reply_alloc(r, &info, sizeof(info));
+	return err ? err : reply_alloc(rep, &info, sizeof(info));
 }
 
-static int do_region_info(struct vu_server_conn *s, struct vu_msg *m, struct reply *r)
+static int do_region_info(struct vu_server_conn *s, struct vu_msg *m, struct reply *rep)
 {
 	const struct vfio_user_region_info *req = m->payload;
 	struct vfio_user_region_info *info;
@@ -166,17 +158,17 @@ static int do_region_info(struct vu_server_conn *s, struct vu_msg *m, struct rep
 	if (!s->ops->region_info)
 		return -ENOTSUP;
 	room = req->argsz < sizeof(*info) ? sizeof(*info) : req->argsz;
-	if (room > REGION_INFO_MAX)
-		room = REGION_INFO_MAX;
-	err = reply_alloc(r, NULL, room);
+	if (room > VU_REGION_INFO_MAX)
+		room = VU_REGION_INFO_MAX;
+	err = reply_alloc(rep, NULL, room);
 	if (err)
 		return err;
-	memset(r->data, 0, room);
-	info = r->data;
+	memset(rep->data, 0, room);
+	info = rep->data;
 	info->argsz = (uint32_t)room;
 	info->index = req->index;
 	len = room;
-	err = s->ops->region_info(s->dev, req->index, r->data, &len, &r->fd);
+	err = s->ops->region_info(s->dev, req->index, rep->data, &len, &rep->fd);
 	if (err)
 		return err;
 	if (len < sizeof(*info) || len > UINT32_MAX) {
@@ -192,15 +184,15 @@ static int do_region_info(struct vu_server_conn *s, struct vu_msg *m, struct rep
 		 * is in the reply, and QEMU's client refuses the other form. */
 		info->flags &= ~VFIO_REGION_INFO_FLAG_CAPS;
 		info->cap_offset = 0;
-		r->len = sizeof(*info);
-		r->fd = -1;
+		rep->len = sizeof(*info);
+		rep->fd = -1;
 	} else {
-		r->len = len;
+		rep->len = len;
 	}
 	return 0;
 }
 
-static int do_irq_info(struct vu_server_conn *s, struct vu_msg *m, struct reply *r)
+static int do_irq_info(struct vu_server_conn *s, struct vu_msg *m, struct reply *rep)
 {
 	const struct vfio_user_irq_info *req = m->payload;
 	struct vfio_user_irq_info info = {.argsz = sizeof(info), .index = req->index};
@@ -211,10 +203,10 @@ static int do_irq_info(struct vu_server_conn *s, struct vu_msg *m, struct reply 
 	err = s->ops->irq_info(s->dev, req->index, &info);
 	info.argsz = sizeof(info);
 	info.index = req->index;
-	return err ? err : reply_alloc(r, &info, sizeof(info));
+	return err ? err : reply_alloc(rep, &info, sizeof(info));
 }
 
-static int do_set_irqs(struct vu_server_conn *s, struct vu_msg *m, struct reply *r)
+static int do_set_irqs(struct vu_server_conn *s, struct vu_msg *m, struct reply *rep)
 {
 	const struct vfio_user_irq_set *set = m->payload;
 	const uint8_t *data = (set->flags & VFIO_IRQ_SET_DATA_BOOL) ? set->data : NULL;
@@ -233,7 +225,7 @@ static int do_set_irqs(struct vu_server_conn *s, struct vu_msg *m, struct reply 
 	return err;
 }
 
-static int do_region_read(struct vu_server_conn *s, struct vu_msg *m, struct reply *r)
+static int do_region_read(struct vu_server_conn *s, struct vu_msg *m, struct reply *rep)
 {
 	const struct vfio_user_region_access *req = m->payload;
 	struct vfio_user_region_access *out;
@@ -241,15 +233,15 @@ static int do_region_read(struct vu_server_conn *s, struct vu_msg *m, struct rep
 
 	if (!s->ops->region_read)
 		return -ENOTSUP;
-	err = reply_alloc(r, NULL, sizeof(*req) + req->count);
+	err = reply_alloc(rep, NULL, sizeof(*req) + req->count);
 	if (err)
 		return err;
-	out = r->data;
+	out = rep->data;
 	memcpy(out, req, sizeof(*req));
 	return s->ops->region_read(s->dev, req->region, req->offset, out->data, req->count);
 }
 
-static int do_region_write(struct vu_server_conn *s, struct vu_msg *m, struct reply *r)
+static int do_region_write(struct vu_server_conn *s, struct vu_msg *m, struct reply *rep)
 {
 	const struct vfio_user_region_access *req = m->payload;
 	int err;
@@ -257,10 +249,10 @@ static int do_region_write(struct vu_server_conn *s, struct vu_msg *m, struct re
 	if (!s->ops->region_write)
 		return -ENOTSUP;
 	err = s->ops->region_write(s->dev, req->region, req->offset, req->data, req->count);
-	return err ? err : reply_alloc(r, req, sizeof(*req));
+	return err ? err : reply_alloc(rep, req, sizeof(*req));
 }
 
-static int do_write_multi(struct vu_server_conn *s, struct vu_msg *m, struct reply *r)
+static int do_write_multi(struct vu_server_conn *s, struct vu_msg *m, struct reply *rep)
 {
 	const struct vfio_user_write_multi *req = m->payload;
 	int err;
@@ -274,10 +266,10 @@ static int do_write_multi(struct vu_server_conn *s, struct vu_msg *m, struct rep
 		if (err)
 			return err;
 	}
-	return reply_alloc(r, &req->wr_cnt, sizeof(req->wr_cnt));
+	return reply_alloc(rep, &req->wr_cnt, sizeof(req->wr_cnt));
 }
 
-static int do_reset(struct vu_server_conn *s, struct vu_msg *m, struct reply *r)
+static int do_reset(struct vu_server_conn *s, struct vu_msg *m, struct reply *rep)
 {
 	return s->ops->reset ? s->ops->reset(s->dev) : -ENOTSUP;
 }
@@ -316,7 +308,7 @@ static handler_fn handler(uint16_t cmd)
  * -errno (the reply could not be sent). */
 static int dispatch(struct vu_server_conn *s, struct vu_msg *m, int bad)
 {
-	struct reply r = {.fd = -1};
+	struct reply rep = {.fd = -1};
 	char why[160];
 	handler_fn fn;
 	int err = bad;
@@ -341,7 +333,7 @@ static int dispatch(struct vu_server_conn *s, struct vu_msg *m, int bad)
 			err = -ENOTSUP;
 		} else {
 			current_conn = s;
-			err = fn(s, m, &r);
+			err = fn(s, m, &rep);
 			current_conn = NULL;
 		}
 	}
@@ -350,8 +342,8 @@ static int dispatch(struct vu_server_conn *s, struct vu_msg *m, int bad)
 	if (err && (m->hdr.flags & VFIO_USER_F_NO_REPLY))
 		vu_log(s->log, VU_LOG_WARN, "posted %s (message %u) failed: %s",
 		       vu_command_name(m->hdr.cmd), m->hdr.msg_id, strerror(-err));
-	err = s->dead ? s->dead : send_reply(s, &m->hdr, err, &r);
-	free(r.data);
+	err = s->dead ? s->dead : send_reply(s, &m->hdr, err, &rep);
+	free(rep.data);
 	return err;
 }
 
@@ -668,7 +660,7 @@ static int dma_one(struct vu_server_conn *s, uint16_t cmd, uint64_t addr, void *
 	if (err) {
 		vu_log(s->log, VU_LOG_ERR, "malformed %s reply: %s", vu_command_name(cmd), why);
 	} else if (m.hdr.flags & VFIO_USER_F_ERROR) {
-		err = m.hdr.error_no && m.hdr.error_no < 4096 ? -(int)m.hdr.error_no : -EIO;
+		err = errno_from_wire(m.hdr.error_no);
 	} else if (cmd == VFIO_USER_DMA_READ) {
 		ack = m.payload;
 		if (ack->count != count)

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/common.h"
 #include "msg.h"
 #include "sock.h"
 
@@ -33,6 +34,8 @@ struct fd_acc {
 
 void vu_msg_release(struct vu_msg *m)
 {
+	if (!m)
+		return;
 	for (size_t i = 0; i < m->nr_fds; i++) {
 		if (m->fds[i] >= 0)
 			close(m->fds[i]);
@@ -52,14 +55,6 @@ void vu_rx_fini(struct vu_rx *rx)
 	free(rx->big);
 	rx->big = NULL;
 	rx->big_cap = 0;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int vu_sock_wait(int fd, int timeout_ms)
@@ -483,29 +478,38 @@ static int place_payload(struct vu_msg *m, struct vu_rx *rx)
 	return m->payload ? 0 : -ENOMEM;
 }
 
+/* Read the whole header (header) or payload of a message. A peer that left
+ * before a header began has reset the connection; one that left in the
+ * middle of either broke the protocol (-EPROTO, why says where). */
+static int read_part(int fd, void *buf, size_t len, bool header, struct fd_acc *acc,
+                     int64_t deadline, char *why, size_t whylen)
+{
+	ssize_t n = read_full(fd, buf, len, acc, deadline);
+
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n == len)
+		return 0;
+	if (header && n == 0)
+		return -ECONNRESET;
+	if (header)
+		snprintf(why, whylen, "peer left in the middle of a header");
+	else
+		snprintf(why, whylen, "peer left in the middle of a %zu-byte message", len);
+	return -EPROTO;
+}
+
 int vu_sock_recv_rx(int fd, size_t max_fds, int timeout_ms, struct vu_msg *m, struct vu_rx *rx,
                     char *why, size_t whylen)
 {
 	struct fd_acc acc = {.max = max_fds};
 	int64_t deadline = now_ms() + timeout_ms;
-	ssize_t n;
 	int err;
 
 	memset(m, 0, sizeof(*m));
-	n = read_full(fd, &m->hdr, sizeof(m->hdr), &acc, deadline);
-	if (n == 0) {
-		err = -ECONNRESET;
+	err = read_part(fd, &m->hdr, sizeof(m->hdr), true, &acc, deadline, why, whylen);
+	if (err)
 		goto fail;
-	}
-	if (n >= 0 && (size_t)n < sizeof(m->hdr)) {
-		snprintf(why, whylen, "peer left in the middle of a header");
-		err = -EPROTO;
-		goto fail;
-	}
-	if (n < 0) {
-		err = (int)n;
-		goto fail;
-	}
 	err = vu_header_check(&m->hdr, why, whylen);
 	if (err)
 		goto fail;
@@ -513,16 +517,9 @@ int vu_sock_recv_rx(int fd, size_t max_fds, int timeout_ms, struct vu_msg *m, st
 	err = place_payload(m, rx);
 	if (err)
 		goto fail;
-	n = read_full(fd, m->payload, m->len, &acc, deadline);
-	if (n >= 0 && (size_t)n < m->len) {
-		snprintf(why, whylen, "peer left in the middle of a %zu-byte message", m->len);
-		err = -EPROTO;
+	err = read_part(fd, m->payload, m->len, false, &acc, deadline, why, whylen);
+	if (err)
 		goto fail;
-	}
-	if (n < 0) {
-		err = (int)n;
-		goto fail;
-	}
 	if (acc.overflow) {
 		snprintf(why, whylen, "message carried more than %zu fds", max_fds);
 		err = -EBADMSG;

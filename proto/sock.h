@@ -12,17 +12,8 @@
 #include <sys/uio.h>
 
 #include "log.h"
+#include "msg.h"
 #include "vfio-user.h"
-
-/* One received message. payload (len bytes) and fds belong to it. */
-struct vu_msg {
-	struct vfio_user_header hdr;
-	void *payload;
-	size_t len;
-	int *fds;
-	size_t nr_fds;
-	bool borrowed; /* payload lies in a struct vu_rx: not freed */
-};
 
 /*
  * Where a receiver that reads many messages puts them, to allocate nothing
@@ -40,9 +31,6 @@ struct vu_rx {
 
 /* Free what rx holds. */
 void vu_rx_fini(struct vu_rx *rx);
-
-/* Free the payload and close the fds of m (safe on a zeroed struct). */
-void vu_msg_release(struct vu_msg *m);
 
 /*
  * Connect to addr (PATH, unix:PATH, fd:N, tcp:HOST:PORT). Returns the socket

@@ -71,9 +71,7 @@ static void usage(FILE *f)
 
 static void log_line(void *arg, enum vu_log_level lvl, const char *line)
 {
-	static const char *const names[] = {"error", "warning", "info", "debug"};
-
-	fprintf(stderr, PROG ": %s: %s\n", names[lvl], line);
+	fprintf(stderr, PROG ": %s: %s\n", vu_log_level_name(lvl), line);
 }
 
 static int parse_uint(const char *opt, const char *s, unsigned long max, uint32_t *out)

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "log.h"
+#include "dlog.h"
 
 static void test_format(void **state)
 {

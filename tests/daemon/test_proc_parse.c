@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "host_proc.h"
-#include "log.h"
+#include "dlog.h"
 
 static void test_tgid(void **state)
 {

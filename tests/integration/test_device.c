@@ -174,7 +174,7 @@ static void test_region_info_small_argsz(void **state)
 	struct vfio_user_region_info req = {.argsz = sizeof(req),
 	                                    .index = VFIO_PCI_BAR2_REGION_INDEX};
 	const struct vfio_user_region_info *ri;
-	struct vu_reply r;
+	struct vu_msg r;
 
 	assert_int_equal(
 	    vu_call(f->c, VFIO_USER_DEVICE_GET_REGION_INFO, &req, sizeof(req), NULL, 0, NULL, &r),
@@ -187,7 +187,7 @@ static void test_region_info_small_argsz(void **state)
 	assert_int_equal(ri->cap_offset, 0);
 	assert_true(ri->flags & VFIO_REGION_INFO_FLAG_MMAP);
 	req.argsz = ri->argsz;
-	vu_reply_free(&r);
+	vu_msg_release(&r);
 	assert_int_equal(
 	    vu_call(f->c, VFIO_USER_DEVICE_GET_REGION_INFO, &req, sizeof(req), NULL, 0, NULL, &r),
 	    0);
@@ -196,7 +196,7 @@ static void test_region_info_small_argsz(void **state)
 	assert_true(ri->flags & VFIO_REGION_INFO_FLAG_CAPS);
 	check_sparse(ri, r.len);
 	assert_int_equal(r.nr_fds, 1);
-	vu_reply_free(&r);
+	vu_msg_release(&r);
 }
 
 static void test_region_info_no_mmap(void **state)

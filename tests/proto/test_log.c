@@ -76,7 +76,7 @@ static void stderr_by_default(void **state)
 	n = fread(out, 1, sizeof(out) - 1, tmp);
 	fclose(tmp);
 	out[n] = '\0';
-	assert_string_equal(out, "vfio-user: warning: peer sent 9 fds\n");
+	assert_string_equal(out, "vfio-user: warn: peer sent 9 fds\n");
 }
 
 int main(void)

@@ -9,8 +9,8 @@
  * priority prefix instead (sd-daemon(3)) and no timestamp: the journal keeps
  * its own.
  */
-#ifndef VFIO_USER_CUSE_LOG_H
-#define VFIO_USER_CUSE_LOG_H
+#ifndef VFIO_USER_CUSE_DLOG_H
+#define VFIO_USER_CUSE_DLOG_H
 
 #include <stdbool.h>
 #include <stddef.h>

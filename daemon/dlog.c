@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "log.h"
+#include "dlog.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,21 +8,6 @@
 #include <unistd.h>
 
 #define LINE_MAX_LEN 1024
-
-static const char *level_name(enum vu_log_level lvl)
-{
-	switch (lvl) {
-	case VU_LOG_ERR:
-		return "error";
-	case VU_LOG_WARN:
-		return "warn";
-	case VU_LOG_INFO:
-		return "info";
-	case VU_LOG_DEBUG:
-		return "debug";
-	}
-	return "?";
-}
 
 /* syslog(3) priorities, as the journal reads them from a <N> prefix. */
 static int priority(enum vu_log_level lvl)
@@ -68,8 +53,9 @@ size_t dlog_format(char *buf, size_t len, const struct timespec *ts, enum vu_log
 	return end_line(buf, len,
 	                snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s%s%s%s",
 	                         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	                         tm.tm_min, tm.tm_sec, ts->tv_nsec / 1000000, level_name(lvl),
-	                         name ? "[" : "", name ? name : "", name ? "] " : "", text));
+	                         tm.tm_min, tm.tm_sec, ts->tv_nsec / 1000000,
+	                         vu_log_level_name(lvl), name ? "[" : "", name ? name : "",
+	                         name ? "] " : "", text));
 }
 
 size_t dlog_format_journal(char *buf, size_t len, enum vu_log_level lvl, const char *name,
