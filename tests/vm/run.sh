@@ -143,7 +143,7 @@ extra=()
 memory=1G
 if [ $mode = qemu ]; then
 	# The QEMUs and the inner guest; 2 GiB leaves room for a nested guest.
-	"$here/qemu/prepare.sh" "${VUC_VM_CACHE:-$vm/cache}" "$kdir" "$vm/qemu-root" ||
+	"$here/qemu/prepare.sh" "${VUC_VM_CACHE:-$vm/cache}" "$kdir" "$vm/stage" "$vm/qemu-root" ||
 		die "preparing the QEMU suite failed"
 	extra=("$vm/qemu-root")
 	memory=2G
