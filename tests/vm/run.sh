@@ -24,7 +24,7 @@ in qemu. Prints what the VM prints.
                   10.0 and 7.2 (downloaded once, not installed) in the VM
   --build DIR     the CMake build directory to use
   --timeout SEC   hard limit for the VM run (default 1800; demo and smoke 300;
-                  qemu 3600)
+                  qemu 5400)
 
 Exit status: 0 when every test passed (or the demo succeeded) and the kernel
 reported no fault; 1 on a failed test, a missing summary, a hang, or a kernel
@@ -102,7 +102,7 @@ esac
 case $limit in
 '') case $mode in
 	test | bench) limit=1800 ;;
-	qemu) limit=3600 ;;
+	qemu) limit=5400 ;;
 	*) limit=300 ;;
 	esac ;;
 *[!0-9]* | 0)

@@ -34,7 +34,7 @@ SELECT=${1:-}
 # An inner boot takes 75-100 s under nested TCG: allow for a slow machine.
 GUEST_TIMEOUT=600
 # The guest of qemu7-inner-guest loads modules and runs two programs more:
-# 500-1100 s under load.
+# 630 s from QEMU's start on a 2-core host at load average 8-23.
 IOMMU_GUEST_TIMEOUT=1800
 QUIT_TIMEOUT=60
 GUEST_MEM=256M
