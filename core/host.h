@@ -90,6 +90,14 @@ struct host_ops {
 	 * off: 0, -EFAULT (past its end, or the wait bounded), or -errno. */
 	int (*file_read)(void *ctx, int fd, uint64_t off, void *buf, size_t len);
 	int (*file_write)(void *ctx, int fd, uint64_t off, const void *buf, size_t len);
+	/*
+	 * Optional (NULL: none): room for len bytes, the calling thread's,
+	 * that the four calls above fill or take without a copy of their own
+	 * when their buf lies in it. A server connection receives its DMA
+	 * data and builds its DMA_READ replies there. NULL when it has not
+	 * len bytes. Valid until the thread's next call to the host.
+	 */
+	void *(*dma_buf)(void *ctx, size_t len);
 };
 
 struct host {

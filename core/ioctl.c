@@ -89,24 +89,45 @@ static long device_get_info(const struct ictx *x)
 	return arg_write(x, 0, &info, minsz);
 }
 
+/*
+ * Read the fixed part (minsz bytes) of a REGION_INFO or IRQ_INFO request
+ * into info: both begin with argsz, flags and index. Returns the index, or
+ * -EINVAL for an argsz below minsz or an index past the device's nr, as
+ * vfio_pci_ioctl_get_region_info and vfio_pci_ioctl_get_irq_info check them.
+ */
+static long info_request(const struct ictx *x, void *info, size_t minsz, uint32_t nr,
+                         uint32_t *argsz)
+{
+	struct {
+		uint32_t argsz, flags, index;
+	} head;
+	int ret = arg_read(x, 0, info, minsz);
+
+	if (ret < 0)
+		return ret;
+	memcpy(&head, info, sizeof(head));
+	if (head.argsz < minsz || head.index >= nr)
+		return -EINVAL;
+	*argsz = head.argsz;
+	return head.index;
+}
+
 static long device_get_region_info(const struct ictx *x)
 {
 	struct vfio_region_info info;
 	size_t minsz = offsetofend(struct vfio_region_info, offset);
 	const struct vregion *reg;
 	uint32_t argsz;
-	int ret = arg_read(x, 0, &info, minsz);
+	long index = info_request(x, &info, minsz, x->conn->dev.num_regions, &argsz);
+	int ret;
 
-	if (ret < 0)
-		return ret;
-	if (info.argsz < minsz || info.index >= x->conn->dev.num_regions)
-		return -EINVAL;
-	ret = vdev_info_region(x->d, x->conn, x->vr, info.index, &reg);
+	if (index < 0)
+		return index;
+	ret = vdev_info_region(x->d, x->conn, x->vr, index, &reg);
 	if (ret < 0)
 		return vdev_errno(x->d, ret);
 	if (reg->err)
 		return reg->err;
-	argsz = info.argsz;
 	info = reg->info;
 	info.argsz = argsz;
 	if (reg->caps_len) {
@@ -129,18 +150,16 @@ static long device_get_irq_info(const struct ictx *x)
 	size_t minsz = offsetofend(struct vfio_irq_info, count);
 	const struct virq *q;
 	uint32_t argsz;
-	int ret = arg_read(x, 0, &info, minsz);
+	long index = info_request(x, &info, minsz, x->conn->dev.num_irqs, &argsz);
+	int ret;
 
-	if (ret < 0)
-		return ret;
-	if (info.argsz < minsz || info.index >= x->conn->dev.num_irqs)
-		return -EINVAL;
-	ret = vdev_info_irq(x->d, x->conn, x->vr, info.index, &q);
+	if (index < 0)
+		return index;
+	ret = vdev_info_irq(x->d, x->conn, x->vr, index, &q);
 	if (ret < 0)
 		return vdev_errno(x->d, ret);
 	if (q->err)
 		return q->err;
-	argsz = info.argsz;
 	info = q->info;
 	info.argsz = argsz;
 	return arg_write(x, 0, &info, minsz);

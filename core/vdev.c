@@ -95,6 +95,13 @@ static int conn_dma(void *arg, uint16_t cmd, uint64_t addr, void *buf, uint64_t 
 	return ret;
 }
 
+static void *conn_dma_buf(void *arg, size_t len)
+{
+	struct vconn *conn = arg;
+
+	return conn->d->host.ops->dma_buf(conn->d->host.ctx, len);
+}
+
 /* The live connection, referenced, or NULL. */
 static struct vconn *conn_live(struct vdev *d)
 {
@@ -261,6 +268,7 @@ static int conn_open(struct vdev *d, enum vu_log_level fail_lvl, struct vconn **
 	    .timeout_ms = d->timeout_ms,
 	    .twin_socket = true,
 	    .dma = conn_dma,
+	    .dma_buf = d->host.ops->dma_buf ? conn_dma_buf : NULL,
 	    .disconnected = conn_lost,
 	};
 	char why[512];

@@ -843,6 +843,11 @@ static int proc_reopen(void *ctx, int fd, enum host_fd_access access)
 	return n;
 }
 
+static void *proc_dma_buf(void *ctx, size_t len)
+{
+	return memhelper_buf(ctx, len);
+}
+
 const struct host_ops host_proc_ops = {
     .mem_read = proc_mem_read,
     .mem_write = proc_mem_write,
@@ -858,4 +863,5 @@ const struct host_ops host_proc_ops = {
     .pin_write = proc_pin_write,
     .file_read = proc_file_read,
     .file_write = proc_file_write,
+    .dma_buf = proc_dma_buf,
 };

@@ -4,8 +4,10 @@
  * /dev/vfio-user/NAME, and a VFIO device cdev, /dev/vfio-user/devices/NAME;
  * and one iommufd node, /dev/vfio-user/iommu, for them all.
  *
- * Threads: this one parses the command line, starts everything and then
- * only waits for SIGTERM/SIGINT (signalfd) or a node whose session ended;
+ * Threads: this one parses the command line, starts everything (the
+ * servers are connected to from up to CONNECT_THREADS threads, which end
+ * once all are) and then only waits for SIGTERM/SIGINT (signalfd) or a
+ * node whose session ended;
  * SIGHUP is taken and ignored, so a closed terminal does not stop it;
  * each node has a loop thread and up to NODE_MAX_THREADS request threads;
  * each server connection has the protocol layer's reader thread.
@@ -13,7 +15,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +44,7 @@
  * from a few program threads created and destroyed threads all along. */
 #define NODE_IDLE_THREADS NODE_MAX_THREADS
 #define READY_TIMEOUT_MS  5000
+#define CONNECT_THREADS   16
 #define EXIT_SERVER       1
 #define EXIT_USAGE        2
 
@@ -176,32 +181,64 @@ static int setup_signals(struct daemon *dm)
 	return dm->sig_fd < 0 || dm->ended_fd < 0 ? -1 : 0;
 }
 
-static int create_devices(struct daemon *dm)
+static int create_device(struct daemon *dm, size_t i)
 {
 	const struct options *o = &dm->opts;
+	struct device *dev = &dm->devs[i];
+	struct vdev_config cfg = {
+	    .name = o->nodes[i].name,
+	    .server = o->nodes[i].server,
+	    .timeout_ms = o->timeout_ms,
+	    .host = {&host_proc_ops, &dev->log.vu, o->dma_by_message},
+	    .log = &dev->log.vu,
+	    .iommufd_get = daemon_iommufd_get,
+	    .container_get = daemon_container_get,
+	    .iommufd_arg = dm,
+	};
+
+	dlog_init(&dev->log, o->nodes[i].name, o->level, STDERR_FILENO);
+	/* A failure is logged there, in one line with its diagnosis. */
+	return vdev_create(&cfg, &dev->vdev);
+}
+
+/* The devices still to connect, shared by the connecting threads. */
+struct connecting {
+	struct daemon *dm;
+	atomic_size_t next;
+	atomic_int err; /* the first failure; the others stop taking devices */
+};
+
+static void *connect_main(void *arg)
+{
+	struct connecting *k = arg;
 	size_t i;
-	int ret;
 
-	for (i = 0; i < o->nr_nodes; i++) {
-		struct device *dev = &dm->devs[i];
-		struct vdev_config cfg = {
-		    .name = o->nodes[i].name,
-		    .server = o->nodes[i].server,
-		    .timeout_ms = o->timeout_ms,
-		    .host = {&host_proc_ops, &dev->log.vu, o->dma_by_message},
-		    .log = &dev->log.vu,
-		    .iommufd_get = daemon_iommufd_get,
-		    .container_get = daemon_container_get,
-		    .iommufd_arg = dm,
-		};
+	while (!atomic_load(&k->err) &&
+	       (i = atomic_fetch_add(&k->next, 1)) < k->dm->opts.nr_nodes) {
+		int ret = create_device(k->dm, i), none = 0;
 
-		dlog_init(&dev->log, o->nodes[i].name, o->level, STDERR_FILENO);
-		/* A failure is logged there, in one line with its diagnosis. */
-		ret = vdev_create(&cfg, &dev->vdev);
 		if (ret)
-			return ret;
+			atomic_compare_exchange_strong(&k->err, &none, ret);
 	}
-	return 0;
+	return NULL;
+}
+
+/* A connect is some twenty round trips to its server, mostly waiting for
+ * it: connect to CONNECT_THREADS servers at once rather than one after the
+ * other. A thread that cannot be started leaves its share to the others. */
+static int create_devices(struct daemon *dm)
+{
+	struct connecting k = {.dm = dm};
+	pthread_t threads[CONNECT_THREADS - 1];
+	size_t n = 0;
+
+	while (n < CONNECT_THREADS - 1 && n + 1 < dm->opts.nr_nodes &&
+	       !pthread_create(&threads[n], NULL, connect_main, &k))
+		n++;
+	connect_main(&k);
+	while (n > 0)
+		pthread_join(threads[--n], NULL);
+	return atomic_load(&k.err);
 }
 
 static struct node_config node_cfg(struct daemon *dm, enum node_kind kind, const char *name,
@@ -265,7 +302,7 @@ static int start_shared(struct daemon *dm, enum node_kind kind, const char *name
 }
 
 /* The group node of device i: the first free number from the last one. */
-static int start_group(struct daemon *dm, size_t i, unsigned int *group)
+static int begin_group(struct daemon *dm, size_t i, unsigned int *group)
 {
 	struct device *dev = &dm->devs[i];
 	struct node_config cfg;
@@ -276,9 +313,50 @@ static int start_group(struct daemon *dm, size_t i, unsigned int *group)
 		snprintf(name, sizeof(name), "groups/%u", *group);
 		cfg = node_cfg(dm, NODE_GROUP, name, &dev->log.vu);
 		cfg.quiet_exists = true;
-		ret = node_start(&cfg, dev->vdev, &dev->group);
+		ret = node_begin(&cfg, dev->vdev, &dev->group);
 	}
 	dev->group_nr = *group - 1;
+	return ret;
+}
+
+/* Open the sessions of device i's nodes; start_nodes waits for them. */
+static int begin_device(struct daemon *dm, size_t i, unsigned int *group)
+{
+	const struct options *o = &dm->opts;
+	struct device *dev = &dm->devs[i];
+	struct node_config cfg;
+	char name[96];
+	int ret;
+
+	if (o->models & OPT_MODEL_NODE) {
+		cfg = node_cfg(dm, NODE_DEVICE, o->nodes[i].name, &dev->log.vu);
+		cfg.dev_major = o->nodes[i].major;
+		cfg.dev_minor = o->nodes[i].minor;
+		ret = node_begin(&cfg, dev->vdev, &dev->node);
+		if (ret)
+			return ret;
+	}
+	if (o->models & OPT_MODEL_IOMMUFD) {
+		snprintf(name, sizeof(name), "devices/%s", o->nodes[i].name);
+		cfg = node_cfg(dm, NODE_CDEV, name, &dev->log.vu);
+		cfg.dev_major = o->nodes[i].cdev_major;
+		cfg.dev_minor = o->nodes[i].cdev_minor;
+		ret = node_begin(&cfg, dev->vdev, &dev->cdev);
+		if (ret)
+			return ret;
+	}
+	if (o->models & OPT_MODEL_LEGACY)
+		return begin_group(dm, i, group);
+	return 0;
+}
+
+/* A node node_finish failed on is freed: forget it. */
+static int finish_node(struct node **n)
+{
+	int ret = *n ? node_finish(*n) : 0;
+
+	if (ret)
+		*n = NULL;
 	return ret;
 }
 
@@ -286,8 +364,6 @@ static int start_nodes(struct daemon *dm)
 {
 	const struct options *o = &dm->opts;
 	unsigned int group = o->group_base;
-	struct node_config cfg;
-	char name[96];
 	size_t i;
 	int ret;
 
@@ -302,36 +378,25 @@ static int start_nodes(struct daemon *dm)
 		if (ret)
 			return ret;
 	}
+	/* Every session first, then the waits: the kernel's CUSE_INITs and
+	 * devtmpfs serve them all at once. */
+	for (i = 0; i < o->nr_nodes; i++) {
+		ret = begin_device(dm, i, &group);
+		if (ret)
+			return ret;
+	}
 	for (i = 0; i < o->nr_nodes; i++) {
 		struct device *dev = &dm->devs[i];
 
-		if (o->models & OPT_MODEL_NODE) {
-			cfg = node_cfg(dm, NODE_DEVICE, o->nodes[i].name, &dev->log.vu);
-			cfg.dev_major = o->nodes[i].major;
-			cfg.dev_minor = o->nodes[i].minor;
-			ret = node_start(&cfg, dev->vdev, &dev->node);
-			if (ret)
-				return ret;
-		}
-		if (o->models & OPT_MODEL_IOMMUFD) {
-			snprintf(name, sizeof(name), "devices/%s", o->nodes[i].name);
-			cfg = node_cfg(dm, NODE_CDEV, name, &dev->log.vu);
-			cfg.dev_major = o->nodes[i].cdev_major;
-			cfg.dev_minor = o->nodes[i].cdev_minor;
-			ret = node_start(&cfg, dev->vdev, &dev->cdev);
-			if (ret)
-				return ret;
-		}
-		if (o->models & OPT_MODEL_LEGACY) {
-			ret = start_group(dm, i, &group);
-			if (ret)
-				return ret;
-		}
-		if (o->models & (OPT_MODEL_IOMMUFD | OPT_MODEL_LEGACY)) {
+		ret = finish_node(&dev->node);
+		if (!ret)
+			ret = finish_node(&dev->cdev);
+		if (!ret)
+			ret = finish_node(&dev->group);
+		if (!ret && o->models & (OPT_MODEL_IOMMUFD | OPT_MODEL_LEGACY))
 			ret = add_sysfs(dm, i);
-			if (ret)
-				return ret;
-		}
+		if (ret)
+			return ret;
 	}
 	return 0;
 }

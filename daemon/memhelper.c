@@ -37,6 +37,11 @@
 #include "proto/client.h"
 
 #define HELPER_BUF (1u << 20)
+/* The buffer shared with a helper: HELPER_BUF for one access, and room
+ * around it for the whole payload of the message that carries a
+ * HELPER_BUF-byte DMA (its vfio_user_dma_access first), which the server
+ * connection receives there (memhelper_buf) so that no copy is made. */
+#define HELPER_ROOM (HELPER_BUF + 4096)
 /* /proc/<pid>/mem fds a helper keeps open, checked, for the next accesses. */
 #define HELPER_FDS 16
 
@@ -47,13 +52,14 @@ enum { HREQ_FD, HREQ_PIN };
 struct hreq {
 	uint32_t kind, write;
 	uint64_t off, len;
+	uint64_t buf_off; /* where in the shared buffer the data is or goes */
 	struct memhelper_pin pin;
 };
 
 struct helper {
 	pid_t pid;
 	int sock;
-	uint8_t *buf; /* HELPER_BUF bytes shared with the helper */
+	uint8_t *buf; /* HELPER_ROOM bytes shared with the helper */
 };
 
 static atomic_int timeout_ms = VU_DEFAULT_TIMEOUT_MS;
@@ -282,7 +288,9 @@ static void helper_main(int sock, uint8_t *buf, pid_t parent)
 		if (fd < 0)
 			res = pinned ? fd : -EBADF;
 		else
-			res = q.len <= HELPER_BUF ? helper_copy(fd, &q, buf) : -EINVAL;
+			res = q.len <= HELPER_BUF && q.buf_off <= HELPER_ROOM - q.len
+			          ? helper_copy(fd, &q, buf + q.buf_off)
+			          : -EINVAL;
 		if (pinned && res == -ESRCH)
 			drop_pinned(fd);
 		else if (!pinned && fd >= 0)
@@ -313,7 +321,7 @@ static void helper_leave(struct helper *h, bool kill_it)
 	if (kill_it)
 		kill(h->pid, SIGKILL);
 	close(h->sock);
-	munmap(h->buf, HELPER_BUF);
+	munmap(h->buf, HELPER_ROOM);
 	pthread_mutex_lock(&gone_lock);
 	if (nr_gone == cap_gone) {
 		unsigned int cap = cap_gone ? 2 * cap_gone : MEMHELPER_MAX_STUCK;
@@ -362,14 +370,14 @@ static struct helper *helper_spawn(const struct vu_log *log)
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
-	h->buf = mmap(NULL, HELPER_BUF, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	h->buf = mmap(NULL, HELPER_ROOM, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (h->buf == MAP_FAILED) {
 		free(h);
 		return NULL;
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
 		vu_log(log, VU_LOG_WARN, "memory helper: socketpair: %s", strerror(errno));
-		munmap(h->buf, HELPER_BUF);
+		munmap(h->buf, HELPER_ROOM);
 		free(h);
 		return NULL;
 	}
@@ -380,7 +388,7 @@ static struct helper *helper_spawn(const struct vu_log *log)
 	if (h->pid < 0) {
 		vu_log(log, VU_LOG_WARN, "memory helper: fork: %s", strerror(errno));
 		close(sv[0]);
-		munmap(h->buf, HELPER_BUF);
+		munmap(h->buf, HELPER_ROOM);
 		free(h);
 		return NULL;
 	}
@@ -444,19 +452,30 @@ static int wait_res(struct helper *h, int32_t *res)
 	return 0;
 }
 
+/* Whether buf, len lie in h's shared buffer (memhelper_buf's room). */
+static bool in_room(const struct helper *h, const uint8_t *buf, size_t len)
+{
+	uintptr_t b = (uintptr_t)buf, start = (uintptr_t)h->buf;
+
+	return b >= start && b - start <= HELPER_ROOM - len;
+}
+
 /* One access of at most HELPER_BUF bytes: of fd, or of q's pinned
- * process when fd is -1. */
+ * process when fd is -1. Data already in the shared buffer is not
+ * copied. */
 static int rw_chunk(const struct vu_log *log, int fd, struct hreq *q, uint8_t *buf)
 {
 	struct helper *h = helper_get(log);
 	size_t len = q->len;
-	bool write = q->write;
+	bool write = q->write, shared;
 	int32_t res = 0;
 	int ret;
 
 	if (!h)
 		return -EFAULT;
-	if (write)
+	shared = in_room(h, buf, len);
+	q->buf_off = shared ? (uint64_t)(buf - h->buf) : 0;
+	if (write && !shared)
 		memcpy(h->buf, buf, len);
 	ret = send_req(h, fd, q);
 	if (ret == 0)
@@ -473,7 +492,7 @@ static int rw_chunk(const struct vu_log *log, int fd, struct hreq *q, uint8_t *b
 		helper_leave(h, true);
 		return -EFAULT;
 	}
-	if (res == 0 && !write)
+	if (res == 0 && !write && !shared)
 		memcpy(buf, h->buf, len);
 	return res;
 }
@@ -490,6 +509,13 @@ static int rw_all(const struct vu_log *log, int fd, struct hreq *q, uint8_t *p, 
 		len -= q->len;
 	}
 	return ret;
+}
+
+void *memhelper_buf(const struct vu_log *log, size_t len)
+{
+	struct helper *h = len <= HELPER_ROOM ? helper_get(log) : NULL;
+
+	return h ? h->buf : NULL;
 }
 
 int memhelper_rw(const struct vu_log *log, int fd, uint64_t off, void *buf, size_t len, bool write)

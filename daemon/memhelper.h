@@ -58,6 +58,15 @@ int memhelper_parse_start(const char *stat, size_t len, uint64_t *start);
  */
 int memhelper_rw(const struct vu_log *log, int fd, uint64_t off, void *buf, size_t len, bool write);
 
+/*
+ * The calling thread's buffer shared with its helper, if it has len bytes
+ * (a little more than one access's most), else NULL: data placed there
+ * and accesses asked to fill it make no copy between the daemon and the
+ * helper. Valid until the thread's next memhelper call: a helper given up
+ * takes its buffer with it.
+ */
+void *memhelper_buf(const struct vu_log *log, size_t len);
+
 /* The same on the memory of the pinned process, at address off: its
  * /proc/<pid>/mem opened by the helper for that access, and used only
  * once the token is found in place; -ESRCH when it is not. */

@@ -599,7 +599,7 @@ static int open_session(struct node *n)
 	return 0;
 }
 
-int node_start(const struct node_config *cfg, struct vdev *d, struct node **out)
+int node_begin(const struct node_config *cfg, struct vdev *d, struct node **out)
 {
 	struct node *n;
 	int ret;
@@ -630,6 +630,17 @@ int node_start(const struct node_config *cfg, struct vdev *d, struct node **out)
 		goto err;
 	}
 	n->loop_started = true;
+	*out = n;
+	return 0;
+err:
+	node_stop(n);
+	return ret;
+}
+
+int node_finish(struct node *n)
+{
+	const struct node_config *cfg = &n->cfg;
+	int ret;
 
 	pthread_mutex_lock(&n->lock);
 	ret = wait_ready(n);
@@ -639,16 +650,25 @@ int node_start(const struct node_config *cfg, struct vdev *d, struct node **out)
 	else if (ret)
 		vu_log(cfg->log, VU_LOG_ERR, "%s did not appear: %s", n->path,
 		       ret == -ENODEV ? "the kernel refused the device" : "timed out");
-	if (ret)
-		goto err;
-	ret = apply_access(n);
-	if (ret)
-		goto err;
+	if (!ret)
+		ret = apply_access(n);
+	if (ret) {
+		node_stop(n);
+		return ret;
+	}
 	log_ready(n);
-	*out = n;
 	return 0;
-err:
-	node_stop(n);
+}
+
+int node_start(const struct node_config *cfg, struct vdev *d, struct node **out)
+{
+	struct node *n;
+	int ret = node_begin(cfg, d, &n);
+
+	if (!ret)
+		ret = node_finish(n);
+	if (!ret)
+		*out = n;
 	return ret;
 }
 

@@ -71,6 +71,17 @@ int node_install_wake_handler(void);
 int node_start(const struct node_config *cfg, struct vdev *d, struct node **out);
 
 /*
+ * node_start in two halves, so that many nodes come up at once rather than
+ * one after the other (each waits for the kernel's CUSE_INIT and for
+ * devtmpfs): node_begin opens /dev/cuse and starts the session's loop,
+ * node_finish waits for the node and gives it its owner, group and mode.
+ * Each returns 0 or -errno with the reason logged; a node that failed is
+ * stopped and freed (*out is left alone by node_begin's failure).
+ */
+int node_begin(const struct node_config *cfg, struct vdev *d, struct node **out);
+int node_finish(struct node *n);
+
+/*
  * Which iommufd context fd is, an fd of the daemon's own (taken from a
  * program): a new reference in *out if fd is an open file of the iommufd
  * node n, else -EBADFD. It asks n's own session, which alone knows which

@@ -21,6 +21,15 @@
  * reply arrives and reads it itself: no thread hand-off. The reader thread
  * then serves the twin socket, and watches the main socket only for its
  * end, when it takes the role to read what is left.
+ *
+ * Locks. c->lock guards the connection's state, its waiters and the read
+ * role. A cancel token's lock guards whom the token wakes, and comes before
+ * c->lock: vu_cancel_fire, from any thread, holds the token's lock while it
+ * takes the registered c->lock to broadcast, so a call registers and
+ * unregisters its token without c->lock held. c->send_lock keeps one
+ * message at a time on the main socket; it never nests with c->lock,
+ * because the calls send unlocked and the reader serves the server's
+ * requests unlocked.
  */
 #include <errno.h>
 #include <poll.h>
@@ -45,6 +54,7 @@
 #define NR_IDS                 65536u
 #define KERNEL_MAX_FDS         253u /* SCM_MAX_FD: fds one sendmsg passes */
 
+/* A call's cancel token; its lock comes before the client's (see the top). */
 struct vu_cancel {
 	atomic_bool fired;
 	pthread_mutex_t lock; /* guards the registration below */
@@ -228,10 +238,14 @@ static int send_error(struct vu_client *c, int fd, const struct vfio_user_header
 	return send_locked(c, fd, &h, NULL, 0, NULL, 0);
 }
 
-/* Room for a DMA_READ's data: rx's large buffer, which the request (a
- * small one) does not use, grown as needed and kept. */
+/* Room for a DMA_READ's data: the owner's (vu_client_opts.dma_buf), else
+ * rx's large buffer; the request (a small one) uses neither. */
 static void *rx_room(struct vu_rx *rx, size_t len)
 {
+	void *room = rx->room ? rx->room(rx->room_arg, len) : NULL;
+
+	if (room)
+		return room;
 	if (rx->big_cap < len) {
 		void *p = realloc(rx->big, len ? len : 1);
 
@@ -255,7 +269,7 @@ static int serve_dma(struct vu_client *c, int fd, struct vu_msg *m, struct vu_rx
 	int err;
 
 	if (m->hdr.cmd == VFIO_USER_DMA_READ) {
-		buf = m->payload == rx->big ? NULL : rx_room(rx, req->count);
+		buf = m->payload != (void *)rx->small ? NULL : rx_room(rx, req->count);
 		if (!buf)
 			return send_error(c, fd, &m->hdr, -ENOMEM);
 		err = c->opts.dma(c->opts.arg, m->hdr.cmd, req->addr, buf, req->count);
@@ -633,6 +647,13 @@ int vu_client_connect(const char *addr, const struct vu_client_opts *opts, struc
 		c->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		c->self_read = c->wake_fd >= 0;
 	}
+	/* The reader's receive buffers, where DMA requests come. */
+	c->rx_twin.room = c->opts.dma_buf;
+	c->rx_twin.room_arg = c->opts.arg;
+	if (!c->self_read) {
+		c->rx_main.room = c->opts.dma_buf;
+		c->rx_main.room_arg = c->opts.arg;
+	}
 	c->next_id = 1;
 	set_state(c, CLIENT_UP);
 	err = -pthread_create(&c->reader, NULL, reader_main, c);
@@ -749,6 +770,7 @@ void vu_cancel_free(struct vu_cancel *t)
 	free(t);
 }
 
+/* Called without c->lock: the token's lock comes first. */
 static void cancel_register(struct vu_cancel *t, pthread_mutex_t *lock, pthread_cond_t *cond,
                             int wake_fd)
 {

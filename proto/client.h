@@ -51,14 +51,24 @@ typedef int (*vu_dma_fn)(void *arg, uint16_t cmd, uint64_t addr, void *buf, uint
 /* Called once, on the reader thread, when the connection is lost. */
 typedef void (*vu_disconnect_fn)(void *arg, int err);
 
+/*
+ * Where the reader thread receives a DMA_WRITE's data and builds a
+ * DMA_READ's reply, if it has len bytes: memory the dma handler reaches
+ * without a copy of its own (the daemon's memory helper's buffer). NULL:
+ * the client's own buffer. Called on the reader thread; the room must stay
+ * valid until the next call.
+ */
+typedef void *(*vu_dma_buf_fn)(void *arg, size_t len);
+
 struct vu_client_opts {
 	int timeout_ms;              /* per request; 0 = VU_DEFAULT_TIMEOUT_MS */
 	uint32_t max_msg_fds;        /* what we accept; 0 = a sensible default */
 	uint32_t max_data_xfer_size; /* what we accept; 0 = the default */
 	bool twin_socket;            /* offer twin-socket mode */
 	vu_dma_fn dma;               /* NULL: DMA requests get EINVAL */
+	vu_dma_buf_fn dma_buf;       /* NULL: the client's own buffer */
 	vu_disconnect_fn disconnected;
-	void *arg;                /* passed to dma and disconnected */
+	void *arg;                /* passed to dma, dma_buf and disconnected */
 	const struct vu_log *log; /* NULL: log to stderr at warning level */
 };
 

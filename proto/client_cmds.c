@@ -18,19 +18,27 @@
 #define REGION_INFO_FIRST 256u
 #define REGION_INFO_TRIES 3
 
+/* Send the fixed request req and copy the reply's fixed part, which
+ * vu_msg_check found there, into out. */
+static int call_fixed(struct vu_client *c, uint16_t cmd, const struct vu_call_opts *o,
+                      const void *req, size_t len, void *out, size_t outlen)
+{
+	struct vu_msg m;
+	int err = vu_call(c, cmd, req, len, NULL, 0, o, &m);
+
+	if (err)
+		return err;
+	memcpy(out, m.payload, outlen);
+	vu_msg_release(&m);
+	return 0;
+}
+
 int vu_device_get_info(struct vu_client *c, const struct vu_call_opts *o,
                        struct vfio_user_device_info *info)
 {
 	struct vfio_user_device_info req = {.argsz = sizeof(req)};
-	struct vu_msg m;
-	int err;
 
-	err = vu_call(c, VFIO_USER_DEVICE_GET_INFO, &req, sizeof(req), NULL, 0, o, &m);
-	if (err)
-		return err;
-	memcpy(info, m.payload, sizeof(*info));
-	vu_msg_release(&m);
-	return 0;
+	return call_fixed(c, VFIO_USER_DEVICE_GET_INFO, o, &req, sizeof(req), info, sizeof(*info));
 }
 
 /* Check one region info reply; returns 1 if it asks for a larger argsz. */
@@ -99,14 +107,11 @@ int vu_device_get_irq_info(struct vu_client *c, const struct vu_call_opts *o, ui
                            struct vfio_user_irq_info *info)
 {
 	struct vfio_user_irq_info req = {.argsz = sizeof(req), .index = index};
-	struct vu_msg m;
-	int err;
+	int err =
+	    call_fixed(c, VFIO_USER_DEVICE_GET_IRQ_INFO, o, &req, sizeof(req), info, sizeof(*info));
 
-	err = vu_call(c, VFIO_USER_DEVICE_GET_IRQ_INFO, &req, sizeof(req), NULL, 0, o, &m);
 	if (err)
 		return err;
-	memcpy(info, m.payload, sizeof(*info));
-	vu_msg_release(&m);
 	if (info->index != index) {
 		vu_log(vu_client_log(c), VU_LOG_ERR, "IRQ info for index %u came back for %u",
 		       index, info->index);
@@ -227,8 +232,25 @@ int vu_region_read(struct vu_client *c, const struct vu_call_opts *o, uint32_t r
 	return 0;
 }
 
-int vu_region_write(struct vu_client *c, const struct vu_call_opts *o, uint32_t region,
-                    uint64_t offset, const void *buf, size_t count)
+/* One piece of a REGION_WRITE, answered with the count written. */
+static int region_write_one(struct vu_client *c, const struct vu_call_opts *o,
+                            const struct iovec *iov, size_t n)
+{
+	struct vu_msg m;
+	uint32_t got;
+	int err = vu_callv(c, VFIO_USER_REGION_WRITE, iov, 2, NULL, 0, o, &m);
+
+	if (err)
+		return err;
+	got = ((struct vfio_user_region_access *)m.payload)->count;
+	vu_msg_release(&m);
+	return got == n ? 0 : -EIO;
+}
+
+/* REGION_WRITE in pieces of the transfer limit, each answered, or posted
+ * (no reply asked) when post is set. */
+static int region_write(struct vu_client *c, const struct vu_call_opts *o, bool post,
+                        uint32_t region, uint64_t offset, const void *buf, size_t count)
 {
 	size_t chunk = xfer_chunk(c), done = 0;
 	struct vfio_user_region_access small;
@@ -240,40 +262,26 @@ int vu_region_write(struct vu_client *c, const struct vu_call_opts *o, uint32_t 
 		    .offset = offset + done, .region = region, .count = (uint32_t)n};
 		struct iovec iov[2] = {{.iov_base = &req, .iov_len = sizeof(req)},
 		                       {.iov_base = (char *)buf + done, .iov_len = n}};
-		struct vu_msg m;
-		uint32_t got;
-		int err;
+		int err = post ? vu_postv(c, VFIO_USER_REGION_WRITE, iov, 2)
+		               : region_write_one(c, &oo, iov, n);
 
-		err = vu_callv(c, VFIO_USER_REGION_WRITE, iov, 2, NULL, 0, &oo, &m);
 		if (err)
 			return err;
-		got = ((struct vfio_user_region_access *)m.payload)->count;
-		vu_msg_release(&m);
-		if (got != n)
-			return -EIO;
 		done += n;
 	}
 	return 0;
 }
 
+int vu_region_write(struct vu_client *c, const struct vu_call_opts *o, uint32_t region,
+                    uint64_t offset, const void *buf, size_t count)
+{
+	return region_write(c, o, false, region, offset, buf, count);
+}
+
 int vu_region_post(struct vu_client *c, uint32_t region, uint64_t offset, const void *buf,
                    size_t count)
 {
-	size_t chunk = xfer_chunk(c), done = 0;
-
-	while (done < count) {
-		size_t n = count - done < chunk ? count - done : chunk;
-		struct vfio_user_region_access req = {
-		    .offset = offset + done, .region = region, .count = (uint32_t)n};
-		struct iovec iov[2] = {{.iov_base = &req, .iov_len = sizeof(req)},
-		                       {.iov_base = (char *)buf + done, .iov_len = n}};
-		int err = vu_postv(c, VFIO_USER_REGION_WRITE, iov, 2);
-
-		if (err)
-			return err;
-		done += n;
-	}
-	return 0;
+	return region_write(c, NULL, true, region, offset, buf, count);
 }
 
 static int write_multi_one(struct vu_client *c, const struct vu_call_opts *o,

@@ -462,6 +462,13 @@ static int place_payload(struct vu_msg *m, struct vu_rx *rx)
 		return 0;
 	}
 	if (rx && !reply) {
+		void *room = rx->room ? rx->room(rx->room_arg, m->len) : NULL;
+
+		if (room) {
+			m->payload = room;
+			m->borrowed = true;
+			return 0;
+		}
 		if (rx->big_cap < m->len) {
 			void *p = realloc(rx->big, m->len);
 

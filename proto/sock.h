@@ -27,6 +27,10 @@ struct vu_rx {
 	uint8_t small[VU_RX_SMALL];
 	void *big;
 	size_t big_cap;
+	/* Room the owner gives a large request's payload instead of big, when
+	 * it has len bytes (NULL: none); valid until the next receive. */
+	void *(*room)(void *arg, size_t len);
+	void *room_arg;
 };
 
 /* Free what rx holds. */

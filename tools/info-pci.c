@@ -13,6 +13,7 @@
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
+#include "common/pci.h"
 #include "info.h"
 
 #define CFG_MAX 4096 /* PCIe extended config space */
@@ -25,19 +26,6 @@ static uint16_t get16(const uint8_t *p)
 static uint32_t get32(const uint8_t *p)
 {
 	return get16(p) | (uint32_t)get16(p + 2) << 16;
-}
-
-static void hexdump(FILE *f, const uint8_t *cfg, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		if (i % 16 == 0)
-			fprintf(f, "  %03zx:", i);
-		fprintf(f, " %02x", cfg[i]);
-		if (i % 16 == 15 || i == len - 1)
-			fprintf(f, "\n");
-	}
 }
 
 /* A BAR is listed when it holds a value or its region has a size: an
@@ -146,58 +134,52 @@ static void print_cap(FILE *f, const uint8_t *c, size_t room)
 	fprintf(f, "id 0x%02x, truncated by the end of config space\n", c[PCI_CAP_LIST_ID]);
 }
 
-static void walk_caps(FILE *f, const uint8_t *cfg)
+struct cap_out {
+	FILE *f;
+	const uint8_t *cfg;
+};
+
+static void cap_found(void *arg, unsigned int at, unsigned int id)
 {
-	bool seen[PCI_CFG_SPACE_SIZE / 4] = {false};
-	uint8_t pos = cfg[PCI_CAPABILITY_LIST] & ~3;
+	const struct cap_out *o = arg;
+
+	fprintf(o->f, "    0x%02x ", at);
+	print_cap(o->f, o->cfg + at, PCI_CFG_SPACE_SIZE - at);
+}
+
+static void walk_caps(FILE *f, const uint8_t *cfg, size_t len)
+{
+	struct cap_out o = {f, cfg};
+	struct pci_walk w;
 
 	fprintf(f, "  capabilities:\n");
-	if (!(get16(cfg + PCI_STATUS) & PCI_STATUS_CAP_LIST) || !pos) {
+	w = pci_walk_caps(cfg, len, cap_found, &o);
+	if (w.end == PCI_WALK_RANGE)
+		fprintf(f, "    bad pointer 0x%02x into the header: walk stopped\n", w.bad);
+	else if (w.end == PCI_WALK_LOOP)
+		fprintf(f, "    pointer 0x%02x loops back: walk stopped\n", w.bad);
+	else if (!w.nr)
 		fprintf(f, "    none\n");
-		return;
-	}
-	while (pos) {
-		if (pos < PCI_STD_HEADER_SIZEOF) {
-			fprintf(f, "    bad pointer 0x%02x into the header: walk stopped\n", pos);
-			return;
-		}
-		if (seen[pos / 4]) {
-			fprintf(f, "    pointer 0x%02x loops back: walk stopped\n", pos);
-			return;
-		}
-		seen[pos / 4] = true;
-		fprintf(f, "    0x%02x ", pos);
-		print_cap(f, cfg + pos, PCI_CFG_SPACE_SIZE - pos);
-		pos = cfg[pos + PCI_CAP_LIST_NEXT] & ~3;
-	}
+}
+
+static void ext_cap_found(void *arg, unsigned int at, uint32_t hdr)
+{
+	fprintf(arg, "    0x%03x id 0x%04x version %u\n", at, PCI_EXT_CAP_ID(hdr),
+	        PCI_EXT_CAP_VER(hdr));
 }
 
 static void walk_ext_caps(FILE *f, const uint8_t *cfg, size_t len)
 {
-	bool seen[CFG_MAX / 4] = {false};
-	uint32_t pos = PCI_CFG_SPACE_SIZE;
+	struct pci_walk w;
 
 	if (len <= PCI_CFG_SPACE_SIZE)
 		return;
 	fprintf(f, "  extended capabilities:\n");
-	while (pos) {
-		uint32_t h;
-
-		if (pos < PCI_CFG_SPACE_SIZE || pos + 4 > len || seen[pos / 4]) {
-			fprintf(f, "    bad or looping pointer 0x%03x: walk stopped\n", pos);
-			return;
-		}
-		seen[pos / 4] = true;
-		h = get32(cfg + pos);
-		if (!h || h == 0xffffffff) {
-			if (pos == PCI_CFG_SPACE_SIZE)
-				fprintf(f, "    none\n");
-			return;
-		}
-		fprintf(f, "    0x%03x id 0x%04x version %u\n", pos, PCI_EXT_CAP_ID(h),
-		        PCI_EXT_CAP_VER(h));
-		pos = PCI_EXT_CAP_NEXT(h);
-	}
+	w = pci_walk_ext_caps(cfg, len, ext_cap_found, f);
+	if (w.end != PCI_WALK_DONE)
+		fprintf(f, "    bad or looping pointer 0x%03x: walk stopped\n", w.bad);
+	else if (!w.nr)
+		fprintf(f, "    none\n");
 }
 
 int info_print_config(FILE *f, struct vu_client *c, const struct vu_call_opts *o,
@@ -224,10 +206,10 @@ int info_print_config(FILE *f, struct vu_client *c, const struct vu_call_opts *o
 	}
 	fprintf(f, "config space (%zu bytes):\n", len);
 	if (hex)
-		hexdump(f, cfg, len);
+		pci_hexdump(f, "  ", cfg, len);
 	print_header(f, cfg, r);
 	if (len >= PCI_CFG_SPACE_SIZE)
-		walk_caps(f, cfg);
+		walk_caps(f, cfg, len);
 	walk_ext_caps(f, cfg, len);
 out:
 	free(cfg);

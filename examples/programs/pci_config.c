@@ -7,9 +7,7 @@
 
 #include <linux/pci_regs.h>
 
-/* More capabilities than fit in config space means the list loops. */
-#define PCI_CAP_MAX     48
-#define PCI_EXT_CAP_MAX ((PCI_CFG_SPACE_EXP_SIZE - PCI_CFG_SPACE_SIZE) / 8)
+#include "common/pci.h"
 
 static unsigned int rd8(const struct pci_view *v, size_t off)
 {
@@ -292,24 +290,19 @@ static void print_cap(const struct pci_view *v, unsigned int at, unsigned int id
 	}
 }
 
+static void cap_found(void *arg, unsigned int at, unsigned int id)
+{
+	print_cap(arg, at, id);
+}
+
 static void print_caps(const struct pci_view *v)
 {
-	unsigned int at = rd8(v, PCI_CAPABILITY_LIST) & ~3u;
+	struct pci_walk w = pci_walk_caps(v->cfg, v->size, cap_found, (void *)v);
 
-	if (!(rd16(v, PCI_STATUS) & PCI_STATUS_CAP_LIST))
-		return;
-	for (int n = 0; at; n++) {
-		if (at < PCI_STD_HEADER_SIZEOF || at > PCI_CFG_SPACE_SIZE - 2) {
-			printf("\tCapabilities: [%02x] <pointer out of range>\n", at);
-			return;
-		}
-		if (n == PCI_CAP_MAX) {
-			printf("\tCapabilities: <list loops; stopped after %d>\n", n);
-			return;
-		}
-		print_cap(v, at, rd8(v, at + PCI_CAP_LIST_ID));
-		at = rd8(v, at + PCI_CAP_LIST_NEXT) & ~3u;
-	}
+	if (w.end == PCI_WALK_RANGE)
+		printf("\tCapabilities: [%02x] <pointer out of range>\n", w.bad);
+	else if (w.end == PCI_WALK_LOOP)
+		printf("\tCapabilities: <list loops; stopped after %u>\n", w.nr);
 }
 
 static const char *ext_cap_name(unsigned int id)
@@ -340,34 +333,28 @@ static const char *ext_cap_name(unsigned int id)
 	return id < sizeof(names) / sizeof(names[0]) ? names[id] : NULL;
 }
 
+static void ext_cap_found(void *arg, unsigned int at, uint32_t hdr)
+{
+	const char *name = ext_cap_name(PCI_EXT_CAP_ID(hdr));
+
+	printf("\tCapabilities: [%03x v%u] ", at, PCI_EXT_CAP_VER(hdr));
+	if (name)
+		printf("%s\n", name);
+	else
+		printf("Unknown extended capability id %04x\n", PCI_EXT_CAP_ID(hdr));
+}
+
 static void print_ext_caps(const struct pci_view *v)
 {
-	unsigned int at = PCI_CFG_SPACE_SIZE;
-	uint32_t hdr;
-	const char *name;
+	struct pci_walk w;
 
 	if (v->size < PCI_CFG_SPACE_EXP_SIZE)
 		return;
-	for (int n = 0; at; n++) {
-		hdr = rd32(v, at);
-		if (!hdr || hdr == 0xffffffff)
-			return;
-		if (n == PCI_EXT_CAP_MAX) {
-			printf("\tCapabilities: <extended list loops; stopped after %d>\n", n);
-			return;
-		}
-		name = ext_cap_name(PCI_EXT_CAP_ID(hdr));
-		printf("\tCapabilities: [%03x v%u] ", at, PCI_EXT_CAP_VER(hdr));
-		if (name)
-			printf("%s\n", name);
-		else
-			printf("Unknown extended capability id %04x\n", PCI_EXT_CAP_ID(hdr));
-		at = PCI_EXT_CAP_NEXT(hdr);
-		if (at && at < PCI_CFG_SPACE_SIZE) {
-			printf("\tCapabilities: [%03x] <pointer out of range>\n", at);
-			return;
-		}
-	}
+	w = pci_walk_ext_caps(v->cfg, v->size, ext_cap_found, NULL);
+	if (w.end == PCI_WALK_RANGE)
+		printf("\tCapabilities: [%03x] <pointer out of range>\n", w.bad);
+	else if (w.end == PCI_WALK_LOOP)
+		printf("\tCapabilities: <extended list loops; stopped after %u>\n", w.nr);
 }
 
 void pci_print(const struct pci_view *v)
@@ -383,14 +370,4 @@ void pci_print(const struct pci_view *v)
 		printf("\tHeader type %02x: not an endpoint; BARs not decoded\n", type);
 	print_caps(v);
 	print_ext_caps(v);
-}
-
-void pci_hexdump(const uint8_t *cfg, size_t size)
-{
-	for (size_t off = 0; off < size; off += 16) {
-		printf("%03zx:", off);
-		for (size_t i = off; i < off + 16 && i < size; i++)
-			printf(" %02x", cfg[i]);
-		printf("\n");
-	}
 }

@@ -16,7 +16,4 @@ struct pci_view {
 /* Header, BARs and the capability lists (standard and extended). */
 void pci_print(const struct pci_view *v);
 
-/* Hex dump like lspci -x: 16 bytes a line, offset first. */
-void pci_hexdump(const uint8_t *cfg, size_t size);
-
 #endif

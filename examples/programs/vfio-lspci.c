@@ -14,6 +14,7 @@
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
+#include "common/pci.h"
 #include "compat/vfio_open.h"
 #include "pci_config.h"
 #include "vfio_query.h"
@@ -212,7 +213,7 @@ static int print_config(int dev, const struct vfio_region_info *cfg, struct pci_
 	printf("Config space (%zu bytes):\n", size);
 	pci_print(pv);
 	if (hexdump)
-		pci_hexdump(buf, size);
+		pci_hexdump(stdout, "", buf, size);
 out:
 	free(buf);
 	return ret;

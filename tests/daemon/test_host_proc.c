@@ -390,6 +390,43 @@ static void test_pin(void **state)
 }
 
 /*
+ * The room a server connection receives DMA data in (host_ops.dma_buf):
+ * accesses whose buffer lies in it, anywhere, read and write the pinned
+ * process's memory right; none is given past what one DMA message holds.
+ */
+static void test_pin_room(void **state)
+{
+	const size_t most = (1u << 20) + 16;
+	char buf[64] = {0};
+	uint8_t *room;
+	int cmd, pin;
+	pid_t pid;
+
+	assert_null(host.ops->dma_buf(host.ctx, 64u << 20));
+	room = host.ops->dma_buf(host.ctx, most);
+	assert_non_null(room);
+	pid = pin_child("memory read into the room", 0, &cmd);
+	assert_true(pid > 0);
+	pin = host.ops->pin(host.ctx, pid);
+	assert_true(pin >= 0);
+	assert_ptr_equal(host.ops->dma_buf(host.ctx, most), room);
+	assert_int_equal(host.ops->pin_read(host.ctx, pin, (uintptr_t)pin_text, room + 16, 26), 0);
+	assert_memory_equal(room + 16, "memory read into the room", 26);
+	assert_int_equal(host.ops->pin_read(host.ctx, pin, (uintptr_t)pin_text, room + most - 6, 6),
+	                 0);
+	assert_memory_equal(room + most - 6, "memory", 6);
+	memcpy(room + 4000, "MEMORY", 6);
+	assert_int_equal(host.ops->pin_write(host.ctx, pin, (uintptr_t)pin_text, room + 4000, 6),
+	                 0);
+	assert_int_equal(host.ops->pin_read(host.ctx, pin, (uintptr_t)pin_text, buf, 26), 0);
+	assert_string_equal(buf, "MEMORY read into the room");
+	assert_int_equal(host.ops->pin_read(host.ctx, pin, 8, room + 16, 8), -EFAULT);
+	reap(pid, cmd);
+	assert_int_equal(host.ops->pin_read(host.ctx, pin, (uintptr_t)pin_text, room, 8), -ESRCH);
+	host.ops->unpin(host.ctx, pin);
+}
+
+/*
  * Memory whose reads never come back: a private mapping of a file of a FUSE
  * filesystem that takes the READ and never answers. A read through the pin
  * must end with EFAULT after the helper's timeout, not wait with it (the
@@ -965,6 +1002,7 @@ int main(void)
 	    cmocka_unit_test(test_pin_no_fd),
 	    cmocka_unit_test(test_tgid_of_remembered),
 	    cmocka_unit_test(test_offset_repeated),
+	    cmocka_unit_test(test_pin_room),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -21,6 +21,7 @@
 
 #include "examples/example-device.h"
 #include "harness.h"
+#include "proto/sock.h"
 
 #define IOVA    0x40000000ull
 #define MEMSIZE (4u << 20)
@@ -33,7 +34,19 @@ struct fixture {
 	uint8_t *mem;
 	int memfd;
 	unsigned long dma_reads, dma_writes;
+	uint8_t *room;         /* given as vu_client_opts.dma_buf, or NULL */
+	unsigned long in_room; /* accesses whose buf lay in it */
+	unsigned long big;     /* reads, and writes too big for the small buffer */
 };
+
+#define ROOM_LEN (EXDEV_DMA_MAX_LEN + 4096)
+
+static void *dma_buf_cb(void *arg, size_t len)
+{
+	struct fixture *f = arg;
+
+	return len <= ROOM_LEN ? f->room : NULL;
+}
 
 static int dma_cb(void *arg, uint16_t cmd, uint64_t addr, void *buf, uint64_t count)
 {
@@ -41,6 +54,11 @@ static int dma_cb(void *arg, uint16_t cmd, uint64_t addr, void *buf, uint64_t co
 
 	if (addr < IOVA || addr - IOVA > MEMSIZE || count > MEMSIZE - (addr - IOVA))
 		return -EFAULT;
+	if (f->room && (uint8_t *)buf >= f->room && (uint8_t *)buf + count <= f->room + ROOM_LEN)
+		__atomic_add_fetch(&f->in_room, 1, __ATOMIC_RELAXED);
+	if (cmd == VFIO_USER_DMA_READ ||
+	    count + sizeof(struct vfio_user_dma_access) > sizeof(((struct vu_rx *)0)->small))
+		__atomic_add_fetch(&f->big, 1, __ATOMIC_RELAXED);
 	if (cmd == VFIO_USER_DMA_READ) {
 		memcpy(buf, f->mem + (addr - IOVA), count);
 		__atomic_add_fetch(&f->dma_reads, 1, __ATOMIC_RELAXED);
@@ -51,11 +69,13 @@ static int dma_cb(void *arg, uint16_t cmd, uint64_t addr, void *buf, uint64_t co
 	return 0;
 }
 
-static int start(void **state, const char *const *args, uint32_t client_xfer, bool twin)
+static int start_room(void **state, const char *const *args, uint32_t client_xfer, bool twin,
+                      bool room)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct vu_client_opts o = {
 	    .dma = dma_cb,
+	    .dma_buf = room ? dma_buf_cb : NULL,
 	    .arg = f,
 	    .max_data_xfer_size = client_xfer,
 	    .twin_socket = twin,
@@ -63,6 +83,10 @@ static int start(void **state, const char *const *args, uint32_t client_xfer, bo
 	};
 
 	f->memfd = h_memfd(MEMSIZE, &f->mem);
+	if (room) {
+		f->room = malloc(ROOM_LEN);
+		assert_non_null(f->room);
+	}
 	h_server_start(&f->srv, args);
 	f->c = h_connect(&f->srv, &o);
 	h_pci_command(f->c, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
@@ -70,9 +94,24 @@ static int start(void **state, const char *const *args, uint32_t client_xfer, bo
 	return 0;
 }
 
+static int start(void **state, const char *const *args, uint32_t client_xfer, bool twin)
+{
+	return start_room(state, args, client_xfer, twin, false);
+}
+
 static int setup(void **state)
 {
 	return start(state, NULL, 0, false);
+}
+
+static int setup_room(void **state)
+{
+	return start_room(state, NULL, 0, false, true);
+}
+
+static int setup_room_twin(void **state)
+{
+	return start_room(state, NULL, 0, true, true);
 }
 
 static int setup_split(void **state)
@@ -95,6 +134,7 @@ static int teardown(void **state)
 	h_server_stop(&f->srv);
 	munmap(f->mem, MEMSIZE);
 	close(f->memfd);
+	free(f->room);
 	free(f);
 	return 0;
 }
@@ -173,6 +213,19 @@ static void test_dma_message_twin(void **state)
 
 	assert_true(vu_client_caps(f->c)->twin_socket);
 	test_dma_message(state);
+}
+
+/* With the owner's room (the daemon's memory helper buffer): every
+ * DMA_READ reply is built in it and every DMA_WRITE's data that is not
+ * small comes in it, so the handler reaches them with no copy of the
+ * client's; with and without twin-socket mode. */
+static void test_dma_message_room(void **state)
+{
+	struct fixture *f = *state;
+
+	test_dma_message(state);
+	assert_true(f->big > f->dma_reads);
+	assert_int_equal(f->in_room, f->big);
 }
 
 /* With the client accepting 4 KiB, a 1 MiB copy takes at least 256 reads. */
@@ -380,6 +433,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_dma_message, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dma_message_split, setup_split, teardown),
 	    cmocka_unit_test_setup_teardown(test_dma_message_twin, setup_twin, teardown),
+	    cmocka_unit_test_setup_teardown(test_dma_message_room, setup_room, teardown),
+	    cmocka_unit_test_setup_teardown(test_dma_message_room, setup_room_twin, teardown),
 	    cmocka_unit_test_setup_teardown(test_dma_across_mappings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dma_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dma_shrunk_file, setup, teardown),

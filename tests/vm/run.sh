@@ -23,7 +23,7 @@ in qemu. Prints what the VM prints.
   --suite qemu    run the QEMU suite (tests/vm/qemu) instead: Debian's QEMU
                   10.0 and 7.2 (downloaded once, not installed) in the VM
   --build DIR     the CMake build directory to use
-  --timeout SEC   hard limit for the VM run (default 1800; demo and smoke 300;
+  --timeout SEC   hard limit for the VM run (default 3600; demo and smoke 300;
                   qemu 5400)
 
 Exit status: 0 when every test passed (or the demo succeeded) and the kernel
@@ -101,7 +101,7 @@ case $select in
 esac
 case $limit in
 '') case $mode in
-	test | bench) limit=1800 ;;
+	test | bench) limit=3600 ;;
 	qemu) limit=5400 ;;
 	*) limit=300 ;;
 	esac ;;
