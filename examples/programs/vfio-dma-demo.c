@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,13 +34,16 @@
 #define IOVA_SRC       0x10000000ull
 #define IOVA_DST       0x20000000ull
 #define IRQ_VECTOR     1
-#define IRQ_TIMEOUT_MS 5000
+#define IRQ_TIMEOUT_MS 5000 /* the default of --irq-timeout */
+#define PAGE_SIZE_MIN  4096 /* --size comes in these: MAP_DMA maps pages */
 #define PATTERN_SEED   0x9e3779b9u
 
 struct demo {
 	int dev;
 	int container;
 	int memfd_backed;
+	size_t want_size; /* --size; 0: all of BAR2 */
+	int irq_timeout_ms;
 	struct vfio_region_info *bar0, *bar2, *config;
 	size_t size;
 	uint8_t *src, *dst;
@@ -105,12 +109,19 @@ static int identify(struct demo *d)
 		       ids[0], ids[1], id, EXDEV_VENDOR_ID, EXDEV_DEVICE_ID);
 		return -ENODEV;
 	}
-	if (d->bar2->size < 4096)
+	if (d->bar2->size < PAGE_SIZE_MIN)
 		return fail("BAR2 is too small for the demo", EINVAL);
 	d->size = d->bar2->size;
+	if (d->want_size > d->size) {
+		printf("    FAILED: --size=%zu is more than BAR2's %zu bytes\n", d->want_size,
+		       d->size);
+		return -EINVAL;
+	}
+	if (d->want_size)
+		d->size = d->want_size;
 	say("Device %04x:%04x, ID register 0x%08" PRIx32 " (\"VUSE\"), version %" PRIu32
-	    "; BAR2 holds %zu bytes.",
-	    ids[0], ids[1], id, version, d->size);
+	    "; BAR2 holds %llu bytes, the demo copies %zu.",
+	    ids[0], ids[1], id, version, (unsigned long long)d->bar2->size, d->size);
 	return 0;
 }
 
@@ -275,11 +286,11 @@ static int wait_irq(struct demo *d, const struct timespec *t0)
 	uint64_t count;
 	int n;
 
-	n = poll(&p, 1, IRQ_TIMEOUT_MS);
+	n = poll(&p, 1, d->irq_timeout_ms);
 	if (n < 0)
 		return fail("poll on the eventfd", errno);
 	if (n == 0) {
-		printf("    FAILED: no interrupt within %d ms\n", IRQ_TIMEOUT_MS);
+		printf("    FAILED: no interrupt within %d ms\n", d->irq_timeout_ms);
 		return -ETIMEDOUT;
 	}
 	if (read(d->efd, &count, sizeof(count)) != sizeof(count))
@@ -425,10 +436,13 @@ static void usage(FILE *out)
 	             "PATH is /dev/vfio-user/NAME, or /dev/vfio/GROUP with DEVICE.\n"
 	             "\n"
 	             "Options:\n"
-	             "  --memfd        DMA buffers backed by memfds (the default)\n"
-	             "  --anon         DMA buffers in anonymous memory\n"
-	             "  -h, --help     show this help\n"
-	             "  -V, --version  show the version\n");
+	             "  --memfd            DMA buffers backed by memfds (the default)\n"
+	             "  --anon             DMA buffers in anonymous memory\n"
+	             "  --size=BYTES       copy BYTES each way, a multiple of 4096 up to BAR2's\n"
+	             "                     size (default: all of BAR2)\n"
+	             "  --irq-timeout=MS   wait at most MS ms for each interrupt (default 5000)\n"
+	             "  -h, --help         show this help\n"
+	             "  -V, --version      show the version\n");
 }
 
 static int parse(int argc, char **argv, struct demo *d)
@@ -436,13 +450,18 @@ static int parse(int argc, char **argv, struct demo *d)
 	static const struct option opts[] = {
 	    {"memfd", no_argument, NULL, 'm'},
 	    {"anon", no_argument, NULL, 'a'},
+	    {"size", required_argument, NULL, 's'},
+	    {"irq-timeout", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {0},
 	};
+	unsigned long v;
+	char *end;
 	int opt;
 
 	d->memfd_backed = 1;
+	d->irq_timeout_ms = IRQ_TIMEOUT_MS;
 	while ((opt = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'm':
@@ -450,6 +469,29 @@ static int parse(int argc, char **argv, struct demo *d)
 			break;
 		case 'a':
 			d->memfd_backed = 0;
+			break;
+		case 's':
+			errno = 0;
+			v = strtoul(optarg, &end, 0);
+			if (errno || end == optarg || *end || !v || v % PAGE_SIZE_MIN ||
+			    v > EXDEV_DMA_MAX_LEN) {
+				fprintf(stderr,
+				        "vfio-dma-demo: --size takes a multiple of %d up to %u\n",
+				        PAGE_SIZE_MIN, EXDEV_DMA_MAX_LEN);
+				return -EINVAL;
+			}
+			d->want_size = v;
+			break;
+		case 't':
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || !v || v > INT_MAX) {
+				fprintf(
+				    stderr,
+				    "vfio-dma-demo: --irq-timeout takes milliseconds, 1 or more\n");
+				return -EINVAL;
+			}
+			d->irq_timeout_ms = v;
 			break;
 		case 'h':
 			usage(stdout);

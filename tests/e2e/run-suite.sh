@@ -300,6 +300,8 @@ fd_limit_case
 program vfio-lspci "Capabilities: \[50\] MSI-X" vfio-lspci -x "$NODE_A"
 program vfio-dma-demo "Result: OK" vfio-dma-demo "$NODE_A"
 program vfio-dma-demo-anon "Result: OK" vfio-dma-demo --anon "$NODE_B"
+program vfio-dma-demo-size "destination: all 4096 bytes match" \
+	vfio-dma-demo --size=4096 --irq-timeout=60000 "$NODE_A"
 # The legacy model at the kernel's paths: /dev/vfio/vfio and /dev/vfio/N.
 program vfio-user-ns "Result: OK" sh -c 'g=$(readlink /run/vfio-user/devices/e2e-a/iommu_group) &&
 	exec vfio-user-ns vfio-dma-demo "/dev/vfio/${g##*/}" e2e-a'

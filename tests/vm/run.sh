@@ -23,7 +23,8 @@ in qemu. Prints what the VM prints.
   --suite qemu    run the QEMU suite (tests/vm/qemu) instead: Debian's QEMU
                   10.0 and 7.2 (downloaded once, not installed) in the VM
   --build DIR     the CMake build directory to use
-  --timeout SEC   hard limit for the VM run (default 3600; demo and smoke 300)
+  --timeout SEC   hard limit for the VM run (default 3600; demo and smoke 300;
+                  qemu 5400)
 
 Exit status: 0 when every test passed (or the demo succeeded) and the kernel
 reported no fault; 1 on a failed test, a missing summary, a hang, or a kernel
@@ -100,7 +101,8 @@ case $select in
 esac
 case $limit in
 '') case $mode in
-	test | bench | qemu) limit=3600 ;;
+	test | bench) limit=3600 ;;
+	qemu) limit=5400 ;;
 	*) limit=300 ;;
 	esac ;;
 *[!0-9]* | 0)
@@ -141,7 +143,7 @@ extra=()
 memory=1G
 if [ $mode = qemu ]; then
 	# The QEMUs and the inner guest; 2 GiB leaves room for a nested guest.
-	"$here/qemu/prepare.sh" "${VUC_VM_CACHE:-$vm/cache}" "$kdir" "$vm/qemu-root" ||
+	"$here/qemu/prepare.sh" "${VUC_VM_CACHE:-$vm/cache}" "$kdir" "$vm/stage" "$vm/qemu-root" ||
 		die "preparing the QEMU suite failed"
 	extra=("$vm/qemu-root")
 	memory=2G

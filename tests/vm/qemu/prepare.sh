@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# prepare.sh CACHE_DIR KERNEL_DIR OUT
+# prepare.sh CACHE_DIR KERNEL_DIR STAGE OUT
 #
 # Lays out, under OUT, what the QEMU suite adds to the VM image (image.sh's
 # extra tree), all at /opt/qemu:
@@ -9,7 +9,10 @@
 #   guest/kernel         the inner guest's kernel: the VM's own, uncompressed
 #                        (an ELF booted through its PVH entry) where possible;
 #   guest/initrd.cpio    its initramfs: busybox-static, guest-init as /init,
-#                        pci-peek (built here, static);
+#                        pci-peek (built here, static), the kernel's vfio
+#                        modules (from the same kernel package, with their
+#                        load order) and the example programs of the install
+#                        tree STAGE with their libraries;
 #   suite.sh             the suite the VM's /init runs (vuc.mode=qemu).
 set -euo pipefail
 
@@ -18,12 +21,16 @@ die() {
 	exit 1
 }
 
-[ $# -eq 3 ] || die "usage: prepare.sh CACHE_DIR KERNEL_DIR OUT"
+[ $# -eq 4 ] || die "usage: prepare.sh CACHE_DIR KERNEL_DIR STAGE OUT"
 cache=$1
 kdir=$2
-out=$3
+stage=$3
+out=$4
 here=$(cd "$(dirname "$0")" && pwd)
 [ -f "$kdir/vmlinuz" ] || die "no vmlinuz in $kdir (run kernel.sh)"
+for p in vfio-lspci vfio-dma-demo; do
+	[ -x "$stage/bin/$p" ] || die "no $p in $stage/bin (cmake --install first)"
+done
 busybox=$(command -v busybox) || die "busybox not found (apt-get install busybox-static)"
 cc=${CC:-cc}
 command -v "$cc" >/dev/null || die "no C compiler ($cc)"
@@ -48,15 +55,74 @@ for kind in backports stable; do
 	rm -f "$out/$kind.err"
 done
 
-# The inner guest: the VM's kernel, busybox and pci-peek; nothing else, so
-# it needs no libraries. The PCI core and sysfs are built into the kernel.
+# The inner guest: the VM's kernel, busybox, pci-peek, the vfio modules and
+# the example programs. The PCI core, sysfs and intel-iommu are built into
+# the kernel; vfio is modules.
 groot=$out/guest-root
-mkdir -p "$groot"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys}
+mkdir -p "$groot"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,lib/modules}
 cp "$busybox" "$groot/bin/busybox"
 cp "$here/guest-init" "$groot/init"
 chmod 0755 "$groot/init"
 "$cc" -static -O2 -Wall -Wextra -Werror -o "$groot/bin/pci-peek" "$here/pci-peek.c" ||
 	die "building pci-peek failed (static linking needs libc6-dev's libc.a)"
+
+# vfio-pci and what it needs, from the package kernel.sh downloaded (it
+# keeps only fuse and cuse): modules.dep is not in the package, so the load
+# order comes from each module's depends=, as kernel.sh does for cuse.
+# shellcheck disable=SC2012 # package file names are plain words
+deb=$(ls -t "$cache/linux-image-$(basename "$kdir")"_*.deb 2>/dev/null | awk 'NR == 1')
+[ -n "$deb" ] || die "no kernel package for $(basename "$kdir") in $cache (run kernel.sh)"
+mods=$out/vfio-modules
+mkdir -p "$mods"
+dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$mods" --wildcards \
+	'./lib/modules/*/kernel/drivers/vfio/*' './lib/modules/*/kernel/virt/lib/*' ||
+	die "$deb has no drivers/vfio or virt/lib modules"
+declare -A ko_of=()
+while IFS= read -r -d '' ko; do
+	name=$(basename "$ko")
+	name=${name%%.ko*}
+	ko_of[$name]=$ko
+done < <(find "$mods" -name '*.ko*' -print0)
+order=()
+visit() {
+	local m=$1 d seen
+	for seen in "${order[@]+"${order[@]}"}"; do
+		[ "$seen" = "$m" ] && return 0
+	done
+	[ -n "${ko_of[$m]+x}" ] || die "module $m (needed for vfio-pci) is not in $deb"
+	case ${ko_of[$m]} in
+	*.ko) cp "${ko_of[$m]}" "$groot/lib/modules/$m.ko" ;;
+	*.ko.xz) xz -dc "${ko_of[$m]}" >"$groot/lib/modules/$m.ko" ;;
+	*.ko.gz) gzip -dc "${ko_of[$m]}" >"$groot/lib/modules/$m.ko" ;;
+	*) die "unexpected module file ${ko_of[$m]}" ;;
+	esac
+	for d in $(tr '\0' '\n' <"$groot/lib/modules/$m.ko" | sed -n 's/^depends=//p' | tr ',' ' '); do
+		visit "$d"
+	done
+	order+=("$m")
+}
+# vfio asks for its IOMMU backend by request_module, which the guest cannot
+# serve (no modprobe): the backend is loaded by name.
+visit vfio_iommu_type1
+visit vfio-pci
+printf '%s\n' "${order[@]}" >"$groot/lib/modules/modules.load"
+rm -rf "$mods"
+
+# The example programs as installed, with every library ldd names and the
+# loader, at the same paths.
+for p in vfio-lspci vfio-dma-demo; do
+	cp "$stage/bin/$p" "$groot/bin/$p"
+	while IFS= read -r lib; do
+		case $lib in
+		MISSING*) die "$p needs ${lib#MISSING }, which is not installed" ;;
+		esac
+		mkdir -p "$groot$(dirname "$lib")"
+		cp -L "$lib" "$groot$lib"
+	done < <(ldd "$stage/bin/$p" | awk '
+		$2 == "=>" && $3 == "not" { print "MISSING " $1; next }
+		$2 == "=>" && $3 ~ /^\// { print $3; next }
+		$1 ~ /^\// { print $1 }')
+done
 (cd "$groot" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
 	cpio --null -o -H newc -R 0:0 --quiet) >"$q/guest/initrd.cpio"
 rm -rf "$groot"
