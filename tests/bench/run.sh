@@ -6,7 +6,7 @@ set -euo pipefail
 usage() {
 	cat <<'EOF'
 usage: tests/bench/run.sh [--build DIR] [--runs N] [--ops N] [--out FILE]
-                          [--no-vm] [--no-callgrind]
+                          [--no-vm] [--no-callgrind] [--anchor]
 
 Builds DIR (default: build/), then
   1. natively, under callgrind: the instructions of one operation through
@@ -19,6 +19,12 @@ Builds DIR (default: build/), then
      (default 3) with OPS operations per latency figure (default 2000).
 Prints the table (min, median, max over the runs) and writes the JSON to
 FILE (default DIR/bench/results.json).
+With --anchor, only the anchor instead: one VM boot of the QEMU suite
+(tests/vm/run.sh --suite qemu --select anchor) in which a tiny inner guest
+times BAR0 reads and one DMA (vfio-dma-demo) under Debian 12's QEMU 7.2
+through the daemon's nodes and under sid's QEMU 11.1 with its own vfio-user
+client (vfio-user-pci on the example server's socket, no daemon); prints
+both figures and their ratios, JSON in FILE (default DIR/bench/anchor.json).
 As root it installs what it needs (scripts/setup.sh); as another user it
 stops with the list of missing packages.
 EOF
@@ -31,6 +37,7 @@ ops=2000
 out=
 vm=1
 cg=1
+anchor=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build) build=$2; shift ;;
@@ -43,6 +50,7 @@ while [ $# -gt 0 ]; do
 	--out=*) out=${1#--out=} ;;
 	--no-vm) vm= ;;
 	--no-callgrind) cg= ;;
+	--anchor) anchor=1 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "bench: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
 	esac
@@ -61,6 +69,11 @@ mkdir -p "$build"
 build=$(cd "$build" && pwd)
 dir=$build/bench
 mkdir -p "$dir"
+if [ -n "$anchor" ]; then
+	out=${out:-$dir/anchor.json}
+	vm=
+	cg=
+fi
 out=${out:-$dir/results.json}
 [ -f "$build/CMakeCache.txt" ] || cmake -S "$src" -B "$build" >"$dir/build.log"
 cmake --build "$build" -j "$(nproc)" >>"$dir/build.log" 2>&1 || {
@@ -122,6 +135,36 @@ if [ -n "$vm" ]; then
 		sed -n '/^vuc-bench: json end$/,/^vuc: bench exited/p' "$dir/results-$part.log" |
 			tr -d '\r' | sed '1d;$d' | { [ $part = main ] && cat || tail -n +2; }
 	done
+fi
+
+# 3. the anchor: sid's QEMU is downloaded (not installed) by prepare.sh.
+if [ -n "$anchor" ]; then
+	VUC_QEMU_ANCHOR=1 "$src/tests/vm/run.sh" --suite qemu --select anchor --build "$build" |
+		tee "$dir/vm-anchor.log"
+	[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "bench: the anchor's VM run failed" >&2; exit 1; }
+	# "#   anchor: BAR0 read p50 direct A ns, node B ns, node/direct R"
+	figs=$(tr -d '\r' <"$dir/vm-anchor.log" | sed -n 's/^#   anchor: //p')
+	[ -n "$figs" ] || { echo "bench: no anchor figures in $dir/vm-anchor.log" >&2; exit 1; }
+	echo
+	echo "bench: the anchor (inner guest; direct: QEMU 11.1 vfio-user-pci, node: QEMU 7.2 vfio-pci through the daemon):"
+	printf '%s\n' "$figs" | sed 's/^/  /'
+	json=$(printf '%s\n' "$figs" | awk '
+		{
+			if ($1 == "vfio-dma-demo") key = "dma_demo_s"
+			else key = "bar0_read_" $3 "_ns"
+			gsub(/,/, "")
+			for (i = 1; i <= NF; i++) {
+				if ($i == "direct") d = $(i + 1)
+				if ($i == "node") n = $(i + 1)
+				if ($i == "node/direct") r = $(i + 1)
+			}
+			printf "%s\"%s\": {\"direct\": %s, \"node\": %s, \"ratio\": %s}", (NR > 1 ? ", " : ""), key, d, n, r
+		}')
+	printf '{"date": "%s", "commit": "%s", "load": "%s",\n "anchor": {%s}}\n' \
+		"$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+		"$(cut -d' ' -f1-3 /proc/loadavg)" "$json" >"$out"
+	echo "bench: results in $out"
+	exit 0
 fi
 
 {

@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
-# qemu-pkgs.sh CACHE_DIR stable|backports
+# qemu-pkgs.sh CACHE_DIR stable|backports|sid
 #
 # Obtains Debian's qemu-system-x86 for the VM's QEMU suite without installing
 # anything: `stable` is this release's own package (7.2 on Debian 12),
-# `backports` the one in this release's -backports suite (10.0 on Debian 12).
+# `backports` the one in this release's -backports suite (10.0 on Debian 12),
+# `sid` unstable's (11.1 at the time of writing; only the benchmark's anchor,
+# tests/bench/run.sh --anchor, uses it). Sid's QEMU needs a newer C library
+# than the host's: its apt configuration is a separate one (CACHE_DIR/qemu/
+# apt-sid, the host's sources plus sid), and its libraries are in lib/sid
+# with sid's loader, lib/sid/ld-linux-x86-64.so.2; bin/qemu-system-x86_64 is
+# a /bin/sh script that runs the real binary (bin/qemu-system-x86_64.bin)
+# through that loader with --library-path BUNDLE/lib/sid, so that it runs
+# as the others do (LD_LIBRARY_PATH=BUNDLE/lib then names no library: the
+# host's programs, the script's shell among them, keep the host's C library).
 # Through a private apt configuration (sources list, preferences, state and
 # cache under CACHE_DIR/qemu/apt) built at run time from the host's apt sources
 # plus their -backports suite, it downloads qemu-system-x86, the packages it
@@ -34,10 +43,10 @@ unavailable() {
 	exit 77
 }
 
-[ $# -eq 2 ] || die "usage: qemu-pkgs.sh CACHE_DIR stable|backports"
+[ $# -eq 2 ] || die "usage: qemu-pkgs.sh CACHE_DIR stable|backports|sid"
 case $2 in
-stable | backports) kind=$2 ;;
-*) die "usage: qemu-pkgs.sh CACHE_DIR stable|backports" ;;
+stable | backports | sid) kind=$2 ;;
+*) die "usage: qemu-pkgs.sh CACHE_DIR stable|backports|sid" ;;
 esac
 mkdir -p "$1/qemu"
 top=$(cd "$1/qemu" && pwd)
@@ -47,10 +56,21 @@ codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 case $kind in
 stable) suite=$codename ;;
 backports) suite=$codename-backports ;;
+sid) suite=sid ;;
 esac
 
+# The suite added to the host's: -backports, or sid in an apt configuration
+# of its own (with sid beside them, apt would take every library of the
+# others from sid).
+added=$codename-backports
 apt_dir=$top/apt
+if [ "$kind" = sid ]; then
+	added=sid
+	apt_dir=$top/apt-sid
+fi
 debs=$top/debs
+# Apart from the suite's packages: the suite's bundles go before these exist.
+[ "$kind" = sid ] && debs=$top/debs-sid
 mkdir -p "$apt_dir/sources.list.d" "$apt_dir/preferences.d" "$apt_dir/state/lists/partial" \
 	"$apt_dir/cache/archives/partial" "$debs"
 
@@ -67,7 +87,8 @@ apt_opts=(-o "Dir::Etc::sourcelist=$apt_dir/sources.list"
 	-o APT::Sandbox::User=root)
 
 # The host's own entries for this release (codename, -updates, -security) and,
-# for each entry that serves the release itself, the same entry for -backports.
+# for each entry that serves the release itself, the same entry for $added
+# (-backports or sid).
 # One-line lists keep their options; deb822 stanzas are copied whole with only
 # their Suites line rewritten, so Signed-By (a path or an inline key) stays.
 write_sources() {
@@ -76,7 +97,7 @@ write_sources() {
 	rm -f "$apt_dir/sources.list.d/"*
 	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
 		[ -f "$f" ] || continue
-		awk -v c="$codename" '
+		awk -v c="$codename" -v a="$added" '
 			/^[ \t]*deb[ \t]/ {
 				n = split($0, w, /[ \t]+/)
 				i = 2
@@ -90,14 +111,14 @@ write_sources() {
 				if (s == c) {
 					line = ""
 					for (k = 1; k <= n; k++)
-						line = line (k > 1 ? " " : "") (k == i + 1 ? c "-backports" : w[k])
+						line = line (k > 1 ? " " : "") (k == i + 1 ? a : w[k])
 					print line
 				}
 			}' "$f" >>"$apt_dir/sources.list.new"
 	done
 	for f in /etc/apt/sources.list.d/*.sources; do
 		[ -f "$f" ] || continue
-		awk -v c="$codename" '
+		awk -v c="$codename" -v a="$added" '
 			function flush(   keep, has_c, k, n, w, s) {
 				if (nl == 0) return
 				if (deb && enabled) {
@@ -110,7 +131,7 @@ write_sources() {
 							keep = keep " " s
 					}
 					if (keep != "") emit("Suites:" keep)
-					if (has_c) emit("Suites: " c "-backports")
+					if (has_c) emit("Suites: " a)
 				}
 				nl = 0; deb = 0; enabled = 1; suites = ""
 			}
@@ -138,8 +159,8 @@ write_sources() {
 		mv "$apt_dir/sources.list.d/vuc.sources.new" "$apt_dir/sources.list.d/vuc.sources"
 	fi
 	mv "$apt_dir/sources.list.new" "$apt_dir/sources.list"
-	grep -qs -- "$codename-backports" "$apt_dir/sources.list" "$apt_dir/sources.list.d/vuc.sources" ||
-		die "the host's apt sources have no entry for $codename to add $codename-backports to"
+	grep -qs -- "$added" "$apt_dir/sources.list" "$apt_dir/sources.list.d/vuc.sources" ||
+		die "the host's apt sources have no entry for $codename to add $added to"
 }
 
 # The lists are refreshed once a day at most; offline, older lists still serve
@@ -153,7 +174,7 @@ update_lists() {
 		return 0
 	fi
 	write_sources
-	echo "qemu-pkgs.sh: apt-get update ($codename, $codename-backports; private lists)" >&2
+	echo "qemu-pkgs.sh: apt-get update ($codename, $added; private lists)" >&2
 	# apt-get update exits 0 when it could fetch nothing but says so: W: or E:.
 	if apt-get -q "${apt_opts[@]}" update >"$apt_dir/update.log" 2>&1 &&
 		! grep -q '^[WE]: ' "$apt_dir/update.log"; then
@@ -188,6 +209,7 @@ update_lists || fallback "apt-get update failed (log: $apt_dir/update.log)"
 case $kind in
 stable) suites_re=" ($codename|$codename-updates|$codename-security)/" ;;
 backports) suites_re=" $codename-backports/" ;;
+sid) suites_re=" (sid|unstable)/" ;;
 esac
 version=$(apt-cache "${apt_opts[@]}" madison qemu-system-x86 2>/dev/null |
 	awk -F' [|] ' -v re="$suites_re" '$3 ~ re { print $2; exit }')
@@ -209,7 +231,10 @@ while read -r pkg ver; do
 	want[$pkg]=$ver
 done < <(echo "$plan" | sed -n 's/^Inst \([^ ]*\) \(\[[^]]*\] \)\?(\([^ ]*\) .*/\1 \3/p')
 want[qemu-system-x86]=$version
-for pkg in qemu-system-common qemu-system-data seabios ipxe-qemu; do
+# Sid's bundle brings its C library's loader.
+extra_pkgs=
+[ "$kind" = sid ] && extra_pkgs=libc6
+for pkg in qemu-system-common qemu-system-data seabios ipxe-qemu $extra_pkgs; do
 	[ -n "${want[$pkg]+x}" ] && continue
 	# Not in the plan: the host's installed version satisfies the dependency.
 	ver=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || true)
@@ -246,6 +271,9 @@ bundle=$tmp/bundle
 bin=$root/usr/bin/qemu-system-x86_64
 [ -x "$bin" ] || die "qemu-system-x86 $version has no usr/bin/qemu-system-x86_64"
 mkdir -p "$bundle/bin" "$bundle/lib/qemu" "$bundle/share/qemu"
+libout=$bundle/lib
+[ "$kind" = sid ] && libout=$bundle/lib/sid
+mkdir -p "$libout"
 cp "$bin" "$bundle/bin/"
 # Only the accelerator modules: the others (display, audio, spice) are not
 # used with -display none and need libraries the host may not have.
@@ -257,15 +285,29 @@ fi
 # Libraries: the unpacked ones first (what apt says the host lacks or has too
 # old), then the host's. ldd names the loader by its absolute path and no
 # "=>": the image has it already (every program of the stage needs it).
+# Sid's QEMU is listed by sid's loader, which the bundle then carries.
 libdirs=$(find "$root" -name '*.so*' -printf '%h\n' | sort -u | paste -sd: -)
+loader=
+if [ "$kind" = sid ]; then
+	loader=$root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2
+	[ -f "$loader" ] || die "sid's libc6 has no usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
+	cp -L "$loader" "$libout/ld-linux-x86-64.so.2"
+fi
+list_libs() {
+	if [ -n "$loader" ]; then
+		"$loader" --library-path "$libdirs" --list "$1"
+	else
+		LD_LIBRARY_PATH=$libdirs ldd "$1"
+	fi
+}
 for elf in "$bin" "$bundle"/lib/qemu/*.so; do
 	[ -f "$elf" ] || continue
-	lddout=$(LD_LIBRARY_PATH=$libdirs ldd "$elf" 2>&1) || die "ldd $elf failed: $lddout"
+	lddout=$(list_libs "$elf" 2>&1) || die "ldd $elf failed: $lddout"
 	if echo "$lddout" | grep -q 'not found'; then
 		die "qemu $version: $(basename "$elf") needs libraries neither apt's plan nor the host has: $(echo "$lddout" | grep 'not found')"
 	fi
 	while read -r lib; do
-		[ -f "$bundle/lib/$(basename "$lib")" ] || cp -L "$lib" "$bundle/lib/"
+		[ -f "$libout/$(basename "$lib")" ] || cp -L "$lib" "$libout/"
 	done < <(echo "$lddout" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }')
 done
 
@@ -273,6 +315,8 @@ done
 # (seabios, ipxe), merged so one -L finds all; symlinks in the packages are
 # absolute (to /usr/share/...), so resolve them inside the unpacked tree.
 for d in usr/share/qemu usr/share/seabios usr/lib/ipxe/qemu; do
+	# Sid's ipxe-qemu puts its ROMs in usr/share/qemu itself.
+	[ "$kind" = sid ] && [ "$d" = usr/lib/ipxe/qemu ] && [ ! -d "$root/$d" ] && continue
 	[ -d "$root/$d" ] || die "no $d in the unpacked packages"
 	(cd "$root/$d" && find . -mindepth 1 \( -type f -o -type l \) -print) | while read -r f; do
 		src=$root/$d/$f
@@ -289,6 +333,19 @@ for d in usr/share/qemu usr/share/seabios usr/lib/ipxe/qemu; do
 	done
 done
 [ -f "$bundle/share/qemu/bios-256k.bin" ] || die "no bios-256k.bin among the firmware"
+
+# Sid's: the binary through the bundle's loader, found from the script's own
+# path wherever the bundle is copied to.
+if [ -n "$loader" ]; then
+	mv "$bundle/bin/qemu-system-x86_64" "$bundle/bin/qemu-system-x86_64.bin"
+	cat >"$bundle/bin/qemu-system-x86_64" <<'EOF'
+#!/bin/sh
+# sid's QEMU, through sid's loader and the bundle's libraries (qemu-pkgs.sh).
+b=${0%/*}/..
+exec "$b/lib/sid/ld-linux-x86-64.so.2" --library-path "$b/lib/sid" "$b/bin/qemu-system-x86_64.bin" "$@"
+EOF
+	chmod 0755 "$bundle/bin/qemu-system-x86_64"
+fi
 
 # It must run here as it will in the VM: the bundle's libraries, the loader.
 LD_LIBRARY_PATH=$bundle/lib "$bundle/bin/qemu-system-x86_64" --version >"$tmp/version.out" 2>&1 ||

@@ -4,6 +4,9 @@
 # Lays out, under OUT, what the QEMU suite adds to the VM image (image.sh's
 # extra tree), all at /opt/qemu:
 #   backports/, stable/  Debian's QEMU 10.0 and 7.2, from qemu-pkgs.sh;
+#   sid/                 with VUC_QEMU_ANCHOR=1 (tests/bench/run.sh
+#                        --anchor): sid's QEMU 11.1 for the anchor case,
+#                        in place of backports/ (its case does not run);
 #   unavailable          "NAME: why" for each that could not be had (its
 #                        cases skip with that line);
 #   guest/kernel         the inner guest's kernel: the VM's own, uncompressed
@@ -40,7 +43,9 @@ q=$out/opt/qemu
 mkdir -p "$q/guest"
 : >"$q/unavailable"
 
-for kind in backports stable; do
+kinds="backports stable"
+[ "${VUC_QEMU_ANCHOR:-}" = 1 ] && kinds="stable sid"
+for kind in $kinds; do
 	rc=0
 	bundle=$("$here/../qemu-pkgs.sh" "$cache" "$kind" 2>"$out/$kind.err") || rc=$?
 	cat "$out/$kind.err" >&2

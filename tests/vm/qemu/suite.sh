@@ -22,6 +22,13 @@
 #                           (intel-iommu, caching mode): the inner guest binds
 #                           the device to its own vfio-pci and runs
 #                           vfio-lspci and vfio-dma-demo on /dev/vfio/GROUP
+#   anchor                  only when SELECT names it (tests/bench/run.sh
+#                           --anchor; prepare.sh with VUC_QEMU_ANCHOR=1):
+#                           the benchmark's anchor, the same inner guest
+#                           timing BAR0 reads and vfio-dma-demo under QEMU 7.2
+#                           through the nodes and under sid's QEMU 11.1 with
+#                           its own vfio-user client, vfio-user-pci, on a
+#                           socket of the same example server binary
 # A case whose QEMU could not be downloaded, or whose nodes the daemon does not
 # make, prints "ok N - NAME # SKIP why" and counts as skipped. Output as in
 # tests/e2e/run-suite.sh: TAP-like lines, then "N passed, N failed, N skipped".
@@ -37,6 +44,9 @@ GUEST_TIMEOUT=600
 # 630 s from QEMU's start on a 2-core host at load average 8-23.
 IOMMU_GUEST_TIMEOUT=1800
 QUIT_TIMEOUT=60
+# The anchor's timed BAR0 reads: each is a trap to QEMU and, through the
+# nodes, a CUSE round trip (about 30 ms under nested TCG on a loaded host).
+ANCHOR_READS=200
 GUEST_MEM=256M
 
 # The example device (examples/example-device.h) and its BARs' sizes.
@@ -548,6 +558,96 @@ iommu_case() {
 	report "$name" $? "$WORK/$name.out"
 }
 
+# anchor_boot NAME BUNDLE QEMU_ARG...: the inner guest of qemu7-inner-guest
+# (intel-iommu, caching mode) with the device QEMU_ARG gives it; the guest
+# times ANCHOR_READS reads of BAR0's register 0 through resource0, binds the
+# device to its vfio-pci and times vfio-dma-demo (guest-init's vuc.time).
+# Sets $anchor_p50 (ns), $anchor_mean (ns) and $anchor_dma (s).
+anchor_boot() {
+	name=$1
+	b=$2
+	shift 2
+	set -- -machine q35,memory-backend=m0,kernel-irqchip=split \
+		-object "memory-backend-memfd,id=m0,size=$GUEST_MEM,share=on" \
+		-device intel-iommu,caching-mode=on,intremap=on "$@"
+	log "$name: $(cat "$b/version"):${wrap:+ $wrap} qemu-system-x86_64 $*"
+	guest_timeout=$IOMMU_GUEST_TIMEOUT boot "$WORK/$name" "$b" \
+		"intel_iommu=on no_timer_check vuc.vfio=$EX_IDS vuc.time=$EX_PEEK:$ANCHOR_READS" \
+		"$@" 3<>/dev/null 4<>/dev/null || return 1
+	tr -d '\r' <"$WORK/$name/guest.log" >"$WORK/$name/guest.txt"
+	grep -e '^guest: time' -e '^guest: vfio-dma-demo: Result' "$WORK/$name/guest.txt" |
+		sed "s/^guest: /# $name: /"
+	# "guest: time BDF 0x0 VALUE N reads, min A p50 B max C mean D ns"
+	line=$(sed -n 's/^guest: time [0-9a-f:.]* 0x0 //p' "$WORK/$name/guest.txt")
+	if [ "${line%% *}" != "$EX_ID_VALUE" ]; then
+		echo "$name: the guest's timed reads of BAR0 gave '$line'"
+		return 1
+	fi
+	anchor_p50=$(echo "$line" | sed -n 's/.* p50 \([0-9]*\) .*/\1/p')
+	anchor_mean=$(echo "$line" | sed -n 's/.* mean \([0-9]*\) ns$/\1/p')
+	anchor_dma=$(sed -n 's/^guest: time vfio-dma-demo \([0-9.]*\) s$/\1/p' "$WORK/$name/guest.txt")
+	if ! grep -qx 'guest: vfio-dma-demo exit 0' "$WORK/$name/guest.txt" || [ -z "$anchor_dma" ]; then
+		echo "$name: vfio-dma-demo did not succeed in the guest:"
+		grep '^guest: ' "$WORK/$name/guest.txt" | sed 's/^/  /'
+		return 1
+	fi
+}
+
+# anchor_case CASE: the same guest workload through the nodes (QEMU 7.2's
+# vfio-pci on the container and group nodes under vfio-user-ns, as
+# qemu7-inner-guest) and directly (sid's QEMU 11.1, vfio-user-pci on the
+# socket of a second example server, no daemon), then the figures of both
+# and their ratios as "# anchor: " lines.
+anchor_case() {
+	case ",$SELECT," in
+	*,"$1",*) ;;
+	*) return 0 ;;
+	esac
+	bundle_of stable "$1" || return 0
+	stock=$b
+	bundle_of sid "$1" || return 0
+	sid=$b
+	if ! start_fixture >"$WORK/$1.out" 2>&1; then
+		report "$1" 1 "$WORK/$1.out"
+		return
+	fi
+	if [ ! -c "$CONTAINER_NODE" ] || [ ! -L "$SYSFS_DIR/iommu_group" ]; then
+		skip "$1" "the daemon makes no $CONTAINER_NODE and $SYSFS_DIR"
+		return 0
+	fi
+	fixture_used=1
+	vfio-user-example-server --socket-path="$WORK/anchor.sock" >"$WORK/anchor-server.log" 2>&1 &
+	anchor_srv=$!
+	(
+		rc=0
+		if wait_path -S "$WORK/anchor.sock" 30; then
+			wrap=
+			anchor_boot "$1-direct" "$sid" -device \
+				"{\"driver\": \"vfio-user-pci\", \"socket\": {\"path\": \"$WORK/anchor.sock\", \"type\": \"unix\"}}" &&
+				direct="$anchor_p50 $anchor_mean $anchor_dma" || rc=1
+		else
+			echo "the second example server did not start:"
+			cat "$WORK/anchor-server.log"
+			rc=1
+		fi
+		wrap=vfio-user-ns
+		anchor_boot "$1-node" "$stock" -device "vfio-pci,sysfsdev=$SYSFS_DIR" &&
+			node="$anchor_p50 $anchor_mean $anchor_dma" || rc=1
+		healthy || rc=1
+		if [ $rc -eq 0 ]; then
+			# shellcheck disable=SC2086 # three words each
+			set -- $direct $node
+			log "anchor: BAR0 read p50 direct $1 ns, node $4 ns, node/direct $(awk -v a="$4" -v b="$1" 'BEGIN { printf "%.2f", a / b }')"
+			log "anchor: BAR0 read mean direct $2 ns, node $5 ns, node/direct $(awk -v a="$5" -v b="$2" 'BEGIN { printf "%.2f", a / b }')"
+			log "anchor: vfio-dma-demo direct $3 s, node $6 s, node/direct $(awk -v a="$6" -v b="$3" 'BEGIN { printf "%.2f", a / b }')"
+		fi
+		exit $rc
+	) >>"$WORK/$1.out" 2>&1
+	rc=$?
+	stop_pid "$anchor_srv" TERM
+	report "$1" $rc "$WORK/$1.out"
+}
+
 rm -rf "$WORK"
 mkdir -p "$WORK"
 images=
@@ -561,6 +661,7 @@ vfio_case qemu10-iommufd-private backports iommufd private
 vfio_case qemu7-legacy-shared stable legacy shared
 vfio_case qemu7-legacy-private stable legacy private
 iommu_case qemu7-inner-guest stable
+anchor_case anchor
 stop_fixture
 
 echo "$passed passed, $failed failed, $skipped skipped"
