@@ -19,9 +19,11 @@
 #include "server.h"
 #include "sock.h"
 
-#define STOP_POLL_MS     100
-#define IO_TIMEOUT_MS    5000 /* the rest of a started message; a send */
-#define HELLO_TIMEOUT_MS 5000 /* the client's VERSION */
+#define STOP_POLL_MS  100
+#define IO_TIMEOUT_MS 5000 /* the rest of a started message; a send */
+/* The client's VERSION. Long: on a loaded host (load average 14, under TCG)
+ * a daemon took more than 5 s from its connect to its VERSION. */
+#define HELLO_TIMEOUT_MS 30000
 #define DMA_TIMEOUT_MS   5000 /* the client's answer to a DMA request */
 #define QUEUE_MAX        4096 /* commands held while a DMA request waits */
 

@@ -30,7 +30,7 @@
  */
 #define NODE_DIR        "/dev/vfio-user"
 #define NODE_WAIT_MS    120000
-#define EXIT_WAIT_MS    60000
+#define EXIT_WAIT_MS    180000
 #define STOP_WAIT_MS    60000
 #define RESTART_WAIT_MS 60000
 #define REQ_TIMEOUT     "--timeout=60000"

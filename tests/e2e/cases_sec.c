@@ -38,7 +38,7 @@
 #define IOVA       0x100000000ull
 #define USER_A     65534
 #define USER_B     65533
-#define CHILD_MS   60000
+#define CHILD_MS   180000
 #define RACE_MS    30000
 #define RACE_ROUND 3000
 
@@ -513,8 +513,8 @@ int case_sec_fd_exhaust(struct e2e *t)
 	daemon = procs_start(&t->procs, argv);
 	CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
 	CHECK(daemon > 0, "start vfio-user-cuse: %s", strerror(-daemon));
-	CHECK_OK(procs_wait_path(node_a, S_IFCHR, 60000, daemon));
-	CHECK_OK(procs_wait_path(node_b, S_IFCHR, 60000, daemon));
+	CHECK_OK(procs_wait_path(node_a, S_IFCHR | 0666, 60000, daemon));
+	CHECK_OK(procs_wait_path(node_b, S_IFCHR | 0666, 60000, daemon));
 	t->node = node_a;
 	t->arg = node_b;
 
@@ -737,7 +737,7 @@ static int dma_hang(struct e2e *t, struct hung *h)
 	daemon = procs_start(&t->procs, argv);
 	CHECK(daemon > 0, "start vfio-user-cuse: %s", strerror(-daemon));
 	snprintf(node, sizeof(node), "/dev/vfio-user/e2e-hang");
-	CHECK_OK(procs_wait_path(node, S_IFCHR, 60000, daemon));
+	CHECK_OK(procs_wait_path(node, S_IFCHR | 0666, 60000, daemon));
 	t->node = node;
 
 	CHECK(chmod(t->procs.dir, 0755) == 0);

@@ -182,6 +182,13 @@ static int wait_node(const char *node, pid_t pid)
 	return procs_wait_path(node, S_IFCHR, NODE_WAIT_MS, pid);
 }
 
+/* The same for a daemon with --mode=0666, until it has given the node that
+ * mode: other users open it. */
+static int wait_node_0666(const char *node, pid_t pid)
+{
+	return procs_wait_path(node, S_IFCHR | 0666, NODE_WAIT_MS, pid);
+}
+
 static int stop_clean(struct e2e *t, pid_t pid)
 {
 	int status = 0, ret = procs_stop(&t->procs, pid, SIGTERM, EXIT_WAIT_MS, &status);
@@ -550,7 +557,7 @@ int case_capabilities(struct e2e *t)
 	snprintf(arg, sizeof(arg), "e2e-cap=%s", sock);
 	d = spawn(t, &s, argv);
 	CHECK(d > 0);
-	CHECK_OK(wait_node(node, d));
+	CHECK_OK(wait_node_0666(node, d));
 	CHECK(run_demos(t, &prog, node, log) == 0, "vfio-dma-demo as uid %d failed", OTHER_UID);
 	NOTE("vfio-dma-demo --memfd and --anon as uid %d: OK", OTHER_UID);
 	CHECK(stop_clean(t, d) == 0);
@@ -694,7 +701,7 @@ int case_namespaces(struct e2e *t)
 	snprintf(arg, sizeof(arg), "e2e-ns=%s", sock);
 	d = spawn(t, &s, argv);
 	CHECK(d > 0);
-	CHECK_OK(wait_node(node, d));
+	CHECK_OK(wait_node_0666(node, d));
 	CHECK(run_demos(t, &prog, node, log) == 0,
 	      "vfio-dma-demo in new user and pid namespaces failed");
 	NOTE("vfio-dma-demo --memfd and --anon in new user and pid namespaces: OK");

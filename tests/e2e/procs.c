@@ -129,10 +129,11 @@ static int exited(pid_t watch)
 int procs_wait_path(const char *path, unsigned int type, int ms, pid_t watch)
 {
 	long long end = procs_now_ms() + ms;
+	mode_t mask = S_IFMT | (type & 07777 ? 07777 : 0);
 	struct stat st;
 
 	for (;;) {
-		if (stat(path, &st) == 0 && (st.st_mode & S_IFMT) == type)
+		if (stat(path, &st) == 0 && (st.st_mode & mask) == type)
 			return 0;
 		if (exited(watch))
 			return -ECHILD;

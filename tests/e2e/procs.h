@@ -39,8 +39,11 @@ pid_t procs_spawn(struct procs *p, char *const argv[], void (*setup)(const void 
  */
 pid_t procs_server(struct procs *p, const char *name, const char *const opts[], char *sock);
 
-/* Wait until PATH exists with file type TYPE (S_IFSOCK, S_IFCHR); -ETIMEDOUT
- * after MS, -ECHILD at once if WATCH (when > 0) has exited meanwhile. */
+/* Wait until PATH exists with file type TYPE (S_IFSOCK, S_IFCHR), and with
+ * the permission bits of TYPE if it has any (S_IFCHR | 0666: a node the
+ * daemon has given its --mode, which it does only after the kernel made the
+ * node, root's alone); -ETIMEDOUT after MS, -ECHILD at once if WATCH (when
+ * > 0) has exited meanwhile. */
 int procs_wait_path(const char *path, unsigned int type, int ms, pid_t watch);
 /* Wait until PATH no longer exists; -ETIMEDOUT after MS. */
 int procs_wait_gone(const char *path, int ms);

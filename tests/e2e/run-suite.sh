@@ -114,6 +114,18 @@ wait_path() {
 	return 0
 }
 
+# wait_mode PATH MODE: until PATH has the permission bits MODE (octal, as
+# stat prints them), for up to 60 s.
+wait_mode() {
+	i=0
+	while [ "$(stat -c %a "$1" 2>/dev/null)" != "$2" ]; do
+		i=$((i + 1))
+		[ $i -gt 600 ] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
 # stop_pid PID SIG: signal, then wait up to 30 s (a sanitized daemon checks
 # for leaks as it exits, slowly on a loaded host); the exit status (or
 # "timeout") goes to $stopped. Not for $(...): only this shell can wait.
@@ -156,7 +168,10 @@ start_fixture() {
 	vfio-user-cuse --mode=0666 --timeout=60000 "e2e-a=$WORK/a.sock" "e2e-b=$WORK/b.sock" \
 		>"$WORK/daemon.log" 2>&1 &
 	daemon_pid=$!
-	if ! wait_path -c "$NODE_A" "$daemon_pid" || ! wait_path -c "$NODE_B" "$daemon_pid"; then
+	# The kernel makes a node root's alone; the daemon gives it --mode after
+	# (cases open it as other users too).
+	if ! wait_path -c "$NODE_A" "$daemon_pid" || ! wait_path -c "$NODE_B" "$daemon_pid" ||
+		! wait_mode "$NODE_A" 666 || ! wait_mode "$NODE_B" 666; then
 		log "fixture: the nodes did not appear; daemon and server logs:"
 		cat "$WORK/daemon.log" "$WORK"/server-*.log
 		return 1

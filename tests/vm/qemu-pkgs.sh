@@ -101,8 +101,10 @@ write_sources() {
 			/^[ \t]*deb[ \t]/ {
 				n = split($0, w, /[ \t]+/)
 				i = 2
-				if (w[i] ~ /^\[/) while (w[i] !~ /\]$/) i++
-				i++
+				if (w[i] ~ /^\[/) {
+					while (w[i] !~ /\]$/) i++
+					i++
+				}
 				# w[i] is the URI, w[i + 1] the suite
 				s = w[i + 1]
 				if (s != c && s != c "-updates" && s != c "-security")
