@@ -57,7 +57,8 @@ static int arg_write(const struct ictx *x, uint64_t off, const void *buf, size_t
 	return vdev_write_arg(x->d, x->vr, x->arg + off, buf, len);
 }
 
-static long group_get_status(const struct ictx *x)
+/* VFIO_GROUP_GET_STATUS, answered with FLAGS (vfio_group_fops_unl_ioctl). */
+static long group_status_reply(const struct ictx *x, uint32_t flags)
 {
 	struct vfio_group_status s;
 	size_t minsz = offsetofend(struct vfio_group_status, flags);
@@ -67,8 +68,13 @@ static long group_get_status(const struct ictx *x)
 		return ret;
 	if (s.argsz < minsz)
 		return -EINVAL;
-	s.flags = VFIO_GROUP_FLAGS_VIABLE | VFIO_GROUP_FLAGS_CONTAINER_SET;
+	s.flags = flags;
 	return arg_write(x, 0, &s, minsz);
+}
+
+static long group_get_status(const struct ictx *x)
+{
+	return group_status_reply(x, VFIO_GROUP_FLAGS_VIABLE | VFIO_GROUP_FLAGS_CONTAINER_SET);
 }
 
 static long device_get_info(const struct ictx *x)
@@ -505,16 +511,8 @@ bool vfile_has_device(const struct vfile *f)
 /* The group's status: always viable (one device, nothing else in it). */
 static long vgroup_get_status(const struct ictx *x)
 {
-	struct vfio_group_status s;
-	size_t minsz = offsetofend(struct vfio_group_status, flags);
-	int ret = arg_read(x, 0, &s, minsz);
-
-	if (ret < 0)
-		return ret;
-	if (s.argsz < minsz)
-		return -EINVAL;
-	s.flags = VFIO_GROUP_FLAGS_VIABLE | (x->f->container ? VFIO_GROUP_FLAGS_CONTAINER_SET : 0);
-	return arg_write(x, 0, &s, minsz);
+	return group_status_reply(x, VFIO_GROUP_FLAGS_VIABLE |
+	                                 (x->f->container ? VFIO_GROUP_FLAGS_CONTAINER_SET : 0));
 }
 
 /* vfio_group_ioctl_set_container: the argument points at the container's
