@@ -517,6 +517,20 @@ guest_drove() {
 	done
 }
 
+# legacy_fixture CASE: starts the fixture for a case on the container and
+# group nodes; fails or skips CASE, and returns 1, when they are not there.
+legacy_fixture() {
+	if ! start_fixture >"$WORK/$1.out" 2>&1; then
+		report "$1" 1 "$WORK/$1.out"
+		return 1
+	fi
+	if [ ! -c "$CONTAINER_NODE" ] || [ ! -L "$SYSFS_DIR/iommu_group" ]; then
+		skip "$1" "the daemon makes no $CONTAINER_NODE and $SYSFS_DIR"
+		return 1
+	fi
+	fixture_used=1
+}
+
 # iommu_case CASE BUNDLE_NAME: the example device through the container and
 # group nodes (as qemu7-legacy-shared) behind an emulated IOMMU, intel-iommu
 # with caching mode: QEMU maps and unmaps through the container what the
@@ -525,15 +539,7 @@ guest_drove() {
 iommu_case() {
 	selected "$1" || return 0
 	bundle_of "$2" "$1" || return 0
-	if ! start_fixture >"$WORK/$1.out" 2>&1; then
-		report "$1" 1 "$WORK/$1.out"
-		return
-	fi
-	if [ ! -c "$CONTAINER_NODE" ] || [ ! -L "$SYSFS_DIR/iommu_group" ]; then
-		skip "$1" "the daemon makes no $CONTAINER_NODE and $SYSFS_DIR"
-		return 0
-	fi
-	fixture_used=1
+	legacy_fixture "$1" || return 0
 	name=$1
 	wrap=vfio-user-ns
 	mem="memory-backend-memfd,id=m0,size=$GUEST_MEM,share=on"
@@ -607,15 +613,7 @@ anchor_case() {
 	stock=$b
 	bundle_of sid "$1" || return 0
 	sid=$b
-	if ! start_fixture >"$WORK/$1.out" 2>&1; then
-		report "$1" 1 "$WORK/$1.out"
-		return
-	fi
-	if [ ! -c "$CONTAINER_NODE" ] || [ ! -L "$SYSFS_DIR/iommu_group" ]; then
-		skip "$1" "the daemon makes no $CONTAINER_NODE and $SYSFS_DIR"
-		return 0
-	fi
-	fixture_used=1
+	legacy_fixture "$1" || return 0
 	vfio-user-example-server --socket-path="$WORK/anchor.sock" >"$WORK/anchor-server.log" 2>&1 &
 	anchor_srv=$!
 	(
